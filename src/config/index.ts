@@ -1,0 +1,5 @@
+export * from './duration.ts';
+export * from './env-interpolation.ts';
+export * from './topology-schema.ts';
+export * from './validate-topology.ts';
+export * from './load-topology.ts';

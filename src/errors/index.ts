@@ -1,0 +1,5 @@
+export * from './warren-error.ts';
+export * from './topology-error.ts';
+export * from './broker-error.ts';
+export * from './publish-errors.ts';
+export * from './job-errors.ts';

@@ -1,0 +1,3 @@
+export * from './headers.ts';
+export * from './job-event.ts';
+export * from './payload-schemas.ts';

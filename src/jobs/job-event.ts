@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** Lifecycle states of a job, as shown by `GET /v1/jobs/{id}`. */
+export const jobStatusSchema = z.enum(['queued', 'running', 'retrying', 'succeeded', 'failed', 'dead-lettered', 'requeued']);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+/** States after which a job changes no more (until an operator requeues it). */
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'dead-lettered']);
+
+/**
+ * One job lifecycle event, published to the job-events fanout exchange and kept
+ * in the job-events stream. Every API replica replays the stream into its
+ * status index, so status survives restarts with RabbitMQ as the only store.
+ */
+export const jobEventSchema = z.object({
+  jobId: z.string().min(1),
+  status: jobStatusSchema,
+  route: z.string().optional(),
+  queue: z.string().optional(),
+  /** Attempt number this event belongs to (1-based). */
+  attempt: z.number().int().nonnegative().default(0),
+  /** ISO timestamp. */
+  at: z.string(),
+  error: z.object({ class: z.string(), message: z.string() }).optional(),
+  /** Handler result (succeeded only). */
+  result: z.unknown().optional(),
+  /** LLM token usage (succeeded LLM jobs). */
+  usage: z.object({ promptTokens: z.number(), completionTokens: z.number(), totalTokens: z.number() }).optional(),
+  /** Delay before the next attempt (retrying only). */
+  retryInMs: z.number().optional(),
+  /** Which process emitted it (`api`, `worker`, `dlq`). */
+  source: z.string().optional(),
+});
+export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -1,0 +1,178 @@
+import { formatDuration } from '../config/duration.ts';
+import type { QueueConfig, Topology } from '../config/topology-schema.ts';
+
+/**
+ * The topology expanded into exactly what the broker should hold: retry
+ * policies become wait queues, queue settings split into structural arguments
+ * (fixed at declaration) and one warren-owned policy per queue (changeable in
+ * place). Plan, apply and export all work from this one shape.
+ */
+
+/** Argument warren puts on every exchange, queue and binding it creates, so prune only touches its own. */
+export const MANAGED_ARG = 'x-warren-managed';
+/** Prefix of every policy warren owns. */
+export const POLICY_PREFIX = 'warren.q.';
+/** Priority of warren's per-queue policies: above typical operator policies. */
+export const POLICY_PRIORITY = 100;
+
+export type AmqpArgs = Record<string, unknown>;
+
+export interface DesiredExchange {
+  name: string;
+  type: 'direct' | 'topic' | 'fanout' | 'headers';
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: AmqpArgs;
+}
+
+/** Why a queue exists: declared by the user, a retry wait queue, or warren's own job-event stream. */
+export type QueueRole = 'queue' | 'retry-wait' | 'job-events';
+
+export interface DesiredQueue {
+  name: string;
+  type: 'classic' | 'quorum' | 'stream';
+  durable: boolean;
+  autoDelete: boolean;
+  /** Structural arguments: fixed at declaration, a change means delete + recreate. */
+  arguments: AmqpArgs;
+  role: QueueRole;
+}
+
+export interface DesiredBinding {
+  source: string;
+  destination: string;
+  destinationType: 'queue' | 'exchange';
+  routingKey: string;
+  arguments: AmqpArgs;
+}
+
+export interface DesiredPolicy {
+  name: string;
+  pattern: string;
+  applyTo: 'queues';
+  priority: number;
+  definition: Record<string, unknown>;
+}
+
+export interface DesiredState {
+  vhost: string;
+  exchanges: DesiredExchange[];
+  queues: DesiredQueue[];
+  bindings: DesiredBinding[];
+  policies: DesiredPolicy[];
+}
+
+/** One backoff tier of a queue's retry policy. */
+export interface RetryTier {
+  delayMs: number;
+  /** Wait queue that holds messages for `delayMs`, then dead-letters them back to the work queue. */
+  queue: string;
+}
+
+/** Name of the wait queue for one tier: `<queue>.retry.<delay>`, e.g. `llm.standard.retry.10s`. */
+export function retryQueueName(queue: string, delayMs: number): string {
+  return `${queue}.retry.${formatDuration(delayMs)}`;
+}
+
+/** The distinct, sorted retry tiers of a queue (empty when it has no retry policy). */
+export function retryTiers(topology: Topology, queue: string): RetryTier[] {
+  const policyName = topology.queues[queue]?.retry;
+  const policy = policyName === undefined ? undefined : topology.retryPolicies[policyName];
+  if (!policy) return [];
+  return [...new Set(policy.backoff)].sort((a, b) => a - b).map((delayMs) => ({ delayMs, queue: retryQueueName(queue, delayMs) }));
+}
+
+/** Escapes a queue name for an anchored policy pattern. */
+export function exactPattern(name: string): string {
+  return `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
+}
+
+/** Name of the warren-owned policy for one queue. */
+export function policyName(queue: string): string {
+  return `${POLICY_PREFIX}${queue}`;
+}
+
+function structuralArgs(q: QueueConfig): AmqpArgs {
+  const args: AmqpArgs = { 'x-queue-type': q.type, [MANAGED_ARG]: true };
+  if (q.maxPriority !== undefined) args['x-max-priority'] = q.maxPriority;
+  if (q.retention?.maxAge !== undefined) args['x-max-age'] = `${Math.max(1, Math.round(q.retention.maxAge / 1000))}s`;
+  if (q.retention?.maxLengthBytes !== undefined) args['x-max-length-bytes'] = q.retention.maxLengthBytes;
+  return args;
+}
+
+function policyDefinition(q: QueueConfig): Record<string, unknown> {
+  const d: Record<string, unknown> = {};
+  if (q.deadLetter !== undefined) {
+    d['dead-letter-exchange'] = q.deadLetter.exchange;
+    if (q.deadLetter.routingKey !== undefined) d['dead-letter-routing-key'] = q.deadLetter.routingKey;
+  }
+  if (q.messageTtl !== undefined) d['message-ttl'] = q.messageTtl;
+  if (q.maxLength !== undefined) d['max-length'] = q.maxLength;
+  if (q.maxLengthBytes !== undefined) d['max-length-bytes'] = q.maxLengthBytes;
+  if (q.overflow !== undefined) d['overflow'] = q.overflow;
+  if (q.deliveryLimit !== undefined) d['delivery-limit'] = q.deliveryLimit;
+  if (q.deadLetterStrategy !== undefined) d['dead-letter-strategy'] = q.deadLetterStrategy;
+  return d;
+}
+
+function policyFor(queue: string, definition: Record<string, unknown>): DesiredPolicy {
+  return { name: policyName(queue), pattern: exactPattern(queue), applyTo: 'queues', priority: POLICY_PRIORITY, definition };
+}
+
+/** Expands a validated topology into the broker state it describes. Pure: no I/O. */
+export function desiredState(t: Topology): DesiredState {
+  const state: DesiredState = { vhost: t.connection.vhost, exchanges: [], queues: [], bindings: [], policies: [] };
+  const managed = { [MANAGED_ARG]: true };
+
+  for (const [name, ex] of Object.entries(t.exchanges)) {
+    const args: AmqpArgs = { ...managed };
+    if (ex.alternateExchange !== undefined) args['alternate-exchange'] = ex.alternateExchange;
+    state.exchanges.push({ name, type: ex.type, durable: ex.durable, autoDelete: ex.autoDelete, internal: ex.internal, arguments: args });
+  }
+  state.exchanges.push({ name: t.jobEvents.exchange, type: 'fanout', durable: true, autoDelete: false, internal: false, arguments: { ...managed } });
+
+  for (const [name, q] of Object.entries(t.queues)) {
+    state.queues.push({ name, type: q.type, durable: q.durable, autoDelete: q.autoDelete, arguments: structuralArgs(q), role: 'queue' });
+    const def = policyDefinition(q);
+    if (Object.keys(def).length > 0) state.policies.push(policyFor(name, def));
+
+    for (const tier of retryTiers(t, name)) {
+      // Wait queues share the work queue's type, so a quorum work queue keeps its
+      // retries replicated and dead-letters them back at-least-once.
+      const waitType = q.type === 'quorum' ? 'quorum' : 'classic';
+      state.queues.push({ name: tier.queue, type: waitType, durable: true, autoDelete: false, arguments: { 'x-queue-type': waitType, ...managed }, role: 'retry-wait' });
+      const waitDef: Record<string, unknown> = { 'message-ttl': tier.delayMs, 'dead-letter-exchange': '', 'dead-letter-routing-key': name };
+      if (waitType === 'quorum') Object.assign(waitDef, { overflow: 'reject-publish', 'dead-letter-strategy': 'at-least-once' });
+      state.policies.push(policyFor(tier.queue, waitDef));
+    }
+  }
+
+  state.queues.push({
+    name: t.jobEvents.stream,
+    type: 'stream',
+    durable: true,
+    autoDelete: false,
+    arguments: {
+      'x-queue-type': 'stream',
+      'x-max-age': `${Math.max(1, Math.round(t.jobEvents.maxAge / 1000))}s`,
+      'x-max-length-bytes': t.jobEvents.maxLengthBytes,
+      ...managed,
+    },
+    role: 'job-events',
+  });
+  state.bindings.push({ source: t.jobEvents.exchange, destination: t.jobEvents.stream, destinationType: 'queue', routingKey: '', arguments: { ...managed } });
+
+  for (const b of t.bindings) {
+    const args: AmqpArgs = { ...managed };
+    if (b.headers !== undefined) Object.assign(args, { 'x-match': b.headers.match }, b.headers.values);
+    state.bindings.push({
+      source: b.source,
+      destination: (b.queue ?? b.exchange) as string,
+      destinationType: b.queue !== undefined ? 'queue' : 'exchange',
+      routingKey: b.routingKey ?? '',
+      arguments: args,
+    });
+  }
+  return state;
+}

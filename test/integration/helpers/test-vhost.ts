@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import { createManagementClient, seg, type ManagementClient } from '../../../src/broker/management-client.ts';
+import { TEST_AMQP_BASE, TEST_MANAGEMENT_URL } from './broker-env.ts';
+
+/** A freshly created vhost on the real broker, owned by one test file. */
+export interface TestVhost {
+  vhost: string;
+  /** AMQP URL pointing at the vhost. */
+  amqpUrl: string;
+  managementUrl: string;
+  management: ManagementClient;
+  /** Deletes the vhost and everything in it. */
+  cleanup(): Promise<void>;
+}
+
+/** Creates `warren-test-<prefix>-<uuid>` and grants guest full permissions on it. */
+export async function createTestVhost(prefix: string): Promise<TestVhost> {
+  const management = createManagementClient({ url: TEST_MANAGEMENT_URL });
+  const vhost = `warren-test-${prefix}-${randomUUID().slice(0, 8)}`;
+  await management.put(`/vhosts/${seg(vhost)}`, {});
+  await management.put(`/permissions/${seg(vhost)}/guest`, { configure: '.*', write: '.*', read: '.*' });
+  return {
+    vhost,
+    amqpUrl: `${TEST_AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`,
+    managementUrl: TEST_MANAGEMENT_URL,
+    management,
+    cleanup: () => management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }),
+  };
+}
