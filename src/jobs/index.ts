@@ -1,3 +1,4 @@
 export * from './headers.ts';
 export * from './job-event.ts';
 export * from './payload-schemas.ts';
+export * from './job-event-publisher.ts';

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import {
+  PublishBackpressureError,
+  PublishRejectedError,
+  PublishTimeoutError,
+  UnroutableError,
+  WarrenError,
+} from '../errors/index.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { BrokerConnection } from './broker-connection.ts';
+
+/** One message to publish. */
+export interface PublishRequest {
+  exchange: string;
+  routingKey: string;
+  content: Buffer;
+  /** amqplib properties; `persistent` and `mandatory` default to true, `messageId` is generated when absent. */
+  properties?: Options.Publish;
+  /** Deadline for the broker's confirm (and for a connection, when disconnected). @default the publisher's timeoutMs */
+  timeoutMs?: number;
+}
+
+/** Publishes with confirms; resolves only once the broker has the message. */
+export interface ConfirmPublisher {
+  /**
+   * Resolves when the broker confirmed the message. Rejects with
+   * UnroutableError (returned: no binding matched), PublishRejectedError
+   * (nack, e.g. a full `reject-publish` queue), PublishTimeoutError (no confirm
+   * in time, channel lost before the confirm: the outcome is unknown) or
+   * PublishBackpressureError (disconnected and the bounded wait list is full).
+   */
+  publish(request: PublishRequest): Promise<void>;
+  /** True when at least one confirm channel is open. */
+  isReady(): boolean;
+  /** Counters for metrics and tests. */
+  stats(): PublisherStats;
+  close(): Promise<void>;
+}
+
+export interface PublisherStats {
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  timedOut: number;
+  /** Publishes waiting for a channel (disconnected). */
+  waiting: number;
+  /** Publishes sent and awaiting their confirm. */
+  inFlight: number;
+}
+
+/** Options of {@link createConfirmPublisher}. */
+export interface ConfirmPublisherOptions {
+  connection: BrokerConnection;
+  /** Confirm channels opened per connection, used round-robin. @default 2 */
+  channels?: number;
+  /** Default confirm deadline. @default 5000 */
+  timeoutMs?: number;
+  /** Max publishes that may wait for a reconnect at once. @default 1000 */
+  maxWaiting?: number;
+  /** Max total body bytes of publishes waiting for a reconnect. @default 16 MiB */
+  maxWaitingBytes?: number;
+  logger?: Logger;
+}
+
+interface Pending {
+  messageId: string;
+  exchange: string;
+  routingKey: string;
+  settle: (err?: Error) => void;
+}
+
+interface PooledChannel {
+  channel: ConfirmChannel;
+  pending: Set<Pending>;
+  /** messageIds the broker returned (basic.return precedes the ack of the same message). */
+  returned: Map<string, number>;
+  closeError: Error | undefined;
+  open: boolean;
+}
+
+interface Waiter {
+  bytes: number;
+  wake: () => void;
+}
+
+/** Builds the error for a channel closed while publishes were unconfirmed. */
+function channelLostError(closeError: Error | undefined, exchange: string): Error {
+  const msg = closeError?.message ?? '';
+  if (/NOT_FOUND/.test(msg)) {
+    return new WarrenError('EXCHANGE_NOT_FOUND', `exchange '${exchange}' does not exist on the broker (run warren topology apply)`, { cause: closeError });
+  }
+  return new PublishTimeoutError(`channel closed before the broker confirmed the publish${msg ? ` (${msg})` : ''}; the job may not be stored`, {
+    cause: closeError,
+  });
+}
+
+/** Creates a confirm publisher whose channels follow the connection across reconnects. */
+export function createConfirmPublisher(options: ConfirmPublisherOptions): ConfirmPublisher {
+  const size = options.channels ?? 2;
+  const defaultTimeout = options.timeoutMs ?? 5_000;
+  const maxWaiting = options.maxWaiting ?? 1_000;
+  const maxWaitingBytes = options.maxWaitingBytes ?? 16 * 1024 * 1024;
+  let pool: PooledChannel[] = [];
+  let next = 0;
+  let closed = false;
+  const waiters = new Set<Waiter>();
+  let waitingBytes = 0;
+  const stats: PublisherStats = { confirmed: 0, nacked: 0, returned: 0, timedOut: 0, waiting: 0, inFlight: 0 };
+
+  function wakeWaiters(): void {
+    for (const w of waiters) w.wake();
+  }
+
+  async function openChannel(conn: ChannelModel): Promise<void> {
+    const channel = await conn.createConfirmChannel();
+    const pooled: PooledChannel = { channel, pending: new Set(), returned: new Map(), closeError: undefined, open: true };
+    channel.on('return', (msg: ConsumeMessage) => {
+      const id = msg.properties.messageId as string | undefined;
+      if (id !== undefined) pooled.returned.set(id, (pooled.returned.get(id) ?? 0) + 1);
+    });
+    channel.on('error', (err: Error) => {
+      pooled.closeError = err;
+      options.logger?.warn({ err: err.message }, 'publish channel error');
+    });
+    channel.on('close', () => {
+      pooled.open = false;
+      pool = pool.filter((p) => p !== pooled);
+      for (const p of [...pooled.pending]) p.settle(channelLostError(pooled.closeError, p.exchange));
+      // A channel-level error (e.g. unknown exchange) leaves the connection up: replace the channel.
+      const conn = options.connection.current();
+      if (!closed && conn) {
+        openChannel(conn).catch((err: unknown) => options.logger?.warn({ err: (err as Error).message }, 'reopening publish channel failed'));
+      }
+    });
+    pool.push(pooled);
+    wakeWaiters();
+  }
+
+  const unsubscribe = options.connection.onConnect(async (conn) => {
+    pool = pool.filter((p) => p.open);
+    const wanted = size - pool.length;
+    for (let i = 0; i < wanted; i++) await openChannel(conn);
+  });
+
+  function pick(): PooledChannel | undefined {
+    if (pool.length === 0) return undefined;
+    next = (next + 1) % pool.length;
+    return pool[next];
+  }
+
+  /** Waits for an open channel until `deadline`, within the bounded wait list. */
+  async function channelBefore(deadline: number, bytes: number): Promise<PooledChannel> {
+    const ready = pick();
+    if (ready) return ready;
+    if (waiters.size >= maxWaiting || waitingBytes + bytes > maxWaitingBytes) {
+      throw new PublishBackpressureError(`broker disconnected and ${waiters.size} publishes (${waitingBytes} bytes) are already waiting; try again shortly`);
+    }
+    while (!closed) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      await new Promise<void>((resolve) => {
+        const waiter: Waiter = { bytes, wake: () => undefined };
+        const timer = setTimeout(done, remaining);
+        function done(): void {
+          clearTimeout(timer);
+          if (waiters.delete(waiter)) {
+            waitingBytes -= bytes;
+            stats.waiting = waiters.size;
+          }
+          resolve();
+        }
+        waiter.wake = done;
+        waiters.add(waiter);
+        waitingBytes += bytes;
+        stats.waiting = waiters.size;
+      });
+      const ch = pick();
+      if (ch) return ch;
+    }
+    stats.timedOut++;
+    throw new PublishTimeoutError(closed ? 'publisher is closed' : 'broker is not connected; the job was not published');
+  }
+
+  return {
+    isReady: () => pool.length > 0,
+    stats: () => ({ ...stats }),
+    async publish(request: PublishRequest): Promise<void> {
+      const timeoutMs = request.timeoutMs ?? defaultTimeout;
+      const deadline = Date.now() + timeoutMs;
+      const pooled = await channelBefore(deadline, request.content.length);
+      const messageId = request.properties?.messageId ?? randomUUID();
+      const properties: Options.Publish = { persistent: true, mandatory: true, ...request.properties, messageId };
+
+      await new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const pending: Pending = {
+          messageId,
+          exchange: request.exchange,
+          routingKey: request.routingKey,
+          settle(err?: Error) {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            pooled.pending.delete(pending);
+            stats.inFlight--;
+            if (err) reject(err);
+            else resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          stats.timedOut++;
+          pending.settle(new PublishTimeoutError(`no confirm from the broker within ${timeoutMs}ms; the job may not be stored`));
+        }, Math.max(1, deadline - Date.now()));
+        pooled.pending.add(pending);
+        stats.inFlight++;
+        try {
+          pooled.channel.publish(request.exchange, request.routingKey, request.content, properties, (err: unknown) => {
+            const returnedCount = pooled.returned.get(messageId) ?? 0;
+            if (returnedCount > 0) {
+              if (returnedCount === 1) pooled.returned.delete(messageId);
+              else pooled.returned.set(messageId, returnedCount - 1);
+            }
+            if (err) {
+              if (!pooled.open || (err as Error).message !== 'message nacked') {
+                pending.settle(channelLostError(pooled.closeError, request.exchange));
+                return;
+              }
+              stats.nacked++;
+              pending.settle(new PublishRejectedError(`the broker refused the message for exchange '${request.exchange}' (nack: a queue may be full with overflow reject-publish)`));
+            } else if (returnedCount > 0) {
+              stats.returned++;
+              pending.settle(new UnroutableError(request.exchange, request.routingKey));
+            } else {
+              stats.confirmed++;
+              pending.settle();
+            }
+          });
+        } catch (err) {
+          pending.settle(channelLostError(err as Error, request.exchange));
+        }
+      });
+    },
+    async close(): Promise<void> {
+      closed = true;
+      unsubscribe();
+      wakeWaiters();
+      const channels = pool;
+      pool = [];
+      await Promise.allSettled(channels.map((p) => p.channel.close()));
+    },
+  };
+}
