@@ -30,5 +30,16 @@ if [ ! -f bin/warren.js ]; then
   exit 1
 fi
 
+# A laptop quick start needs no API keys: the API listens on 127.0.0.1 only. Anything else must
+# configure keys (WARREN_API_KEYS / WARREN_API_KEYS_FILE) or opt out explicitly.
+if [ -z "${WARREN_API_KEYS:-}" ] && [ -z "${WARREN_API_KEYS_FILE:-}" ] && [ -z "${WARREN_AUTH:-}" ]; then
+  case "${WARREN_API_HOST:-127.0.0.1}" in
+    127.0.0.1 | localhost | ::1)
+      log "no WARREN_API_KEYS set: running the API without authentication on ${WARREN_API_HOST:-127.0.0.1} (WARREN_AUTH=none)"
+      export WARREN_AUTH=none
+      ;;
+  esac
+fi
+
 log "starting warren (API + workers): node bin/warren.js start all $*"
 exec node bin/warren.js start all "$@"

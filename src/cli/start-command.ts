@@ -1,0 +1,173 @@
+import { connect } from 'node:net';
+import type { Command } from 'commander';
+import { parseDuration } from '../config/duration.ts';
+import type { LoadedTopology } from '../config/load-topology.ts';
+import { WarrenError } from '../errors/index.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { ensureTopology } from '../topology/ensure-topology.ts';
+import type { CliContext } from './cli-context.ts';
+
+/** What `warren start` runs in this process. */
+export type StartMode = 'api' | 'worker' | 'all';
+
+interface StartFlags {
+  consumers?: string;
+  port?: string;
+  host?: string;
+  metricsPort?: string;
+  apply?: boolean;
+  fakeLlm?: boolean;
+  shutdownDeadline?: string;
+}
+
+/** Something `start` runs that must be stopped on shutdown, in reverse order of starting. */
+interface Part {
+  name: string;
+  close(deadlineMs: number): Promise<unknown>;
+}
+
+/** The fake LLM address the shipped topology falls back to when no OPENAI_BASE_URL is set. */
+const FAKE_LLM_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
+function portIsOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(500);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * The local fake-LLM endpoints providers point at: a provider whose baseURL is on
+ * localhost and whose key is not a real one (no OPENAI_API_KEY in the environment).
+ */
+export function fakeLlmEndpoints(loaded: LoadedTopology, env: NodeJS.ProcessEnv): { host: string; port: number }[] {
+  if (env.OPENAI_API_KEY !== undefined && env.OPENAI_API_KEY !== '') return [];
+  const out = new Map<string, { host: string; port: number }>();
+  for (const p of Object.values(loaded.topology.providers)) {
+    const u = new URL(p.baseURL);
+    if (!FAKE_LLM_HOSTS.has(u.hostname)) continue;
+    const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    out.set(`${u.hostname}:${port}`, { host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname, port });
+  }
+  return [...out.values()];
+}
+
+function intFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new WarrenError('CLI_BAD_OPTION', `${name} must be a port number 0-65535, got '${value}'`);
+  return n;
+}
+
+async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopology, ctx: CliContext, logger: Logger): Promise<Part[]> {
+  const parts: Part[] = [];
+  try {
+    if (mode !== 'api' && flags.fakeLlm !== false) {
+      for (const ep of fakeLlmEndpoints(loaded, ctx.env)) {
+        if (await portIsOpen(ep.host, ep.port)) continue;
+        const { createFakeLlmServer } = await import('../llm/fake-llm/index.ts');
+        const latencyMs = Number(ctx.env.FAKE_LLM_LATENCY_MS ?? 200);
+        const server = await createFakeLlmServer({ host: ep.host, port: ep.port, latencyMs });
+        logger.info({ url: server.url, latencyMs }, 'no OPENAI_API_KEY: started the built-in fake LLM (set OPENAI_API_KEY and OPENAI_BASE_URL for a real provider)');
+        parts.push({ name: 'fake-llm', close: () => server.close() });
+      }
+    }
+    if (flags.apply !== false) {
+      // Creates what is missing and updates policies; refuses (TOPOLOGY_DRIFT) on what RabbitMQ can't change; never deletes.
+      await ensureTopology(loaded.topology, ctx.management(loaded.topology), logger);
+    }
+    if (mode !== 'worker') {
+      const { startApi } = await import('../api/start-api.ts');
+      const port = intFlag(flags.port, '--port');
+      const api = await startApi({
+        topology: loaded,
+        logger,
+        env: ctx.env,
+        ...(port === undefined ? {} : { port }),
+        ...(flags.host === undefined ? {} : { host: flags.host }),
+      });
+      logger.info({ url: api.url, docs: `${api.url}/docs` }, 'API listening');
+      parts.push({ name: 'api', close: () => api.close() });
+    }
+    if (mode !== 'api') {
+      const { startWorker } = await import('../worker/start-worker.ts');
+      const metricsPort = intFlag(flags.metricsPort ?? ctx.env.WARREN_METRICS_PORT, '--metrics-port');
+      const consumers = flags.consumers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const worker = await startWorker({
+        topology: loaded,
+        logger,
+        ...(consumers === undefined ? {} : { consumers }),
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+        ...(ctx.env.WARREN_METRICS_HOST === undefined ? {} : { metricsHost: ctx.env.WARREN_METRICS_HOST }),
+      });
+      logger.info({ consumers: worker.consumers, metrics: worker.metricsUrl }, 'workers consuming');
+      parts.push({ name: 'worker', close: (deadlineMs) => worker.close(deadlineMs) });
+    }
+  } catch (err) {
+    await stopParts(parts, 5_000, logger);
+    throw err;
+  }
+  return parts;
+}
+
+async function stopParts(parts: readonly Part[], deadlineMs: number, logger: Logger): Promise<void> {
+  // Workers first (they may still publish results), then the API, then the fake LLM.
+  for (const part of [...parts].reverse()) {
+    try {
+      await part.close(deadlineMs);
+    } catch (err) {
+      logger.error({ part: part.name, err: (err as Error).message }, 'failed to stop cleanly');
+    }
+  }
+}
+
+/** Registers `warren start [api|worker|all]`: the composition root of a running warren. */
+export function registerStartCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('start')
+    .description('run warren: the HTTP API, the workers, or both (applies topology.yaml on boot)')
+    .argument('[mode]', 'api | worker | all', 'all')
+    .option('--consumers <names>', 'comma-separated consumer names to run (default: all in topology.yaml)')
+    .option('--port <port>', 'API port (default: $WARREN_API_PORT or 8080)')
+    .option('--host <host>', 'API interface (default: $WARREN_API_HOST or 127.0.0.1)')
+    .option('--metrics-port <port>', 'worker /metrics port (default: $WARREN_METRICS_PORT; none when unset)')
+    .option('--no-apply', "don't apply the topology on boot")
+    .option('--no-fake-llm', "don't start the built-in fake LLM even when no OPENAI_API_KEY is set")
+    .option('--shutdown-deadline <duration>', 'time in-flight jobs get on SIGTERM/SIGINT', '30s')
+    .action(async (mode: string, flags: StartFlags, cmd: Command) => {
+      if (mode !== 'api' && mode !== 'worker' && mode !== 'all') {
+        throw new WarrenError('CLI_BAD_ARGUMENT', `unknown mode '${mode}': use api, worker or all`);
+      }
+      const deadlineMs = parseDuration(flags.shutdownDeadline ?? '30s');
+      if (deadlineMs === undefined) throw new WarrenError('CLI_BAD_OPTION', `--shutdown-deadline: invalid duration '${flags.shutdownDeadline ?? ''}'`);
+      const loaded = ctx.loadTopology(cmd);
+      const logger = createLogger({ name: 'warren' });
+      const parts = await startParts(mode, flags, loaded, ctx, logger);
+
+      // Stay up until a signal: the first stops gracefully, a second exits at once
+      // (the broker redelivers anything unacked).
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (stopping) {
+            logger.warn({ signal }, 'second signal: exiting now; unacked jobs will be redelivered');
+            process.exit(1);
+          }
+          stopping = true;
+          logger.info({ signal, deadlineMs }, 'shutting down gracefully');
+          stopParts(parts, deadlineMs, logger).then(resolve, resolve);
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+    });
+}
