@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { TopologyError, type TopologyIssue } from '../errors/index.ts';
 import { interpolateEnv } from './env-interpolation.ts';
@@ -56,20 +56,36 @@ function keyRange(doc: Document, path: readonly PathKey[]): [number, number, num
   return isScalar(pair?.key) ? (pair.key.range ?? undefined) : undefined;
 }
 
-function zodIssueToTopologyIssue(issue: z.core.$ZodIssue, file: string, doc: Document, lines: LineCounter): TopologyIssue {
+/** The value at `path` in the parsed YAML, or undefined when absent. */
+function valueAt(raw: unknown, path: readonly PathKey[]): unknown {
+  let cur: unknown = raw;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PathKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function zodIssueToTopologyIssue(issue: z.core.$ZodIssue, file: string, doc: Document, lines: LineCounter, raw: unknown): TopologyIssue {
   const path = issue.path.filter((p): p is PathKey => typeof p !== 'symbol');
   let message = issue.message;
   let at = path;
+  // zod 4 leaves `issue.input` out unless asked, so look at the document to tell "missing" from "wrong".
+  const missing = valueAt(raw, path) === undefined;
   if (issue.code === 'unrecognized_keys') {
     // Point at the first unknown key, and name them all.
     at = [...path, issue.keys[0] as string];
     message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-  } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+  } else if (issue.code === 'invalid_type' && missing) {
     message = `is required (expected ${issue.expected})`;
   } else if (issue.code === 'invalid_value' && 'values' in issue) {
-    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    const expected = issue.values.map((v) => JSON.stringify(v)).join(', ');
+    message = missing ? `is required (expected ${expected})` : issue.values.length === 1 ? `must be ${expected}` : `must be one of ${expected}`;
   }
-  return { path: joinPath(at), message, file, ...locate(doc, lines, at) };
+  // An unknown key is reported at the key itself, not at its value.
+  const keyAt = issue.code === 'unrecognized_keys' ? keyRange(doc, at) : undefined;
+  const position = keyAt ? lines.linePos(keyAt[0]) : undefined;
+  return { path: joinPath(at), message, file, ...(position ? { line: position.line, column: position.col } : locate(doc, lines, at)) };
 }
 
 /**
@@ -99,12 +115,13 @@ export function parseTopology(text: string, file: string, options: LoadOptions =
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const result = interpolateEnv(node.value, env);
       if (result.missing.length > 0) {
+        // Pairs give map keys; a sequence gives the index of the next node down (e.g. connection.urls.0).
         const yamlPath: PathKey[] = [];
-        for (const step of path) {
-          if (isMap(step) || isSeq(step)) continue;
-          const k = (step as { key?: unknown }).key;
-          if (isScalar(k)) yamlPath.push(k.value as PathKey);
-        }
+        const chain: unknown[] = [...path, node];
+        path.forEach((step, i) => {
+          if (isSeq(step)) yamlPath.push(step.items.indexOf(chain[i + 1] as never));
+          else if (isPair(step) && isScalar(step.key)) yamlPath.push(step.key.value as PathKey);
+        });
         const pos = node.range ? lines.linePos(node.range[0]) : undefined;
         envIssues.push({
           path: joinPath(yamlPath),
@@ -113,22 +130,28 @@ export function parseTopology(text: string, file: string, options: LoadOptions =
           ...(pos ? { line: pos.line, column: pos.col } : {}),
         });
       }
-      node.value = result.value;
+      // Keep the `${VAR}` text when a variable is missing: the file is rejected anyway, and a non-empty
+      // placeholder lets the schema and reference checks run, so every other problem is reported too.
+      if (result.missing.length === 0) node.value = result.value;
     },
   });
 
   const raw: unknown = doc.toJS() ?? {};
   const parsed = topologySchema.safeParse(raw);
   const issues: TopologyIssue[] = [...envIssues];
+  // A missing variable leaves an empty string behind; the schema's complaint about it would only repeat the env issue.
+  const envPaths = envIssues.map((i) => i.path);
+  const followsFromEnv = (p: string) => envPaths.some((e) => p === e || p.startsWith(`${e}.`));
   if (!parsed.success) {
-    issues.push(...parsed.error.issues.map((i) => zodIssueToTopologyIssue(i, file, doc, lines)));
+    issues.push(...parsed.error.issues.map((i) => zodIssueToTopologyIssue(i, file, doc, lines, raw)).filter((i) => !followsFromEnv(i.path)));
     throw new TopologyError(issues);
   }
   const validateOptions: ValidateOptions = {};
   if (options.checkHandlers !== false) validateOptions.consumersDir = consumersDir;
   if (options.schemaNames !== undefined) validateOptions.schemaNames = options.schemaNames;
   for (const s of validateTopology(parsed.data, validateOptions)) {
-    issues.push({ path: joinPath(s.path), message: s.message, file, ...locate(doc, lines, s.path) });
+    const path = joinPath(s.path);
+    if (!followsFromEnv(path)) issues.push({ path, message: s.message, file, ...locate(doc, lines, s.path) });
   }
   if (issues.length > 0) throw new TopologyError(issues);
   return { topology: parsed.data, file: resolve(file), consumersDir };

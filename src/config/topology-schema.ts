@@ -174,6 +174,7 @@ export const errorClassSchema = z.enum([
   'content-filter',
   'invalid-payload',
   'permanent',
+  'transient',
   'unknown',
 ]);
 
@@ -198,6 +199,8 @@ export const consumerSchema = z
     timeout: durationSchema.default(60_000),
     /** LLM provider name from `providers`. */
     provider: name.optional(),
+    /** Model used for every job of this consumer instead of the job's own `model` (e.g. the bigger model behind a fallback route). */
+    model: name.optional(),
     /** Where a succeeded job's result is published (besides the job event stream). */
     results: z.object({ exchange: name, routingKey: z.string().default('') }).strict().optional(),
     /** Per error class override of the disposition table. */
