@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/ensure-rabbitmq.sh
+# The management-UI browser test needs Debian's chromium (installed with apt-get when missing).
+bash scripts/ensure-chromium.sh
 npx tsc -p tsconfig.json --noEmit
 npx vitest run "$@"

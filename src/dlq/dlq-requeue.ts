@@ -1,0 +1,394 @@
+import type { ConsumeMessage } from 'amqplib';
+import { isWarrenError } from '../errors/index.ts';
+import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
+import type { DlqDeps } from './dlq-deps.ts';
+import { DlqError } from './dlq-error.ts';
+import { createExchangeChecker, preflightQueue } from './dlq-preflight.ts';
+import { createDlqTopology, type DlqTopology } from './dlq-topology.ts';
+import { matchesFilter, type DlqFilter } from './message-filter.ts';
+import { createRateLimiter } from './rate-limiter.ts';
+import { createMemoryJournal, dedupeKey } from './requeue-journal.ts';
+import { requeueProperties } from './requeue-message.ts';
+import { fillRoutingKey, parseJsonBody } from './routing-key-template.ts';
+import { openSnapshotReader } from './snapshot-reader.ts';
+
+/** How a requeued message travels: to its origin exchange + key, straight to its origin queue, or `auto`. */
+export type RequeueVia = 'auto' | 'exchange' | 'queue';
+
+/** Options of a requeue (or a selective purge: `action: 'drop'`). */
+export interface RequeueOptions {
+  filter: DlqFilter;
+  /** Move at most this many messages. */
+  limit?: number;
+  /** Send every selected message to this route (exchange + filled routing-key template) instead of its origin. */
+  toRoute?: string;
+  /**
+   * `auto` (default): origin exchange + routing key, unless the topology shows that
+   * exchange/key now reaches other queues too (fan-out: the other queues would get a
+   * second copy) or no longer reaches the origin queue; then straight to the origin
+   * queue through the default exchange. `exchange` / `queue` force one of the two.
+   */
+  via?: RequeueVia;
+  /** Print what would happen; change nothing. */
+  dryRun?: boolean;
+  /** Publishes per second. @default unlimited */
+  ratePerSec?: number;
+  /** Skip messages whose x-warren-requeued is already this high. @default 5 */
+  maxRequeues?: number;
+  /** Keep x-warren-attempt instead of resetting it to 1. */
+  keepAttempts?: boolean;
+  /** Use a queue the topology doesn't know as a DLQ. */
+  force?: boolean;
+  /** Unconfirmed publishes in flight. @default 128 */
+  window?: number;
+  /** Confirm deadline per publish. @default 10000 */
+  publishTimeoutMs?: number;
+  /** Abort (Ctrl-C): stop reading, finish in-flight publishes, return the rest. */
+  signal?: AbortSignal;
+  /** Called after each message is handled. */
+  onProgress?: (p: RequeueProgress) => void;
+  /** Test hook: runs after the confirm, before the ack. */
+  beforeAck?: (message: ConsumeMessage) => Promise<void> | void;
+  /** `requeue` (default) republishes; `drop` acks matching messages away (selective purge). */
+  action?: 'requeue' | 'drop';
+}
+
+export interface RequeueProgress {
+  snapshot: number;
+  scanned: number;
+  moved: number;
+  skipped: number;
+  failed: number;
+}
+
+/** A message that was not moved, and why. */
+export interface RequeueNote {
+  messageId: string | undefined;
+  reason: string;
+  detail: string;
+}
+
+/** The tally of a requeue. */
+export interface RequeueReport {
+  queue: string;
+  action: 'requeue' | 'drop';
+  dryRun: boolean;
+  /** Ready messages at start. */
+  total: number;
+  /** Messages this run reads at most (total, capped at 65,535). */
+  snapshot: number;
+  scanned: number;
+  /** Selected: matched the filters, under the cap, origin known. */
+  selected: number;
+  /** Delivered to their destination and removed from the DLQ (dry-run: would be). */
+  moved: number;
+  skipped: { filtered: number; capped: number; unknownOrigin: number; notScanned: number };
+  /** Left in the DLQ because the republish failed. */
+  failed: number;
+  /** DLQ copies of messages an interrupted run had already delivered: removed, not sent again. */
+  deduplicated: number;
+  /** Messages whose earlier publish had an unknown outcome (process died before the confirm): sent again, may be in the origin twice. */
+  possibleDuplicates: number;
+  /** Delivered to the origin but the DLQ ack was lost with the connection: the journal drops the DLQ copy on the next run. */
+  unacked: number;
+  /** Count per destination, e.g. `llm.jobs/llm.standard.chat -> llm.standard`. */
+  destinations: Record<string, number>;
+  /** First 20 messages left in place for an unknown origin. */
+  unknownOrigins: RequeueNote[];
+  /** First 20 failures. */
+  failures: RequeueNote[];
+  /** Dry run: the first 1,000 moves (`messageId -> destination`). */
+  plan: Array<{ messageId: string | undefined; reason: string; to: string }>;
+  interrupted: boolean;
+  /** Why the run stopped early (connection lost ...). */
+  error: { code: string; message: string } | undefined;
+  eventErrors: number;
+  warnings: string[];
+  durationMs: number;
+  /** Moved per second over the run. */
+  rate: number;
+  /** Journal file used, if any. */
+  journal: string | undefined;
+}
+
+interface Destination {
+  exchange: string;
+  routingKey: string;
+  queue: string | undefined;
+  route: string | undefined;
+  label: string;
+}
+
+function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: RequeueOptions, dt: DlqTopology): Destination | { problem: string; unknownOrigin: boolean } {
+  if (opts.toRoute !== undefined) {
+    const route = dt.topology.routes[opts.toRoute];
+    if (!route) return { problem: `unknown route '${opts.toRoute}'`, unknownOrigin: false };
+    const filled = fillRoutingKey(route.routingKey, parseJsonBody(msg.content), route.defaults);
+    if ('missing' in filled) {
+      return { problem: `route '${opts.toRoute}' needs ${filled.missing.map((m) => `{${m}}`).join(', ')} and neither the payload nor the route defaults give it`, unknownOrigin: false };
+    }
+    const reached = dt.routeQueues(route.exchange, filled.key, msg.properties.headers as Record<string, unknown> | undefined);
+    const queue = reached && reached.size === 1 ? [...reached][0] : undefined;
+    return { exchange: route.exchange, routingKey: filled.key, queue, route: opts.toRoute, label: `route ${opts.toRoute}: ${route.exchange}/${filled.key}` };
+  }
+  const o = info.origin;
+  if (!o) return { problem: info.originProblem ?? 'origin unknown', unknownOrigin: true };
+  const direct = (q: string): Destination => ({ exchange: '', routingKey: q, queue: q, route: undefined, label: `queue ${q}` });
+  const via = opts.via ?? 'auto';
+  if (via === 'queue' && o.queue !== undefined) return direct(o.queue);
+  if (via === 'auto' && o.queue !== undefined && o.exchange !== '') {
+    const reached = dt.routeQueues(o.exchange, o.routingKey, msg.properties.headers as Record<string, unknown> | undefined);
+    if (reached && (reached.size !== 1 || !reached.has(o.queue))) return direct(o.queue);
+  }
+  const arrow = o.queue === undefined ? '' : ` -> ${o.queue}`;
+  return { exchange: o.exchange, routingKey: o.routingKey, queue: o.queue, route: undefined, label: `${o.exchange === '' ? '(default)' : o.exchange}/${o.routingKey}${arrow}` };
+}
+
+/** Outcome of a publish error: definitely not stored (safe to forget) or unknown. */
+function definitelyNotStored(err: unknown): boolean {
+  return isWarrenError(err) && ['UNROUTABLE', 'PUBLISH_REJECTED', 'EXCHANGE_NOT_FOUND', 'PUBLISH_BACKPRESSURE'].includes(err.code);
+}
+
+/**
+ * Moves dead letters back to where they came from. Per message, in queue order:
+ * resolve origin -> filter -> cap -> republish with confirm -> journal -> ack.
+ * Messages not moved stay unacked and go back in place when the reader closes.
+ */
+export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOptions): Promise<RequeueReport> {
+  const started = performance.now();
+  const now = deps.now ?? Date.now;
+  const action = opts.action ?? 'requeue';
+  const dryRun = opts.dryRun ?? false;
+  const maxRequeues = opts.maxRequeues ?? 5;
+  const vhost = deps.topology.connection.vhost;
+  const dt = createDlqTopology(deps.topology);
+  if (opts.toRoute !== undefined && !(opts.toRoute in deps.topology.routes)) {
+    const known = Object.keys(deps.topology.routes);
+    throw new DlqError('DLQ_UNKNOWN_ROUTE', `--to-route '${opts.toRoute}' is not a route of the topology (routes: ${known.length > 0 ? known.join(', ') : 'none'})`);
+  }
+  const facts = await preflightQueue({ management: deps.management, vhost, queue, dlqTopology: dt, requireDeadLetterQueue: true, force: opts.force ?? false });
+  const exchangeExists = createExchangeChecker(deps.management, vhost);
+  let events = deps.events;
+  const warnings = [...facts.warnings];
+  if (events && !dryRun && action === 'requeue' && !(await exchangeExists(deps.topology.jobEvents.exchange))) {
+    warnings.push(`job-events exchange '${deps.topology.jobEvents.exchange}' does not exist: no 'requeued' job events are emitted (run warren topology apply)`);
+    events = undefined;
+  }
+
+  const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
+  const reader = await openSnapshotReader({ connection, queue });
+  const journal = !dryRun && deps.journal ? deps.journal(vhost, queue) : createMemoryJournal();
+  const limiter = createRateLimiter(opts.ratePerSec);
+  const windowSize = Math.max(1, opts.window ?? 128);
+  const report: RequeueReport = {
+    queue,
+    action,
+    dryRun,
+    total: reader.total,
+    snapshot: reader.snapshot,
+    scanned: 0,
+    selected: 0,
+    moved: 0,
+    skipped: { filtered: 0, capped: 0, unknownOrigin: 0, notScanned: 0 },
+    failed: 0,
+    deduplicated: 0,
+    possibleDuplicates: 0,
+    unacked: 0,
+    destinations: {},
+    unknownOrigins: [],
+    failures: [],
+    plan: [],
+    interrupted: false,
+    error: undefined,
+    eventErrors: 0,
+    warnings,
+    durationMs: 0,
+    rate: 0,
+    journal: journal.file,
+  };
+  if (reader.total > reader.snapshot) {
+    warnings.push(`queue holds ${reader.total} messages; one run reads the first ${reader.snapshot} (run again for the rest)`);
+  }
+
+  let inFlight = 0;
+  let slotWaiters: Array<() => void> = [];
+  const releaseSlot = () => {
+    inFlight--;
+    const w = slotWaiters;
+    slotWaiters = [];
+    for (const f of w) f();
+  };
+  const waitFor = async (cond: () => boolean) => {
+    while (!cond()) await new Promise<void>((r) => slotWaiters.push(r));
+  };
+  let ackedSinceSync: string[] = [];
+  let lastSync = performance.now();
+  const eventPromises: Promise<void>[] = [];
+  const progress = () =>
+    opts.onProgress?.({
+      snapshot: reader.snapshot,
+      scanned: report.scanned,
+      moved: report.moved,
+      skipped: report.skipped.filtered + report.skipped.capped + report.skipped.unknownOrigin,
+      failed: report.failed,
+    });
+  const note = (list: RequeueNote[], n: RequeueNote) => {
+    if (list.length < 20) list.push(n);
+  };
+
+  async function syncJournal(): Promise<void> {
+    const keys = ackedSinceSync;
+    ackedSinceSync = [];
+    lastSync = performance.now();
+    await reader.sync();
+    journal.settle(keys);
+  }
+
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) {
+        report.interrupted = true;
+        break;
+      }
+      if (opts.limit !== undefined && report.selected >= opts.limit) break;
+      const msg = await reader.next();
+      if (!msg) break;
+      report.scanned++;
+      const key = dedupeKey(msg);
+      const left = journal.leftover(key);
+      if (left === 'confirmed' && msg.fields.redelivered && action === 'requeue') {
+        // An interrupted run delivered this one already; its DLQ copy is the duplicate.
+        journal.forget(key);
+        if (reader.ack(msg)) {
+          report.deduplicated++;
+          ackedSinceSync.push(key);
+        }
+        progress();
+        continue;
+      }
+      if (left === 'published') {
+        journal.forget(key);
+        report.possibleDuplicates++;
+      }
+      const info = resolveDeadLetter(msg, { queue, waitQueues: dt.waitQueues, deadLetterQueues: dt.deadLetterQueues, routeFor: dt.routeFor });
+      if (!matchesFilter(info, opts.filter)) {
+        report.skipped.filtered++;
+        progress();
+        continue;
+      }
+      if (action === 'requeue' && info.requeued >= maxRequeues) {
+        report.skipped.capped++;
+        progress();
+        continue;
+      }
+      let dest: Destination | undefined;
+      if (action === 'requeue') {
+        const d = destinationFor(info, msg, opts, dt);
+        if ('problem' in d) {
+          if (d.unknownOrigin) {
+            report.skipped.unknownOrigin++;
+            note(report.unknownOrigins, { messageId: info.messageId, reason: info.reason, detail: d.problem });
+          } else {
+            report.failed++;
+            note(report.failures, { messageId: info.messageId, reason: info.reason, detail: d.problem });
+          }
+          progress();
+          continue;
+        }
+        dest = d;
+      }
+      report.selected++;
+      const label = dest?.label ?? 'dropped';
+      if (dryRun) {
+        report.moved++;
+        report.destinations[label] = (report.destinations[label] ?? 0) + 1;
+        if (report.plan.length < 1000) report.plan.push({ messageId: info.messageId, reason: info.reason, to: label });
+        progress();
+        continue;
+      }
+      if (!dest) {
+        // Selective purge: the message matched, ack it away.
+        if (reader.ack(msg)) report.moved++;
+        else report.unacked++;
+        report.destinations[label] = (report.destinations[label] ?? 0) + 1;
+        progress();
+        continue;
+      }
+      if (!(await exchangeExists(dest.exchange))) {
+        report.failed++;
+        note(report.failures, { messageId: info.messageId, reason: info.reason, detail: `exchange '${dest.exchange}' does not exist` });
+        progress();
+        continue;
+      }
+      await limiter.take(opts.signal);
+      await waitFor(() => inFlight < windowSize);
+      const lost = reader.lostWith();
+      // The DLQ copy could no longer be acked: don't send a message we would leave in both places.
+      if (lost) throw new DlqError('DLQ_CONNECTION_LOST', `lost the connection to the broker: ${lost.message}`, { cause: lost });
+      inFlight++;
+      const target = dest;
+      const properties = requeueProperties(msg.properties, {
+        origin: { exchange: target.exchange, routingKey: target.routingKey, queue: target.queue },
+        requeued: info.requeued,
+        keepAttempts: opts.keepAttempts ?? false,
+        ...(target.route === undefined ? {} : { route: target.route }),
+        fromQueue: queue,
+        now: new Date(now()),
+      });
+      journal.published(key);
+      deps.publisher
+        .publish({ exchange: target.exchange, routingKey: target.routingKey, content: msg.content, properties, timeoutMs: opts.publishTimeoutMs ?? 10_000 })
+        .then(
+          async () => {
+            journal.confirmed(key);
+            if (opts.beforeAck) await opts.beforeAck(msg);
+            if (reader.ack(msg)) {
+              report.moved++;
+              ackedSinceSync.push(key);
+              report.destinations[target.label] = (report.destinations[target.label] ?? 0) + 1;
+              if (events && info.jobId !== undefined) {
+                const ev = {
+                  jobId: info.jobId,
+                  status: 'requeued' as const,
+                  attempt: opts.keepAttempts ? (info.attempts ?? 1) : 1,
+                  source: 'dlq',
+                  ...(target.route ?? info.route ? { route: (target.route ?? info.route) as string } : {}),
+                  ...(target.queue === undefined ? {} : { queue: target.queue }),
+                };
+                eventPromises.push(events.emit(ev).catch(() => void report.eventErrors++));
+              }
+            } else {
+              report.unacked++;
+            }
+          },
+          (err: unknown) => {
+            if (definitelyNotStored(err)) journal.abandon(key);
+            report.failed++;
+            note(report.failures, { messageId: info.messageId, reason: info.reason, detail: (err as Error).message });
+          },
+        )
+        .finally(() => {
+          releaseSlot();
+          progress();
+        });
+      if (ackedSinceSync.length >= 1000 || performance.now() - lastSync > 1000) await syncJournal();
+    }
+  } catch (err) {
+    if (opts.signal?.aborted && !(err instanceof DlqError)) report.interrupted = true;
+    else report.error = { code: isWarrenError(err) ? err.code : 'DLQ_ERROR', message: (err as Error).message };
+  } finally {
+    await waitFor(() => inFlight === 0);
+    report.skipped.notScanned = Math.max(0, reader.snapshot - report.scanned);
+    if (!reader.lostWith()) {
+      if (report.scanned === reader.total && !report.interrupted && !report.error) journal.dropLeftovers();
+      await syncJournal().catch(() => undefined);
+    } else if (!report.error) {
+      report.error = { code: 'DLQ_CONNECTION_LOST', message: `lost the connection to the broker: ${reader.lostWith()?.message}` };
+    }
+    await reader.close();
+    await Promise.all(eventPromises);
+  }
+  report.durationMs = Math.round(performance.now() - started);
+  report.rate = report.durationMs > 0 ? Math.round((report.moved / report.durationMs) * 1000) : 0;
+  return report;
+}
