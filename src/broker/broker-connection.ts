@@ -61,6 +61,8 @@ export function createBrokerConnection(options: BrokerConnectionOptions): Broker
     connectionOptions: {
       clientProperties: { connection_name: options.name ?? `warren-${process.pid}` },
       timeout: 5_000,
+      // Nagle would hold a publish behind an unacknowledged earlier write for up to 40 ms (delayed ACK).
+      noDelay: true,
     } as never,
   });
   const setups = new Set<(c: ChannelModel) => void | Promise<void>>();

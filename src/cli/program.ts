@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { createCliContext, type CliContext, type CliContextOptions } from './cli-context.ts';
 import { renderError } from './render-error.ts';
 import { registerDlqCommand } from './dlq-command.ts';
+import { registerPublishCommand } from './publish-command.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTopologyCommand } from './topology-command.ts';
 
@@ -17,6 +18,7 @@ export const COMMAND_GROUPS: readonly RegisterCommandGroup[] = [
   registerTopologyCommand,
   registerDlqCommand,
   registerStartCommand,
+  registerPublishCommand,
 ];
 
 function packageVersion(): string {

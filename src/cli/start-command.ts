@@ -95,7 +95,6 @@ async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopo
         ...(port === undefined ? {} : { port }),
         ...(flags.host === undefined ? {} : { host: flags.host }),
       });
-      logger.info({ url: api.url, docs: `${api.url}/docs` }, 'API listening');
       parts.push({ name: 'api', close: () => api.close() });
     }
     if (mode !== 'api') {

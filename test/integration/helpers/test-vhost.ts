@@ -15,7 +15,8 @@ export interface TestVhost {
 
 /** Creates `warren-test-<prefix>-<uuid>` and grants guest full permissions on it. */
 export async function createTestVhost(prefix: string): Promise<TestVhost> {
-  const management = createManagementClient({ url: TEST_MANAGEMENT_URL });
+  // Creating a vhost starts its message stores: on a busy 2-core CI box that can take well over 10 s.
+  const management = createManagementClient({ url: TEST_MANAGEMENT_URL, timeoutMs: 60_000 });
   const vhost = `warren-test-${prefix}-${randomUUID().slice(0, 8)}`;
   await management.put(`/vhosts/${seg(vhost)}`, {});
   await management.put(`/permissions/${seg(vhost)}/guest`, { configure: '.*', write: '.*', read: '.*' });

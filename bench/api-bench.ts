@@ -1,0 +1,341 @@
+/**
+ * API benchmark: single-job publish throughput and latency of warren's HTTP API
+ * against a minimal reference measured in the same run (a bare Hono route on
+ * @hono/node-server doing one confirmed amqplib publish), both publishing ~1 KB
+ * LLM jobs to a quorum queue, 64 concurrent keep-alive connections (autocannon).
+ * Each server runs in its own process; rounds alternate so drift on a shared
+ * machine hits every side alike; medians are reported, with each server's CPU
+ * time per request (steadier than req/s on a busy machine).
+ * Targets: warren >= 85% of the reference's throughput, p99 <= 1.5x.
+ * A second, informational reference publishes the same message as warren
+ * (its properties and x-warren-* headers) from the same bare route: the gap
+ * between the two references is the cost of the message contract, the gap
+ * from it to warren the cost of warren itself.
+ * Run: node --import tsx bench/api-bench.ts [--quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import amqplib from 'amqplib';
+import autocannon from 'autocannon';
+import { createManagementClient, seg } from '../src/broker/management-client.ts';
+import { BENCH_KEY } from './api-bench-server.ts';
+import type { BenchFigure } from './figures.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MANAGEMENT_URL = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+
+/** Options of {@link run}. */
+export interface ApiBenchOptions {
+  /** Requests per measured round. @default 20000 (quick: 5000) */
+  requests?: number;
+  /** Concurrent connections. @default 64 */
+  connections?: number;
+  /** Measured rounds per side (alternating). @default 3 (quick: 1) */
+  rounds?: number;
+  /** A round stops after this many seconds even if `requests` were not all sent. @default 60 */
+  maxRoundSeconds?: number;
+  quick?: boolean;
+  log?: (line: string) => void;
+}
+
+/** The servers measured. */
+export type Side = 'warren' | 'reference' | 'reference-same';
+
+/** One side's figures in one round. */
+export interface RoundFigures {
+  side: Side;
+  requests: number;
+  accepted: number;
+  non2xx: number;
+  errors: number;
+  perSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Messages in the queue afterwards: must equal `accepted` (202 means stored). */
+  queued: number;
+  /** CPU time of the server process per accepted request. */
+  serverCpuUs: number;
+}
+
+/** Median figures of one side. */
+export interface SideFigures {
+  perSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuUs: number;
+}
+
+/** Figures of one benchmark run. */
+export interface ApiBenchResult {
+  bench: 'api';
+  connections: number;
+  bodyBytes: number;
+  rounds: RoundFigures[];
+  warren: SideFigures;
+  reference: SideFigures;
+  /** Informational: the bare route publishing warren's exact message. */
+  referenceSameMessage: SideFigures;
+  throughputPct: number;
+  p99Ratio: number;
+  figures: BenchFigure[];
+  pass: boolean;
+}
+
+/** A ~1 KB chat-completion job, as an LLM gateway client would send. */
+export function benchJobBody(bytes = 1024): string {
+  const job = {
+    model: 'gpt-4o-mini',
+    messages: [
+      { role: 'system', content: 'You are a helpful assistant. Answer briefly.' },
+      { role: 'user', content: '' },
+    ],
+    temperature: 0.3,
+    max_tokens: 512,
+    metadata: { tenant: 'acme', requestId: randomUUID() },
+  };
+  const pad = Math.max(0, bytes - JSON.stringify(job).length);
+  (job.messages[1] as { content: string }).content = 'Summarise this text: ' + 'the quick brown fox jumps over the lazy dog '.repeat(Math.ceil(pad / 44)).slice(0, Math.max(0, pad - 21));
+  return JSON.stringify(job);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+interface BenchServer {
+  port: number;
+  child: ChildProcess;
+  /** CPU time (ms) the server process has used so far. */
+  cpuMs(): Promise<number>;
+}
+
+async function startServer(mode: Side, amqpUrl: string, vhost: string): Promise<BenchServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'api-bench-server.ts'), mode], {
+    env: { ...process.env, BENCH_AMQP_URL: amqpUrl, BENCH_VHOST: vhost, WARREN_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
+  const nextJson = async (): Promise<Record<string, number>> => {
+    const line = await lines.next();
+    if (line.done === true) throw new Error(`${mode} bench server closed its output`);
+    return JSON.parse(line.value) as Record<string, number>;
+  };
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${mode} bench server exited with ${String(code)} before listening`);
+  });
+  const port = (await Promise.race([nextJson(), exited])).port as number;
+  return {
+    port,
+    child,
+    async cpuMs() {
+      child.kill('SIGUSR2');
+      return (await nextJson()).cpuMs as number;
+    },
+  };
+}
+
+/** One load run; `seconds` runs from the start to the last response (autocannon itself ends on a whole-second tick). */
+async function load(url: string, body: string, headers: Record<string, string>, amount: number, connections: number, maxSeconds: number): Promise<{ result: autocannon.Result; seconds: number }> {
+  const started = performance.now();
+  let last = started;
+  let instance: autocannon.Instance | undefined;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, connections, amount, timeout: 30 }, (err, result) =>
+      err ? reject(err as Error) : resolve(result),
+    );
+  });
+  instance?.on('response', () => {
+    last = performance.now();
+  });
+  const stop = setTimeout(() => instance?.stop(), maxSeconds * 1000);
+  try {
+    const result = await done;
+    return { result, seconds: (last - started) / 1000 };
+  } finally {
+    clearTimeout(stop);
+  }
+}
+
+/** Runs the benchmark in a vhost of its own (deleted afterwards) and returns the figures. */
+export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult> {
+  const quick = options.quick ?? false;
+  const requests = options.requests ?? (quick ? 5_000 : 20_000);
+  const connections = options.connections ?? 64;
+  const roundsPerSide = options.rounds ?? (quick ? 1 : 3);
+  const maxRoundSeconds = options.maxRoundSeconds ?? 60;
+  const log = options.log ?? ((s: string) => console.log(s));
+  const body = benchJobBody(1024);
+
+  const management = createManagementClient({ url: MANAGEMENT_URL, timeoutMs: 60_000 });
+  const vhost = `warren-bench-api-${randomUUID().slice(0, 8)}`;
+  const user = new URL(AMQP_BASE).username || 'guest';
+  await management.put(`/vhosts/${seg(vhost)}`, {});
+  await management.put(`/permissions/${seg(vhost)}/${seg(decodeURIComponent(user))}`, { configure: '.*', write: '.*', read: '.*' });
+  const amqpUrl = `${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`;
+  const servers: ChildProcess[] = [];
+  const admin = await amqplib.connect(amqpUrl);
+  try {
+    const ch = await admin.createChannel();
+    await ch.assertExchange('llm.jobs', 'topic', { durable: true });
+    // Both sides publish to a quorum queue of their own, through the same topic exchange.
+    await ch.assertQueue('llm.standard', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.bindQueue('llm.standard', 'llm.jobs', 'llm.standard.#');
+    await ch.assertQueue('ref.standard', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.bindQueue('ref.standard', 'llm.jobs', 'ref.standard.#');
+    await ch.assertExchange('warren.events', 'fanout', { durable: true });
+    await ch.assertQueue('warren.events.log', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1h' } });
+    await ch.bindQueue('warren.events.log', 'warren.events', '');
+
+    const warren = await startServer('warren', amqpUrl, vhost);
+    servers.push(warren.child);
+    const reference = await startServer('reference', amqpUrl, vhost);
+    servers.push(reference.child);
+    const referenceSame = await startServer('reference-same', amqpUrl, vhost);
+    servers.push(referenceSame.child);
+    // Wait until warren is ready (status index caught up, topology seen).
+    for (let i = 0; i < 200; i++) {
+      const r = await fetch(`http://127.0.0.1:${warren.port}/readyz`).catch(() => undefined);
+      if (r?.status === 200) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const sides: Record<Side, { server: BenchServer; url: string; headers: Record<string, string>; queue: string }> = {
+      warren: { server: warren, url: `http://127.0.0.1:${warren.port}/v1/jobs/chat`, headers: { authorization: `Bearer ${BENCH_KEY}` }, queue: 'llm.standard' },
+      reference: { server: reference, url: `http://127.0.0.1:${reference.port}/jobs`, headers: {}, queue: 'ref.standard' },
+      'reference-same': { server: referenceSame, url: `http://127.0.0.1:${referenceSame.port}/jobs`, headers: {}, queue: 'ref.standard' },
+    };
+
+    const round = async (side: Side, amount: number): Promise<RoundFigures> => {
+      const s = sides[side];
+      await ch.purgeQueue(s.queue);
+      const cpuBefore = await s.server.cpuMs();
+      const { result: r, seconds } = await load(s.url, body, s.headers, amount, connections, maxRoundSeconds);
+      const cpuAfter = await s.server.cpuMs();
+      const queued = (await ch.checkQueue(s.queue)).messageCount;
+      const accepted = r['2xx'];
+      return {
+        side,
+        requests: r.requests.total,
+        accepted,
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+        perSec: Math.round(accepted / seconds),
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        queued,
+        serverCpuUs: accepted === 0 ? 0 : Math.round(((cpuAfter - cpuBefore) * 1000) / accepted),
+      };
+    };
+
+    log(`[api-bench] warming up (${connections} connections, ${body.length}-byte jobs)`);
+    for (const side of ['reference', 'reference-same', 'warren'] as const) await round(side, Math.min(3_000, requests));
+
+    const rounds: RoundFigures[] = [];
+    const orders: Side[][] = [
+      ['reference', 'warren', 'reference-same'],
+      ['warren', 'reference-same', 'reference'],
+      ['reference-same', 'reference', 'warren'],
+    ];
+    for (let i = 0; i < roundsPerSide; i++) {
+      for (const side of orders[i % orders.length] as Side[]) {
+        const f = await round(side, requests);
+        rounds.push(f);
+        log(
+          `[api-bench] round ${i + 1} ${side.padEnd(14)} ${f.perSec} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  server CPU ${f.serverCpuUs} µs/req  (${f.accepted} accepted, ${f.non2xx} non-2xx, ${f.errors} errors, ${f.queued} in queue)`,
+        );
+      }
+    }
+    await ch.close();
+
+    const pick = (side: Side): SideFigures => {
+      const rs = rounds.filter((r) => r.side === side);
+      return {
+        perSec: median(rs.map((r) => r.perSec)),
+        p50Ms: median(rs.map((r) => r.p50Ms)),
+        p99Ms: median(rs.map((r) => r.p99Ms)),
+        serverCpuUs: median(rs.map((r) => r.serverCpuUs)),
+      };
+    };
+    const w = pick('warren');
+    const ref = pick('reference');
+    const same = pick('reference-same');
+    const throughputPct = Math.round((w.perSec / ref.perSec) * 1000) / 10;
+    const p99Ratio = Math.round((w.p99Ms / ref.p99Ms) * 100) / 100;
+    const clean = rounds.every((r) => r.non2xx === 0 && r.errors === 0 && r.queued === r.accepted);
+    const figures: BenchFigure[] = [
+      {
+        group: 'api',
+        name: 'single-job publish throughput (64 conns, 1 KB, quorum)',
+        unit: 'jobs/s',
+        value: w.perSec,
+        reference: ref.perSec,
+        referenceName: 'bare Hono + amqplib confirm',
+        target: '>= 85% of reference',
+        pass: throughputPct >= 85,
+      },
+      {
+        group: 'api',
+        name: 'single-job publish p99 latency',
+        unit: 'ms',
+        value: w.p99Ms,
+        reference: ref.p99Ms,
+        referenceName: 'bare Hono + amqplib confirm',
+        target: '<= 1.5x reference',
+        pass: p99Ratio <= 1.5,
+        higherIsBetter: false,
+      },
+      { group: 'api', name: 'single-job publish p50 latency', unit: 'ms', value: w.p50Ms, reference: ref.p50Ms, referenceName: 'bare Hono + amqplib confirm', target: 'informational', pass: true, higherIsBetter: false },
+      {
+        group: 'api',
+        name: 'single-job publish throughput vs same-message reference',
+        unit: 'jobs/s',
+        value: w.perSec,
+        reference: same.perSec,
+        referenceName: "bare route publishing warren's message",
+        target: 'informational',
+        pass: true,
+      },
+      { group: 'api', name: 'API server CPU per accepted job', unit: 'µs', value: w.serverCpuUs, reference: ref.serverCpuUs, referenceName: 'bare Hono + amqplib confirm', target: 'informational', pass: true, higherIsBetter: false },
+    ];
+    log(
+      `[api-bench] medians: warren ${w.perSec} req/s p50 ${w.p50Ms} ms p99 ${w.p99Ms} ms ${w.serverCpuUs} µs CPU/req | reference ${ref.perSec} req/s p50 ${ref.p50Ms} ms p99 ${ref.p99Ms} ms ${ref.serverCpuUs} µs CPU/req | same-message reference ${same.perSec} req/s p99 ${same.p99Ms} ms ${same.serverCpuUs} µs CPU/req`,
+    );
+    log(`[api-bench] throughput ${throughputPct}% of reference (target >= 85%), p99 ${p99Ratio}x (target <= 1.5x)${clean ? '' : ' | WARNING: errors or queue mismatch in some round'}`);
+    return {
+      bench: 'api',
+      connections,
+      bodyBytes: body.length,
+      rounds,
+      warren: w,
+      reference: ref,
+      referenceSameMessage: same,
+      throughputPct,
+      p99Ratio,
+      figures,
+      pass: clean && figures.every((f) => f.pass),
+    };
+  } finally {
+    for (const child of servers) child.kill('SIGTERM');
+    await Promise.all(servers.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+    await admin.close().catch(() => undefined);
+    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  run({ quick: process.argv.includes('--quick') })
+    .then((r) => {
+      console.log(JSON.stringify({ warren: r.warren, reference: r.reference, referenceSameMessage: r.referenceSameMessage, throughputPct: r.throughputPct, p99Ratio: r.p99Ratio, pass: r.pass }, null, 2));
+      process.exitCode = r.pass ? 0 : 1;
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

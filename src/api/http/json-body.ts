@@ -1,0 +1,65 @@
+import type { Context } from 'hono';
+import { ApiError } from '../api-error.ts';
+import { header } from './header.ts';
+
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
+
+/** Deepest nesting accepted: far beyond any real job, far below what overflows JSON.stringify's stack. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when `text` has more than `limit` opening brackets; native indexOf makes this nearly free for ordinary bodies. */
+function bracketsExceed(text: string, limit: number): boolean {
+  let n = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) if (++n > limit) return true;
+  }
+  return false;
+}
+
+/** Nesting depth of JSON text (strings skipped) above `limit`? Bodies with few brackets skip the character scan. */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  if (!bracketsExceed(text, limit)) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92 /* \\ */) i++;
+      else if (ch === 34 /* " */) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 /* { */ || ch === 91 /* [ */) {
+      if (++depth > limit) return true;
+    } else if (ch === 125 /* } */ || ch === 93 /* ] */) depth--;
+  }
+  return false;
+}
+
+/**
+ * Reads a JSON request body: 415 unless the content type is JSON, 400 when it
+ * is empty or malformed. The size limit (413) is enforced before this by the
+ * body-limit middleware, so a huge body is never buffered.
+ */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const type = header(c, 'content-type');
+  if (type === undefined || !JSON_TYPE.test(type)) {
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected Content-Type: application/json, got ${type === undefined ? 'none' : `'${type.slice(0, 100)}'`}`);
+  }
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch (err) {
+    // The client went away or sent a broken chunked body.
+    throw new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    // Only a failed parse pays for the emptiness check (trim copies the body).
+    if (text.trim() === '') throw new ApiError(400, 'EMPTY_BODY', 'the request body is empty; send a JSON document');
+    throw new ApiError(400, 'MALFORMED_JSON', `the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+  }
+  // Checked after parsing (malformed JSON gets its own message), before anything recurses into the value.
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
+}

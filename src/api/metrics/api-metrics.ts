@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Outcome of one publish attempt, as counted in `warren_api_publishes_total`. */
+export type PublishOutcome = 'accepted' | 'rejected' | 'unroutable' | 'timeout' | 'unavailable' | 'invalid' | 'duplicate';
+
+/** The API's Prometheus metrics, on a registry of their own. */
+export interface ApiMetrics {
+  readonly registry: Registry;
+  /** Counts one publish by route (or `exchange:<name>`) and outcome. */
+  publish(route: string, outcome: PublishOutcome): void;
+  /** Records the time from publish to the broker's confirm. */
+  confirmLatency(route: string, seconds: number): void;
+  /** Records one HTTP request by path template, warren route, method and status. */
+  http(path: string, route: string, method: string, status: number, seconds: number): void;
+  /** Gauges of the status index. */
+  setIndex(jobs: number, caughtUp: boolean): void;
+}
+
+/** Options of {@link createApiMetrics}. */
+export interface ApiMetricsOptions {
+  /** Also collect Node process metrics (CPU, memory, event loop lag). @default true */
+  processMetrics?: boolean;
+  /** Prefix of every metric name. @default warren_api_ */
+  prefix?: string;
+}
+
+/**
+ * Creates the metrics on a new registry. Labelled children are cached by their
+ * label values so the hot path does one Map lookup instead of prom-client's
+ * label hashing per observation.
+ */
+export function createApiMetrics(options: ApiMetricsOptions = {}): ApiMetrics {
+  const registry = new Registry();
+  const p = options.prefix ?? 'warren_api_';
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: p });
+
+  const publishes = new Counter({
+    name: `${p}publishes_total`,
+    help: 'Publishes by route and outcome (accepted = confirmed by the broker).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [registry],
+  });
+  const confirm = new Histogram({
+    name: `${p}confirm_latency_seconds`,
+    help: 'Time from publish to the broker confirm, by route.',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const http = new Histogram({
+    name: `${p}http_request_duration_seconds`,
+    help: 'HTTP request latency by path template, warren route, method and status.',
+    labelNames: ['path', 'route', 'method', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const indexJobs = new Gauge({ name: `${p}status_index_jobs`, help: 'Jobs held in the in-memory status index.', registers: [registry] });
+  const indexCaughtUp = new Gauge({
+    name: `${p}status_index_caught_up`,
+    help: '1 once the status index has replayed the job-events stream up to boot time.',
+    registers: [registry],
+  });
+
+  const publishChildren = new Map<string, { inc(): void }>();
+  const confirmChildren = new Map<string, { observe(v: number): void }>();
+  const httpChildren = new Map<string, { observe(v: number): void }>();
+
+  return {
+    registry,
+    publish(route, outcome) {
+      const key = `${route}\u0000${outcome}`;
+      let child = publishChildren.get(key);
+      if (!child) publishChildren.set(key, (child = publishes.labels(route, outcome)));
+      child.inc();
+    },
+    confirmLatency(route, seconds) {
+      let child = confirmChildren.get(route);
+      if (!child) confirmChildren.set(route, (child = confirm.labels(route)));
+      child.observe(seconds);
+    },
+    http(path, route, method, status, seconds) {
+      const key = `${path}\u0000${route}\u0000${method}\u0000${status}`;
+      let child = httpChildren.get(key);
+      if (!child) httpChildren.set(key, (child = http.labels(path, route, method, String(status))));
+      child.observe(seconds);
+    },
+    setIndex(jobs, caughtUp) {
+      indexJobs.set(jobs);
+      indexCaughtUp.set(caughtUp ? 1 : 0);
+    },
+  };
+}

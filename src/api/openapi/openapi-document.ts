@@ -1,0 +1,145 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.ts';
+import { batchModeSchema } from '../jobs/batch-mode.ts';
+import { exchangePublishSchema } from '../routes/publish.ts';
+import {
+  batchResultSchema,
+  errorSchema,
+  jobAcceptedSchema,
+  jobStatusViewSchema,
+  publishAcceptedSchema,
+  readinessSchema,
+  routeListSchema,
+} from './api-schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const err = (description: string) => json(errorSchema, description);
+const secured = [{ bearer: [] as string[] }];
+
+const publishErrors = {
+  400: err('Malformed JSON, or the job fails the route schema: `details` lists every failing field path.'),
+  401: err('Missing or invalid API key.'),
+  403: err('The key may not publish to this route.'),
+  404: err('Unknown route.'),
+  413: err('Body too large.'),
+  415: err('Content-Type is not application/json.'),
+  422: err('Unroutable: no queue is bound for the routing key (the route and key are named).'),
+  503: err('The broker refused the job (full queue; see Retry-After), did not confirm in time, or is disconnected. Nothing was queued.'),
+};
+
+/**
+ * Builds the OpenAPI 3.1 document from the same zod schemas the API validates
+ * with: one concrete path per topology route, so each shows its own payload
+ * schema. Built once; the documentation never sits on the publish path.
+ */
+export function buildOpenApiDocument(ctx: AppContext): unknown {
+  const doc = new OpenAPIHono();
+  const r = doc.openAPIRegistry;
+  r.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key from WARREN_API_KEYS / WARREN_API_KEYS_FILE.' });
+  const idempotencyKey = z.string().min(1).max(255).optional().meta({
+    description: 'The same key (per API key and route) returns the first job instead of publishing again, for as long as the job is in the status index.',
+  });
+  const traceparent = z.string().optional().meta({ description: 'W3C trace context, carried onto the message.' });
+
+  for (const route of ctx.routes.values()) {
+    r.registerPath({
+      method: 'post',
+      path: `/v1/jobs/${route.name}`,
+      tags: ['jobs'],
+      summary: `Submit one '${route.name}' job`,
+      description: `${route.description ?? ''}\n\nPublished to exchange \`${route.exchange}\` with routing key \`${route.routingKey.source}\`. Answers 202 only after the broker confirmed the message.`.trim(),
+      security: secured,
+      request: {
+        headers: z.object({ 'idempotency-key': idempotencyKey, traceparent }),
+        query: z.object({ wait: z.string().optional().meta({ description: 'Wait up to this long (e.g. 30s) for the job to finish; 200 with the job status if it did.' }) }),
+        body: { required: true, content: { 'application/json': { schema: route.schema } } },
+      },
+      responses: {
+        200: json(jobStatusViewSchema, 'With ?wait: the job finished within the wait.'),
+        202: json(jobAcceptedSchema, 'Queued: the broker confirmed the job.'),
+        ...publishErrors,
+      },
+    });
+    r.registerPath({
+      method: 'post',
+      path: `/v1/jobs/${route.name}/batch`,
+      tags: ['jobs'],
+      summary: `Submit many '${route.name}' jobs`,
+      security: secured,
+      request: {
+        headers: z.object({ 'idempotency-key': idempotencyKey }),
+        query: z.object({ mode: batchModeSchema.optional() }),
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z.union([
+                z.array(route.schema).min(1).max(ctx.limits.maxBatchItems),
+                z.object({ mode: batchModeSchema.optional(), jobs: z.array(route.schema).min(1).max(ctx.limits.maxBatchItems) }),
+              ]),
+            },
+          },
+        },
+      },
+      responses: {
+        202: json(batchResultSchema, 'Every job was queued.'),
+        207: json(batchResultSchema, 'best-effort: some jobs were rejected; each has its result.'),
+        ...publishErrors,
+      },
+    });
+  }
+
+  const jobId = z.object({ id: z.string().meta({ description: 'Job id from the 202 answer.' }) });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/jobs/{id}',
+    tags: ['jobs'],
+    summary: 'Status of a job: attempts, errors, result',
+    security: secured,
+    request: { params: jobId },
+    responses: { 200: json(jobStatusViewSchema, 'The job.'), 401: err('Missing or invalid API key.'), 404: err('Unknown job.'), 503: err('The status index is still replaying.') },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/jobs/{id}/events',
+    tags: ['jobs'],
+    summary: 'The job status as Server-Sent Events, until the job ends',
+    description: 'Each message: `event: <status>`, `data: <JobStatus JSON>`. The stream ends after a final status (succeeded, failed, dead-lettered).',
+    security: secured,
+    request: { params: jobId },
+    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, 404: err('Unknown job.') },
+  });
+  const exchanges = Object.entries(ctx.deps.topology.exchanges).filter(([, e]) => !e.internal).map(([n]) => n);
+  if (exchanges.length > 0) {
+    r.registerPath({
+      method: 'post',
+      path: '/v1/publish/{exchange}',
+      tags: ['publish'],
+      summary: 'Publish a plain message to an exchange of the topology',
+      security: secured,
+      request: {
+        params: z.object({ exchange: z.enum(exchanges as [string, ...string[]]) }),
+        headers: z.object({ 'idempotency-key': idempotencyKey, traceparent }),
+        body: { required: true, content: { 'application/json': { schema: exchangePublishSchema } } },
+      },
+      responses: { 202: json(publishAcceptedSchema, 'The broker confirmed the message.'), ...publishErrors },
+    });
+  }
+  r.registerPath({ method: 'get', path: '/v1/routes', tags: ['meta'], summary: 'Routes this key may publish to, with their payload JSON Schemas', security: secured, responses: { 200: json(routeListSchema, 'Routes.') } });
+  r.registerPath({ method: 'get', path: '/healthz', tags: ['meta'], summary: 'Liveness (open)', responses: { 200: json(z.object({ status: z.literal('ok') }), 'The process answers.') } });
+  r.registerPath({
+    method: 'get',
+    path: '/readyz',
+    tags: ['meta'],
+    summary: 'Readiness (open): broker connected, topology applied, status index caught up',
+    responses: { 200: json(readinessSchema, 'Ready.'), 503: err('Not ready; details has each check.') },
+  });
+  r.registerPath({ method: 'get', path: '/metrics', tags: ['meta'], summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
+
+  return doc.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: { title: 'warren API', version: '1', description: 'Publish LLM and task jobs to RabbitMQ with publisher confirms, and follow their status.' },
+    tags: [{ name: 'jobs' }, { name: 'publish' }, { name: 'meta' }],
+  });
+}

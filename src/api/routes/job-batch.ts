@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { ApiError } from '../api-error.ts';
+import type { ApiEnv } from '../api-env.ts';
+import type { AppContext } from '../app-context.ts';
+import { createBodyLimit } from '../http/body-limit.ts';
+import { readJsonBody } from '../http/json-body.ts';
+import { requestMeta } from '../http/request-meta.ts';
+import { toApiError } from '../http/to-api-error.ts';
+import { zodProblems } from '../http/validation-details.ts';
+import { batchModeSchema, type BatchMode } from '../jobs/batch-mode.ts';
+import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
+import type { PreparedJob } from '../jobs/job-submitter.ts';
+import { resolveRoute } from './resolve-route.ts';
+import { header } from '../http/header.ts';
+
+
+/** Result of one job of a batch. */
+export interface BatchItemResult {
+  index: number;
+  id?: string;
+  status: 'queued' | 'rejected';
+  replayed?: boolean;
+  error?: { code: string; message: string; details: unknown };
+}
+
+function itemError(err: ApiError): NonNullable<BatchItemResult['error']> {
+  return { code: err.code, message: err.message, details: err.details ?? null };
+}
+
+/** POST /v1/jobs/{route}/batch: many jobs in one request, published concurrently on the confirm channels. */
+export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
+  const { limits, submitter, guard } = ctx;
+  const bodySchema = z.union([
+    z.array(z.unknown()).min(1).max(limits.maxBatchItems),
+    z.object({ mode: batchModeSchema.optional(), jobs: z.array(z.unknown()).min(1).max(limits.maxBatchItems) }).strict(),
+  ]);
+
+  app.post('/v1/jobs/:route/batch', createBodyLimit(limits.maxBatchBodyBytes), async (c) => {
+    const route = resolveRoute(ctx, c);
+    const queryMode = c.req.query('mode');
+    const key = parseIdempotencyKey(header(c, 'idempotency-key'));
+    const body = await readJsonBody(c);
+    const parsed = bodySchema.safeParse(body);
+    if (!parsed.success) {
+      throw new ApiError(400, 'VALIDATION_FAILED', `a batch is a JSON array of jobs, or {"mode": "all-or-nothing" | "best-effort", "jobs": [...]}, with 1 to ${limits.maxBatchItems} jobs`, {
+        details: zodProblems(parsed.error),
+      });
+    }
+    const jobs = Array.isArray(parsed.data) ? parsed.data : parsed.data.jobs;
+    const bodyMode = Array.isArray(parsed.data) ? undefined : parsed.data.mode;
+    const fromQuery = queryMode === undefined ? undefined : batchModeSchema.safeParse(queryMode);
+    if (fromQuery !== undefined && !fromQuery.success) {
+      throw new ApiError(400, 'INVALID_MODE', "mode must be 'all-or-nothing' or 'best-effort'");
+    }
+    if (fromQuery?.data !== undefined && bodyMode !== undefined && fromQuery.data !== bodyMode) {
+      throw new ApiError(400, 'INVALID_MODE', `mode is '${bodyMode}' in the body but '${fromQuery.data}' in the query`);
+    }
+    const mode: BatchMode = bodyMode ?? fromQuery?.data ?? 'all-or-nothing';
+    const principalId = c.get('principal').id;
+
+    // 1. Validate everything before publishing anything.
+    const prepared: (PreparedJob | ApiError)[] = jobs.map((payload, i) => {
+      const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
+      try {
+        return submitter.prepareRouteJob(route, payload, requestMeta(c, id), mode === 'all-or-nothing' ? ['jobs', i] : []);
+      } catch (err) {
+        return toApiError(err);
+      }
+    });
+    const invalid = prepared.flatMap((p, i) => (p instanceof ApiError ? [{ index: i, error: p }] : []));
+    if (mode === 'all-or-nothing' && invalid.length > 0) {
+      throw new ApiError(400, 'VALIDATION_FAILED', `${invalid.length} of ${jobs.length} jobs are invalid; nothing was published`, {
+        details: invalid.flatMap(({ index, error }) =>
+          Array.isArray(error.details) ? (error.details as object[]).map((d) => ({ index, ...d })) : [{ index, path: `jobs.${index}`, message: error.message, code: error.code }],
+        ),
+      });
+    }
+
+    // 2. Publish the valid ones concurrently: the confirms come back pipelined.
+    const results: BatchItemResult[] = await Promise.all(
+      prepared.map(async (p, index): Promise<BatchItemResult> => {
+        if (p instanceof ApiError) return { index, status: 'rejected', error: itemError(p) };
+        try {
+          if (key === undefined) {
+            await submitter.publish(p);
+            return { index, id: p.id, status: 'queued' };
+          }
+          const outcome = await guard.run(p.id, p.timeoutMs, () => submitter.publish(p));
+          return outcome.replayed ? { index, id: p.id, status: 'queued', replayed: true } : { index, id: p.id, status: 'queued' };
+        } catch (err) {
+          return { index, id: p.id, status: 'rejected', error: itemError(toApiError(err)) };
+        }
+      }),
+    );
+    const accepted = results.filter((r) => r.status === 'queued').length;
+    const rejected = results.length - accepted;
+
+    if (mode === 'all-or-nothing' && rejected > 0) {
+      // Validation passed, but the broker refused some: say exactly which were stored, so a retry with the
+      // same Idempotency-Key publishes only the missing ones.
+      const failures = results.filter((r) => r.status === 'rejected');
+      const status = failures.some((f) => f.error?.code === 'UNROUTABLE') && !failures.some((f) => f.error?.code !== 'UNROUTABLE') ? 422 : 503;
+      throw new ApiError(status, 'BATCH_INCOMPLETE', `${rejected} of ${results.length} jobs were not published (the broker refused or did not confirm them); ${accepted} were queued. Retry with the same Idempotency-Key to publish only the missing ones.`, {
+        details: { accepted: results.filter((r) => r.status === 'queued').map((r) => ({ index: r.index, id: r.id })), failed: failures },
+        ...(status === 503 ? { headers: { 'retry-after': '2' } } : {}),
+      });
+    }
+    return c.json({ route: route.name, mode, accepted, rejected, jobs: results }, rejected === 0 ? 202 : 207);
+  });
+}

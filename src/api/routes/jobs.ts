@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { Hono } from 'hono';
+import type { ApiEnv } from '../api-env.ts';
+import type { AppContext } from '../app-context.ts';
+import { createBodyLimit } from '../http/body-limit.ts';
+import { readJsonBody } from '../http/json-body.ts';
+import { requestMeta } from '../http/request-meta.ts';
+import { parseWait } from '../http/wait-param.ts';
+import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
+import { isTerminal } from '../status/job-status.ts';
+import { resolveRoute } from './resolve-route.ts';
+import { header } from '../http/header.ts';
+
+/** POST /v1/jobs/{route}: one job, 202 once the broker confirmed it. */
+export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
+  const { limits, submitter, guard, deps } = ctx;
+
+  app.post('/v1/jobs/:route', createBodyLimit(limits.maxBodyBytes), async (c) => {
+    const route = resolveRoute(ctx, c);
+    const waitMs = parseWait(c.req.query('wait'), limits.maxWaitMs);
+    const key = parseIdempotencyKey(header(c, 'idempotency-key'));
+    const body = await readJsonBody(c);
+    const id = key === undefined ? randomUUID() : idempotentJobId(c.get('principal').id, `route:${route.name}`, key);
+
+    if (key === undefined) {
+      await submitter.publish(submitter.prepareRouteJob(route, body, requestMeta(c, id)));
+    } else {
+      // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
+      const job = submitter.prepareRouteJob(route, body, requestMeta(c, id));
+      const outcome = await guard.run(id, route.publishTimeoutMs, () => submitter.publish(job));
+      if (outcome.replayed) {
+        c.header('idempotent-replayed', 'true');
+        deps.metrics.publish(route.name, 'duplicate');
+        return c.json({ id, route: route.name, status: outcome.view?.status ?? 'queued' }, 202);
+      }
+    }
+
+    if (waitMs !== undefined) {
+      const signal = deps.shutdown ? AbortSignal.any([c.req.raw.signal, deps.shutdown]) : c.req.raw.signal;
+      const view = await deps.index.waitFor(id, (v) => isTerminal(v.status), waitMs, signal);
+      if (view !== undefined && isTerminal(view.status)) return c.json(view, 200);
+      return c.json({ id, route: route.name, status: view?.status ?? 'queued' }, 202);
+    }
+    return c.json({ id, route: route.name, status: 'queued' as const }, 202);
+  });
+}

@@ -1,0 +1,198 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { z } from 'zod';
+import { createBrokerConnection, type BrokerConnection } from '../broker/broker-connection.ts';
+import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
+import { createManagementClient } from '../broker/management-client.ts';
+import { loadTopology, type LoadedTopology } from '../config/load-topology.ts';
+import type { Topology } from '../config/topology-schema.ts';
+import { WarrenError } from '../errors/index.ts';
+import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { ensureTopology } from '../topology/ensure-topology.ts';
+import { loadPayloadSchemas } from '../worker/load-handlers.ts';
+import type { ApiLimits } from './app-context.ts';
+import { loadAuthConfig, parseApiKeysEnv, type AuthConfig } from './auth/api-keys.ts';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { createApp, type WarrenApp } from './create-app.ts';
+import { createApiMetrics } from './metrics/api-metrics.ts';
+import { createJobEventBatcher } from './status/job-event-batcher.ts';
+import { createJobEventsTailer } from './status/job-events-tailer.ts';
+import { createJobStatusIndex, type JobStatusIndex } from './status/job-status-index.ts';
+import { apiTopologyNeeds, createTopologyProbe } from './topology-probe.ts';
+
+/** Options of {@link startApi}. Defaults come from the environment, then from here. */
+export interface StartApiOptions {
+  /** The loaded topology (or a parsed Topology object); give this or `topologyFile`. */
+  topology?: LoadedTopology | Topology;
+  /** Path of topology.yaml, loaded when `topology` is absent. @default $WARREN_TOPOLOGY or ./topology.yaml */
+  topologyFile?: string;
+  /** @default $WARREN_API_PORT or 8080 (0: any free port) */
+  port?: number;
+  /** @default $WARREN_API_HOST or 127.0.0.1 */
+  host?: string;
+  /** API keys: an AuthConfig, or the `WARREN_API_KEYS` format. @default read from the environment (see loadAuthConfig) */
+  apiKeys?: AuthConfig | string;
+  logger?: Logger;
+  /** Apply the topology (create what is missing, never delete) before serving. @default false */
+  applyTopology?: boolean;
+  /** Readiness source for "topology applied". @default passive checks of the route exchanges and the job-events stream */
+  isTopologyApplied?: () => boolean;
+  /** Payload schemas. @default built-in ones plus `consumers/schemas/*` for a LoadedTopology */
+  payloadSchemas?: Readonly<Record<string, z.ZodType>>;
+  /** Share a connection (e.g. `warren start all`); it is not closed by close(). @default a new connection */
+  connection?: BrokerConnection;
+  /** How long to wait for the broker at start. @default 15000 */
+  connectTimeoutMs?: number;
+  /** Confirm channels of the publisher. @default 2 */
+  publisherChannels?: number;
+  limits?: Partial<ApiLimits>;
+  /** Serve /openapi.json and /docs without a key. @default $WARREN_API_PUBLIC_DOCS === 'true' */
+  publicDocs?: boolean;
+  /** Collect Node process metrics. @default true */
+  processMetrics?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A running API server. */
+export interface RunningApi {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  app: WarrenApp;
+  index: JobStatusIndex;
+  /** Stops accepting requests, ends SSE streams, flushes job events, closes channels (and the connection if it owns it). */
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
+}
+
+async function resolveTopology(options: StartApiOptions, env: NodeJS.ProcessEnv): Promise<{ topology: Topology; consumersDir: string | undefined }> {
+  const given = options.topology;
+  if (given !== undefined) {
+    return 'topology' in given && 'file' in given ? { topology: given.topology, consumersDir: given.consumersDir } : { topology: given as Topology, consumersDir: undefined };
+  }
+  const loaded = loadTopology(options.topologyFile ?? env.WARREN_TOPOLOGY ?? 'topology.yaml', { env, checkHandlers: false });
+  return { topology: loaded.topology, consumersDir: loaded.consumersDir };
+}
+
+/**
+ * The composition root of the API: connection, confirm publisher, status index
+ * fed by the job-events stream, and the HTTP server. Used by `warren start api`
+ * and `warren start all`.
+ */
+export async function startApi(options: StartApiOptions = {}): Promise<RunningApi> {
+  const env = options.env ?? process.env;
+  const logger = (options.logger ?? createLogger({ name: 'warren' })).child({ component: 'api' });
+  const { topology, consumersDir } = await resolveTopology(options, env);
+  const auth: AuthConfig =
+    typeof options.apiKeys === 'string' ? { mode: 'keys', keys: parseApiKeysEnv(options.apiKeys) } : (options.apiKeys ?? loadAuthConfig(env));
+  const port = options.port ?? Number(env.WARREN_API_PORT ?? 8080);
+  const host = options.host ?? env.WARREN_API_HOST ?? '127.0.0.1';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WarrenError('API_PORT_INVALID', `API port must be 0-65535, got '${String(port)}'`);
+  if (auth.mode === 'none' && !isLoopback(host)) {
+    logger.warn({ host }, 'WARREN_AUTH=none on a non-loopback interface: anyone who can reach this port can publish jobs');
+  }
+  const payloadSchemas = options.payloadSchemas ?? (consumersDir !== undefined ? await loadPayloadSchemas(topology, consumersDir) : BUILTIN_PAYLOAD_SCHEMAS);
+
+  if (options.applyTopology === true) {
+    await ensureTopology(topology, createManagementClient({ url: topology.connection.management }), logger);
+  }
+
+  const ownsConnection = options.connection === undefined;
+  const connection =
+    options.connection ??
+    createBrokerConnection({
+      urls: topology.connection.urls,
+      vhost: topology.connection.vhost,
+      heartbeat: topology.connection.heartbeat,
+      name: `warren-api-${process.pid}`,
+      logger,
+    });
+  try {
+    await connection.waitForConnection(options.connectTimeoutMs ?? 15_000);
+  } catch (err) {
+    if (ownsConnection) await connection.close().catch(() => undefined);
+    throw err;
+  }
+
+  const publisher = createConfirmPublisher({ connection, channels: options.publisherChannels ?? 2, logger });
+  const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
+  const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, logger });
+  const tailer = createJobEventsTailer({ connection, publisher, index, exchange: topology.jobEvents.exchange, stream: topology.jobEvents.stream, logger });
+  const probe = options.isTopologyApplied === undefined ? createTopologyProbe({ connection, ...apiTopologyNeeds(topology), logger }) : undefined;
+  const isTopologyApplied = options.isTopologyApplied ?? (() => probe?.isApplied() ?? false);
+  const shutdown = new AbortController();
+  const metrics = createApiMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
+
+  const app = createApp(
+    {
+      topology,
+      publisher,
+      index,
+      events,
+      auth: createAuthenticator(auth),
+      metrics,
+      logger,
+      isBrokerConnected: () => connection.isConnected(),
+      isTopologyApplied,
+      payloadSchemas,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      shutdown: shutdown.signal,
+    },
+    { publicDocs: options.publicDocs ?? env.WARREN_API_PUBLIC_DOCS === 'true' },
+  );
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new WarrenError('API_PORT_IN_USE', `port ${port} on ${host} is already in use; set WARREN_API_PORT or --port`, { cause: err })
+          : err,
+      ),
+    );
+  }).catch(async (err: unknown) => {
+    await tailer.close();
+    probe?.close();
+    await publisher.close();
+    if (ownsConnection) await connection.close().catch(() => undefined);
+    throw err;
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  logger.info({ url, routes: Object.keys(topology.routes), auth: auth.mode === 'none' ? 'none' : `${auth.keys.length} key(s)` }, 'API listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: address.port,
+    app,
+    index,
+    close() {
+      closing ??= (async () => {
+        shutdown.abort();
+        await new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+          }, 5_000);
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        });
+        await events.flush();
+        await tailer.close();
+        probe?.close();
+        await publisher.close();
+        if (ownsConnection) await connection.close();
+        logger.info('API stopped');
+      })();
+      return closing;
+    },
+  };
+}

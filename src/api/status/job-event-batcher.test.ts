@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { PublishRequest } from '../../broker/confirm-publisher.ts';
+import { PublishTimeoutError } from '../../errors/index.ts';
+import { createSilentLogger } from '../../observability/logger.ts';
+import { createJobEventBatcher } from './job-event-batcher.ts';
+import { JOB_EVENT_BATCH_TYPE, decodeJobEvents } from './job-event-codec.ts';
+
+const event = (n: number) => ({ jobId: `j${n}`, status: 'queued' as const, attempt: 1, at: '2025-01-01T00:00:00.000Z', source: 'api' });
+
+describe('job event batcher', () => {
+  it('publishes a lone event exactly like createJobEventPublisher (one object, type job.<status>)', async () => {
+    const sent: PublishRequest[] = [];
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', logger: createSilentLogger() });
+    b.emit(event(1));
+    await b.flush();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.exchange).toBe('ev');
+    expect(sent[0]!.properties).toMatchObject({ type: 'job.queued', contentType: 'application/json', correlationId: 'j1' });
+    expect(JSON.parse(sent[0]!.content.toString())).toEqual(event(1));
+  });
+
+  it('coalesces events of the same few milliseconds into one job.batch array, max per message', async () => {
+    const sent: PublishRequest[] = [];
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', logger: createSilentLogger(), maxBatch: 3 });
+    for (let i = 0; i < 7; i++) b.emit(event(i));
+    await b.flush();
+    expect(sent.map((s) => s.properties?.type)).toEqual([JOB_EVENT_BATCH_TYPE, JOB_EVENT_BATCH_TYPE, 'job.queued']);
+    const all = sent.flatMap((s) => decodeJobEvents(s.content).events.map((e) => e.jobId));
+    expect(all).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6']);
+  });
+
+  it('retries a failed publish, then gives up without throwing', async () => {
+    let calls = 0;
+    const b = createJobEventBatcher({
+      publisher: {
+        publish: async () => {
+          calls++;
+          throw new PublishTimeoutError('t');
+        },
+      },
+      exchange: 'ev',
+      logger: createSilentLogger(),
+      attempts: 2,
+    });
+    b.emit(event(1));
+    await b.flush();
+    expect(calls).toBe(2);
+  });
+
+  it('drops events beyond the bound instead of growing without limit', async () => {
+    const sent: PublishRequest[] = [];
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', logger: createSilentLogger(), maxPending: 2, maxBatch: 100, maxDelayMs: 1000 });
+    for (let i = 0; i < 5; i++) b.emit(event(i));
+    await b.flush();
+    expect(sent.flatMap((s) => decodeJobEvents(s.content).events)).toHaveLength(2);
+  });
+});
+
+describe('decodeJobEvents', () => {
+  it('accepts one event or an array, and counts invalid entries', () => {
+    expect(decodeJobEvents(Buffer.from(JSON.stringify(event(1)))).events).toHaveLength(1);
+    expect(decodeJobEvents(Buffer.from(JSON.stringify([event(1), { nope: 1 }, event(2)])))).toMatchObject({ invalid: 1, events: [{ jobId: 'j1' }, { jobId: 'j2' }] });
+    expect(decodeJobEvents(Buffer.from('not json'))).toEqual({ events: [], invalid: 1 });
+  });
+});
+
+describe('decodeJobEvents fast path', () => {
+  it('gives the same result as the zod schema for simple and complex events', async () => {
+    const { jobEventSchema } = await import('../../jobs/job-event.ts');
+    const samples: unknown[] = [
+      { jobId: 'a', status: 'queued', attempt: 1, at: 'x', route: 'chat', source: 'api' },
+      { jobId: 'a', status: 'running', at: 'x' },
+      { jobId: 'a', status: 'succeeded', attempt: 2, at: 'x', result: { t: 1 }, usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 } },
+      { jobId: 'a', status: 'retrying', attempt: 1, at: 'x', error: { class: 'c', message: 'm' }, retryInMs: 5 },
+      { jobId: '', status: 'queued', at: 'x' },
+      { jobId: 'a', status: 'exploded', at: 'x' },
+      { jobId: 'a', status: 'queued', at: 'x', attempt: -1 },
+      { jobId: 'a', status: 'queued', at: 'x', attempt: 1.5 },
+      { jobId: 'a', status: 'queued', at: 'x', route: 7 },
+      { jobId: 'a', status: 'queued', at: 'x', extra: 'stripped' },
+    ];
+    for (const s of samples) {
+      const parsed = jobEventSchema.safeParse(s);
+      const decoded = decodeJobEvents(Buffer.from(JSON.stringify(s)));
+      expect(decoded.events).toEqual(parsed.success ? [parsed.data] : []);
+    }
+  });
+});

@@ -1,0 +1,108 @@
+import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
+import type { JobEvent } from '../../jobs/job-event.ts';
+import type { Logger } from '../../observability/logger.ts';
+import { JOB_EVENT_BATCH_TYPE } from './job-event-codec.ts';
+
+/** Where the API sends the `queued` events it emits after each confirm. */
+export interface JobEventSink {
+  /** Queues the event for publishing; never blocks and never throws (failures are logged). */
+  emit(event: JobEvent): void;
+  /** Resolves when everything emitted so far was published (or given up on). */
+  flush(): Promise<void>;
+}
+
+/** Options of {@link createJobEventBatcher}. */
+export interface JobEventBatcherOptions {
+  publisher: Pick<ConfirmPublisher, 'publish'>;
+  /** The job-events fanout exchange. */
+  exchange: string;
+  logger: Logger;
+  /** How long an event may wait for companions (how much later other replicas see a job as queued). @default 20 */
+  maxDelayMs?: number;
+  /** Events per message at most. @default 200 */
+  maxBatch?: number;
+  /** Events buffered at most (beyond: dropped with a warning, the job itself is safe). @default 20000 */
+  maxPending?: number;
+  /** Publish attempts per message. @default 3 */
+  attempts?: number;
+}
+
+/**
+ * Coalesces job events into few stream messages: one event alone is published
+ * exactly as createJobEventPublisher would (a JobEvent object, type
+ * `job.<status>`); several are published as one JSON array of type `job.batch`.
+ * Under load this replaces one confirmed stream message per accepted job (which
+ * cut publish throughput by about a third in measurements) with one per
+ * `maxDelayMs`, and every replica's stream tail reads that many fewer messages.
+ */
+export function createJobEventBatcher(options: JobEventBatcherOptions): JobEventSink {
+  const maxDelay = options.maxDelayMs ?? 20;
+  const maxBatch = options.maxBatch ?? 200;
+  const maxPending = options.maxPending ?? 20_000;
+  const attempts = options.attempts ?? 3;
+  let buffer: JobEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const inFlight = new Set<Promise<void>>();
+  let dropped = 0;
+  let lastDropLog = 0;
+
+  async function publishBatch(events: JobEvent[]): Promise<void> {
+    const single = events.length === 1 ? events[0] : undefined;
+    const content = Buffer.from(JSON.stringify(single ?? events));
+    const properties = {
+      contentType: 'application/json',
+      type: single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE,
+      timestamp: Date.now(),
+      ...(single ? { correlationId: single.jobId } : {}),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.publisher.publish({ exchange: options.exchange, routingKey: '', content, properties });
+        return;
+      } catch (err) {
+        if (attempt >= attempts) {
+          options.logger.error(
+            { err: (err as Error).message, events: events.length, firstJobId: events[0]?.jobId },
+            'could not publish job events; those jobs are queued but other API replicas will not see them as queued until a worker reports on them',
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
+  }
+
+  function flushNow(): void {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    while (buffer.length > 0) {
+      const events = buffer.slice(0, maxBatch);
+      buffer = buffer.slice(maxBatch);
+      const p = publishBatch(events).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+  }
+
+  return {
+    emit(event) {
+      if (buffer.length >= maxPending) {
+        dropped++;
+        const now = Date.now();
+        if (now - lastDropLog > 5_000) {
+          lastDropLog = now;
+          options.logger.warn({ dropped }, 'job event buffer full (broker slow or away); dropping queued events');
+        }
+        return;
+      }
+      buffer.push(event);
+      if (buffer.length >= maxBatch) flushNow();
+      else if (timer === undefined) timer = setTimeout(flushNow, maxDelay);
+    },
+    async flush() {
+      flushNow();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

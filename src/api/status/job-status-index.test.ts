@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import type { JobEvent } from '../../jobs/job-event.ts';
+import { createJobStatusIndex } from './job-status-index.ts';
+
+const T0 = Date.parse('2025-01-01T00:00:00Z');
+const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+const ev = (jobId: string, status: JobEvent['status'], attempt: number, s: number, extra: Partial<JobEvent> = {}): JobEvent => ({ jobId, status, attempt, at: at(s), ...extra });
+
+describe('job status index', () => {
+  it('follows a job through retry to success with attempts and result', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('a', 'queued', 1, 0, { route: 'chat' }));
+    idx.apply(ev('a', 'running', 1, 1, { queue: 'llm.standard' }));
+    idx.apply(ev('a', 'retrying', 1, 2, { error: { class: 'rate-limited', message: '429' }, retryInMs: 1000 }));
+    idx.apply(ev('a', 'running', 2, 3));
+    idx.apply(ev('a', 'succeeded', 2, 4, { result: { text: 'ok' }, usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 } }));
+    expect(idx.get('a')).toEqual({
+      id: 'a',
+      route: 'chat',
+      queue: 'llm.standard',
+      status: 'succeeded',
+      createdAt: at(0),
+      updatedAt: at(4),
+      attempts: [
+        { attempt: 1, status: 'retrying', startedAt: at(1), endedAt: at(2), error: { class: 'rate-limited', message: '429' }, retryInMs: 1000 },
+        { attempt: 2, status: 'succeeded', startedAt: at(3), endedAt: at(4) },
+      ],
+      result: { text: 'ok' },
+      usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+    });
+  });
+
+  it('a late queued event (published after the confirm, without blocking) never hides progress', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('b', 'running', 1, 1));
+    idx.apply(ev('b', 'queued', 1, 0, { route: 'chat' }));
+    expect(idx.get('b')).toMatchObject({ status: 'running', route: 'chat', createdAt: at(0) });
+  });
+
+  it('a worker event with attempt 0 still replaces queued', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('z', 'queued', 1, 0));
+    idx.apply(ev('z', 'dead-lettered', 0, 1, { error: { class: 'invalid-payload', message: 'bad' } }));
+    expect(idx.get('z')?.status).toBe('dead-lettered');
+  });
+
+  it('an older attempt does not override a newer one', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('c', 'running', 2, 5));
+    idx.apply(ev('c', 'retrying', 1, 4));
+    expect(idx.get('c')?.status).toBe('running');
+  });
+
+  it('requeued after a dead letter starts a new generation', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('d', 'running', 3, 1));
+    idx.apply(ev('d', 'dead-lettered', 3, 2, { error: { class: 'server-error', message: '500' } }));
+    idx.apply(ev('d', 'requeued', 0, 10));
+    expect(idx.get('d')?.status).toBe('requeued');
+    idx.apply(ev('d', 'running', 1, 11));
+    expect(idx.get('d')?.status).toBe('running');
+  });
+
+  it('forgets the least recently updated job beyond capacity', () => {
+    const idx = createJobStatusIndex({ capacity: 2 });
+    idx.apply(ev('1', 'queued', 1, 0));
+    idx.apply(ev('2', 'queued', 1, 0));
+    idx.apply(ev('1', 'running', 1, 1));
+    idx.apply(ev('3', 'queued', 1, 2));
+    expect(idx.get('2')).toBeUndefined();
+    expect(idx.get('1')?.status).toBe('running');
+    expect(idx.get('3')).toBeDefined();
+    expect(idx.size()).toBe(2);
+  });
+
+  it('notifies subscribers and resolves waitFor', async () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    const seen: string[] = [];
+    const off = idx.subscribe('e', (v) => seen.push(v.status));
+    const done = idx.waitFor('e', (v) => v.status === 'succeeded', 1000);
+    idx.apply(ev('e', 'queued', 1, 0));
+    idx.apply(ev('e', 'succeeded', 1, 1));
+    expect((await done)?.status).toBe('succeeded');
+    off();
+    idx.apply(ev('e', 'requeued', 0, 2));
+    expect(seen).toEqual(['queued', 'succeeded']);
+    expect(await idx.waitFor('nobody', () => true, 10)).toBeUndefined();
+  });
+
+  it('waitFor ends early on abort', async () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    const ac = new AbortController();
+    const started = Date.now();
+    setTimeout(() => ac.abort(), 20);
+    await idx.waitFor('x', () => false, 10_000, ac.signal);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('reports caught up to waiters', async () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    expect(await idx.waitUntilCaughtUp(10)).toBe(false);
+    const w = idx.waitUntilCaughtUp(1000);
+    idx.markCaughtUp();
+    expect(await w).toBe(true);
+    expect(idx.isCaughtUp()).toBe(true);
+  });
+});

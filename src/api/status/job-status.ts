@@ -1,0 +1,29 @@
+import { TERMINAL_STATUSES, type JobEvent, type JobStatus } from '../../jobs/job-event.ts';
+
+/** One attempt of a job as shown by GET /v1/jobs/{id}. */
+export interface AttemptView {
+  attempt: number;
+  status: JobStatus;
+  startedAt?: string;
+  endedAt?: string;
+  error?: { class: string; message: string };
+  retryInMs?: number;
+}
+
+/** What GET /v1/jobs/{id} returns (and each SSE message carries). */
+export interface JobStatusView {
+  id: string;
+  route?: string;
+  queue?: string;
+  status: JobStatus;
+  createdAt: string;
+  updatedAt: string;
+  attempts: AttemptView[];
+  result?: unknown;
+  usage?: JobEvent['usage'];
+}
+
+/** True for states after which a job changes no more (until an operator requeues it). */
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}

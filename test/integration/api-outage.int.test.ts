@@ -1,0 +1,94 @@
+import amqplib from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type RunningApi } from '../../src/api/start-api.ts';
+import { TEST_AMQP_BASE } from './helpers/broker-env.ts';
+import { API_KEYS, apiTestTopology, chatBody, declareApiTestTopology, eventually, getJson, postJson, testLogger } from './helpers/api-fixture.ts';
+import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
+import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
+
+/**
+ * "The broker goes away mid-test" without stopping the shared broker: the API
+ * connects through a TCP proxy that the test cuts (sockets destroyed, port
+ * closed) and restores.
+ */
+describe('publish API when the broker goes away', () => {
+  let vh: TestVhost;
+  let proxy: TcpProxy;
+  let api: RunningApi;
+  let admin: amqplib.ChannelModel;
+  let ch: amqplib.Channel;
+  const PUBLISH_TIMEOUT_MS = 1_000;
+
+  beforeAll(async () => {
+    vh = await createTestVhost('api-outage');
+    await declareApiTestTopology(vh);
+    admin = await amqplib.connect(vh.amqpUrl);
+    ch = await admin.createChannel();
+    const target = new URL(TEST_AMQP_BASE);
+    proxy = await createTcpProxy(Number(target.port || 5672), target.hostname);
+    const viaProxy = `amqp://${target.username}:${target.password}@127.0.0.1:${proxy.port}`;
+    api = await startApi({
+      topology: apiTestTopology(viaProxy, vh.vhost, { publishTimeout: `${PUBLISH_TIMEOUT_MS}ms` }),
+      port: 0,
+      apiKeys: API_KEYS,
+      logger: testLogger(),
+      processMetrics: false,
+    });
+    await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 200);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await proxy?.close();
+    await admin?.close();
+    await vh?.cleanup();
+  });
+
+  it('answers 503 within the publish timeout while disconnected, then recovers by itself; nothing is published twice', async () => {
+    const before = await postJson(`${api.url}/v1/jobs/chat`, chatBody(500, { metadata: { phase: 'before' } }));
+    expect(before.status).toBe(202);
+
+    await proxy.cut();
+    // Requests in the outage: each ends with 503 within the route's publish timeout (plus scheduling slack), none is 202.
+    const during = await Promise.all(Array.from({ length: 20 }, () => postJson(`${api.url}/v1/jobs/chat`, chatBody(500, { metadata: { phase: 'during' } }))));
+    for (const r of during) {
+      expect(r.status).toBe(503);
+      expect(['PUBLISH_TIMEOUT', 'PUBLISH_BACKPRESSURE']).toContain(r.body.error.code);
+      expect(r.headers.get('retry-after')).toBe('2');
+      expect(r.ms).toBeLessThan(PUBLISH_TIMEOUT_MS + 1_000);
+    }
+    const ready = await fetch(`${api.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { error: { details: { broker: boolean } } }).error.details.broker).toBe(false);
+
+    await proxy.restore();
+    // No restart, no operator: the connection manager reconnects and the publish channels come back.
+    const after = await eventually(async () => {
+      const r = await postJson(`${api.url}/v1/jobs/chat`, chatBody(500, { metadata: { phase: 'after' } }));
+      return r.status === 202 ? r : undefined;
+    }, 20_000, 200);
+    expect(after.body.status).toBe('queued');
+    await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 200, 10_000);
+
+    // The queue holds exactly the two accepted jobs: none of the 503s slipped in, nothing was sent twice.
+    const phases: string[] = [];
+    for (;;) {
+      const m = await ch.get('llm.standard', { noAck: true });
+      if (m === false) break;
+      phases.push((JSON.parse(m.content.toString()) as { metadata: { phase: string } }).metadata.phase);
+    }
+    expect(phases).toEqual(['before', 'after']);
+
+    // The status index resubscribed to the job-events stream by itself: a worker event written now reaches it.
+    const events = await admin.createConfirmChannel();
+    const event = { jobId: before.body.id, status: 'running', attempt: 1, at: new Date().toISOString(), source: 'worker' };
+    events.publish('warren.events', '', Buffer.from(JSON.stringify(event)), { contentType: 'application/json', type: 'job.running' });
+    await events.waitForConfirms();
+    await events.close();
+    const status = await eventually(async () => {
+      const r = await getJson(`${api.url}/v1/jobs/${before.body.id}`);
+      return r.body.status === 'running' ? r : undefined;
+    }, 10_000);
+    expect(status.body).toMatchObject({ id: before.body.id, route: 'chat', status: 'running', attempts: [{ attempt: 1, status: 'running' }] });
+  });
+});
