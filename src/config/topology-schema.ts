@@ -12,8 +12,16 @@ const name = z.string().min(1).max(255);
 /** Where warren finds the broker. */
 export const connectionSchema = z
   .object({
-    /** One AMQP URL, or several for a cluster (warren connects to any live one). */
-    urls: z.array(z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')).min(1).default(['amqp://guest:guest@127.0.0.1:5672']),
+    /**
+     * One AMQP URL, or several for a cluster (warren connects to any live one). An entry may hold
+     * several comma-separated URLs, so one variable can name a whole cluster (`WARREN_AMQP_URL=amqp://a,amqp://b`).
+     */
+    urls: z
+      .preprocess(
+        (v) => (Array.isArray(v) ? v.flatMap((u) => (typeof u === 'string' && u.includes(',') ? u.split(',').map((s) => s.trim()).filter((s) => s !== '') : [u])) : v),
+        z.array(z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://')).min(1),
+      )
+      .default(['amqp://guest:guest@127.0.0.1:5672']),
     /** Management HTTP API base URL (credentials may be inline). @default http://guest:guest@127.0.0.1:15672 */
     management: z.string().regex(/^https?:\/\//, 'must start with http:// or https://').default('http://guest:guest@127.0.0.1:15672'),
     /** Virtual host every object lives in. @default / */

@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createManagementClient, seg, type ManagementClient } from '../../../src/broker/management-client.ts';
+import { loadTopology } from '../../../src/config/load-topology.ts';
+import { idempotentJobId } from '../../../src/api/jobs/idempotency.ts';
+import { createFakeLlmServer, type FakeLlmServer, type FakeLlmServerOptions } from '../../../src/llm/fake-llm/index.ts';
+import { ensureTopology } from '../../../src/topology/ensure-topology.ts';
+import { declareObserverStreams, observeFinishes, type FinishObserver } from './finish-observer.ts';
+import { createJobLedger, formatReport, type JobLedger, type LedgerReport } from './job-ledger.ts';
+import { runLoad, type LoadOptions, type LoadSummary, type Submit, type SubmitResult } from './load-driver.ts';
+import { recordScenario } from './scenario-report.ts';
+import { SCENARIO, writeScenarioTopology, type ScenarioTopologyOptions } from './scenario-topology.ts';
+import type { ManagedProcess } from './spawn-process.ts';
+import { startApiProcess, startWorkerProcess, type ApiProcess } from './warren-processes.ts';
+
+/** Where a scenario's broker is: one node (CI) or the local cluster. */
+export interface ScenarioBroker {
+  /** AMQP URLs without a vhost. */
+  amqpUrls: readonly string[];
+  managementUrl: string;
+}
+
+/** The shared single broker of the test suite. */
+export const SINGLE_BROKER: ScenarioBroker = {
+  amqpUrls: [process.env.WARREN_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'],
+  managementUrl: process.env.WARREN_TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672',
+};
+
+/** The cluster started by scripts/cluster.sh (default ports). */
+export const LOCAL_CLUSTER: ScenarioBroker = {
+  amqpUrls: (process.env.WARREN_CLUSTER_AMQP_URLS ?? 'amqp://guest:guest@127.0.0.1:5681,amqp://guest:guest@127.0.0.1:5682,amqp://guest:guest@127.0.0.1:5683').split(','),
+  managementUrl: process.env.WARREN_CLUSTER_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15681',
+};
+
+/** Options of {@link createScenario}. */
+export interface ScenarioOptions {
+  broker?: ScenarioBroker;
+  /** Overrides of the scenario topology (timings, limits). */
+  topology?: Partial<Omit<ScenarioTopologyOptions, 'dir' | 'urls' | 'management' | 'vhost' | 'llmBaseUrl'>>;
+  /** AMQP URLs warren's processes get instead of the broker's (e.g. through a TCP proxy); receive the vhost-less URLs. */
+  warrenUrls?: (brokerUrls: readonly string[]) => readonly string[];
+  /** Fake LLM behaviour. @default 30 ms latency */
+  llm?: FakeLlmServerOptions;
+}
+
+/** Everything one failure scenario runs on, and its cleanup. */
+export interface Scenario {
+  readonly name: string;
+  readonly vhost: string;
+  readonly topologyFile: string;
+  /** AMQP URLs of the broker, with the vhost (for the observer and direct publishes). */
+  readonly amqpUrls: readonly string[];
+  readonly management: ManagementClient;
+  readonly llm: FakeLlmServer;
+  readonly ledger: JobLedger;
+  readonly observer: FinishObserver;
+  /** Starts an API process on a fixed port (so a restarted one comes back on the same URL). */
+  startApi(name: string, port: number): Promise<ApiProcess>;
+  startWorker(name: string): Promise<ManagedProcess>;
+  /** Processes started so far (cleanup kills the ones still running). */
+  processes(): ManagedProcess[];
+  /** The job id the API gives a request with this Idempotency-Key. */
+  jobIdFor(clientKey: string): string;
+  /** A submit function posting chat jobs round-robin to the given API URLs (read at each call). */
+  submitter(apiUrls: () => readonly string[], prompt?: (seq: number) => string): Submit;
+  /**
+   * Remembers which jobs were submitted more than once (retried after 503 or no answer), to split
+   * duplicates into "the client retried a publish that had in fact been stored" and the rest.
+   */
+  retryTracker(): RetryTracker;
+  /** Runs load against the API(s), recording into the ledger. */
+  load(options: Omit<LoadOptions, 'ledger'>): Promise<LoadSummary>;
+  /** Waits until every accepted job finished, then returns the report (printed and recorded). */
+  finish(options?: { settleTimeoutMs?: number; notes?: string | ((report: LedgerReport) => string) }): Promise<LedgerReport>;
+  /** Jobs whose `GET /v1/jobs/{id}` is not terminal on the given API (the status view must show each job once, finished). */
+  nonTerminalInStatusView(apiUrl: string, ids: readonly string[]): Promise<string[]>;
+  /** Ready messages in a queue of the vhost (management API, lags a few seconds). */
+  queueDepth(queue: string): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+/** See {@link Scenario.retryTracker}. */
+export interface RetryTracker {
+  onAttempt: NonNullable<LoadOptions['onAttempt']>;
+  /** Duplicate job ids split by whether the client had re-sent them. */
+  split(duplicateIds: readonly string[]): { resent: number; other: number };
+}
+
+/** Chat job body; the prompt may carry fake-LLM markers. */
+export function chatBody(prompt: string, clientKey: string): string {
+  return JSON.stringify({ model: 'warren-fake', messages: [{ role: 'user', content: prompt }], metadata: { key: clientKey } });
+}
+
+/**
+ * Sets up one scenario: its own vhost, the topology applied, observer streams,
+ * a fake LLM in this process and the ledger. Processes are started by the test.
+ */
+export async function createScenario(name: string, options: ScenarioOptions = {}): Promise<Scenario> {
+  const broker = options.broker ?? SINGLE_BROKER;
+  // Vhost creation and deletion are synchronous on the broker and slow down under load: allow a minute.
+  const management = createManagementClient({ url: broker.managementUrl, timeoutMs: 60_000 });
+  const vhost = `warren-chaos-${name}-${randomUUID().slice(0, 8)}`;
+  await management.put(`/vhosts/${seg(vhost)}`, {});
+  await management.put(`/permissions/${seg(vhost)}/guest`, { configure: '.*', write: '.*', read: '.*' });
+  const withVhost = (u: string) => `${u.replace(/\/$/, '')}/${encodeURIComponent(vhost)}`;
+  const amqpUrls = broker.amqpUrls.map(withVhost);
+
+  const llm = await createFakeLlmServer({ latencyMs: 30, ...options.llm });
+  const dir = mkdtempSync(join(tmpdir(), `warren-chaos-${name}-`));
+  const warrenUrls = options.warrenUrls ? options.warrenUrls(broker.amqpUrls) : broker.amqpUrls;
+  const topologyFile = writeScenarioTopology({
+    dir,
+    urls: warrenUrls,
+    management: broker.managementUrl,
+    vhost,
+    llmBaseUrl: llm.url,
+    ...options.topology,
+  });
+  const loaded = loadTopology(topologyFile, { env: process.env, checkHandlers: false });
+  await ensureTopology(loaded.topology, management);
+  await declareObserverStreams(amqpUrls[0] as string);
+
+  const ledger = createJobLedger();
+  const observer = observeFinishes(amqpUrls, ledger);
+  const procs: ManagedProcess[] = [];
+  let roundRobin = 0;
+
+  const scenario: Scenario = {
+    name,
+    vhost,
+    topologyFile,
+    amqpUrls,
+    management,
+    llm,
+    ledger,
+    observer,
+    processes: () => [...procs],
+    async startApi(procName, port) {
+      const api = await startApiProcess({ name: procName, topologyFile, port });
+      procs.push(api.proc);
+      return api;
+    },
+    async startWorker(procName) {
+      const w = await startWorkerProcess({ name: procName, topologyFile });
+      procs.push(w);
+      return w;
+    },
+    jobIdFor: (clientKey) => idempotentJobId('anonymous', `route:${SCENARIO.route}`, clientKey),
+    submitter(apiUrls, prompt) {
+      return async (seq, clientKey): Promise<SubmitResult> => {
+        const urls = apiUrls();
+        const base = urls[roundRobin++ % urls.length] as string;
+        try {
+          const res = await fetch(`${base}/v1/jobs/${SCENARIO.route}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'idempotency-key': clientKey },
+            body: chatBody(prompt ? prompt(seq) : `chaos job ${clientKey}`, clientKey),
+            signal: AbortSignal.timeout(15_000),
+          });
+          const text = await res.text();
+          if (res.status === 202 || res.status === 200) {
+            const id = (JSON.parse(text) as { id: string }).id;
+            return { kind: 'accepted', jobId: id, status: res.status };
+          }
+          const retryAfter = res.headers.get('retry-after');
+          let code: string | undefined;
+          try {
+            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+          } catch {
+            // not a JSON error body
+          }
+          return {
+            kind: 'rejected',
+            status: res.status,
+            jobId: scenario.jobIdFor(clientKey),
+            ...(retryAfter === null ? {} : { retryAfter }),
+            ...(code === undefined ? {} : { code }),
+          };
+        } catch (err) {
+          return { kind: 'no-answer', error: (err as Error).message };
+        }
+      };
+    },
+    retryTracker() {
+      const resent = new Set<string>();
+      return {
+        onAttempt: (_seq, clientKey, _result, attempt) => {
+          if (attempt > 1) resent.add(scenario.jobIdFor(clientKey));
+        },
+        split: (ids) => {
+          const n = ids.filter((id) => resent.has(id)).length;
+          return { resent: n, other: ids.length - n };
+        },
+      };
+    },
+    load: (o) => runLoad({ ...o, ledger }),
+    async finish(o = {}) {
+      await observer.settle(o.settleTimeoutMs ?? 60_000);
+      const report = ledger.report();
+      const line = formatReport(name, report);
+      const notes = typeof o.notes === 'function' ? o.notes(report) : o.notes;
+      console.log(`[chaos] ${line}${notes ? `\n[chaos]   ${notes}` : ''}`);
+      recordScenario(name, report, line, notes);
+      return report;
+    },
+    async nonTerminalInStatusView(apiUrl, ids) {
+      const bad: string[] = [];
+      let i = 0;
+      const worker = async () => {
+        while (i < ids.length) {
+          const id = ids[i++] as string;
+          const res = await fetch(`${apiUrl}/v1/jobs/${id}`, { signal: AbortSignal.timeout(10_000) });
+          const view = res.ok ? ((await res.json()) as { id?: string; status?: string }) : undefined;
+          if (!view || view.id !== id || (view.status !== 'succeeded' && view.status !== 'dead-lettered')) bad.push(`${id}:${view?.status ?? res.status}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      return bad;
+    },
+    async queueDepth(queue) {
+      const q = (await management.get(`/queues/${seg(vhost)}/${seg(queue)}`)) as { messages?: number };
+      return q.messages ?? 0;
+    },
+    async cleanup() {
+      await Promise.all(procs.map((p) => p.stop(5_000)));
+      await observer.close();
+      await llm.close();
+      await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return scenario;
+}
