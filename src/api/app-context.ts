@@ -1,3 +1,4 @@
+import type { Hono } from 'hono';
 import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -56,6 +57,8 @@ export interface ApiDeps {
   limits?: Partial<ApiLimits>;
   /** Aborted on shutdown: ends SSE streams and `?wait=` waits. */
   shutdown?: AbortSignal;
+  /** Dead-letter endpoints (src/dlq), mounted at /v1/dlq behind the `admin` scope when given. */
+  dlq?: Hono;
 }
 
 /** Everything the route files share, resolved once by createApp. */

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import type { ApiEnv } from './api-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
-import { createAuthMiddleware } from './auth/auth-middleware.ts';
+import { createAuthMiddleware, requireScope } from './auth/auth-middleware.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
@@ -65,5 +65,9 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerRouteListRoutes(app, ctx);
   registerMetricsRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
+  if (deps.dlq !== undefined) {
+    app.use('/v1/dlq/*', requireScope('admin'));
+    app.route('/v1/dlq', deps.dlq);
+  }
   return app;
 }

@@ -8,6 +8,9 @@ import { loadTopology, type LoadedTopology } from '../config/load-topology.ts';
 import type { Topology } from '../config/topology-schema.ts';
 import { WarrenError } from '../errors/index.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
+import { createDlqRoutes } from '../dlq/dlq-routes.ts';
+import { createDlqService } from '../dlq/dlq-service.ts';
+import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
 import { loadPayloadSchemas } from '../worker/load-handlers.ts';
@@ -127,8 +130,22 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const shutdown = new AbortController();
   const metrics = createApiMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
 
+  // Requeues go through one channel of their own so a DLQ's order is kept in the origin queue.
+  const dlqPublisher = createConfirmPublisher({ connection, channels: 1, logger });
+  const dlq = createDlqRoutes({
+    service: createDlqService({
+      connection,
+      publisher: dlqPublisher,
+      management: createManagementClient({ url: topology.connection.management, timeoutMs: 30_000 }),
+      topology,
+      events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq'),
+      logger,
+    }),
+  });
+
   const app = createApp(
     {
+      dlq,
       topology,
       publisher,
       index,
@@ -157,6 +174,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   }).catch(async (err: unknown) => {
     await tailer.close();
     probe?.close();
+    await dlqPublisher.close();
     await publisher.close();
     if (ownsConnection) await connection.close().catch(() => undefined);
     throw err;
@@ -188,6 +206,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         await events.flush();
         await tailer.close();
         probe?.close();
+        await dlqPublisher.close();
         await publisher.close();
         if (ownsConnection) await connection.close();
         logger.info('API stopped');
