@@ -1,0 +1,55 @@
+import { PermanentJobError, TransientJobError } from '../src/errors/index.ts';
+import type { TaskPayload } from '../src/jobs/payload-schemas.ts';
+import type { JobHandler } from '../src/worker/handler-contract.ts';
+
+/** What the echo task returns. */
+export interface EchoResult {
+  type: string;
+  echo: Record<string, unknown>;
+  attempt: number;
+  redelivered: boolean;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * A plain task handler: echoes its input back. A few input fields make it
+ * misbehave on purpose, for demos and tests of the disposition table:
+ * `sleepMs` (work that honours the abort signal), `fail: "permanent"`
+ * (dead-letter now), `fail: "transient"` (retry; `retryAfterMs` optional),
+ * `fail: "crash"` (an unclassified error), and `failUntilAttempt: n`
+ * (transient failures until attempt n succeeds).
+ */
+const echoTask: JobHandler<TaskPayload, EchoResult> = async (job, ctx) => {
+  const input = job.payload.input;
+  if (typeof input.sleepMs === 'number' && input.sleepMs > 0) await sleep(input.sleepMs, ctx.signal);
+  if (typeof input.failUntilAttempt === 'number' && job.attempt < input.failUntilAttempt) {
+    throw new TransientJobError(`not yet: attempt ${job.attempt} of ${input.failUntilAttempt}`);
+  }
+  switch (input.fail) {
+    case 'permanent':
+      throw new PermanentJobError(typeof input.message === 'string' ? input.message : 'echo-task asked to fail for good');
+    case 'transient':
+      throw new TransientJobError('echo-task asked to fail for now', typeof input.retryAfterMs === 'number' ? { retryAfterMs: input.retryAfterMs } : {});
+    case 'crash':
+      throw new Error(typeof input.message === 'string' ? input.message : 'echo-task crashed');
+    default:
+      break;
+  }
+  return { type: job.payload.type, echo: input, attempt: job.attempt, redelivered: job.redelivered };
+};
+
+export default echoTask;

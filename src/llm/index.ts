@@ -1,0 +1,6 @@
+export * from './openai-clients.ts';
+export * from './classify-llm-error.ts';
+export * from './rate-limiter.ts';
+export * from './estimate-tokens.ts';
+export * from './content-filter-error.ts';
+export * from './node-http-fetch.ts';

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { PublishRequest } from '../broker/confirm-publisher.ts';
+import { decodeJobEvents, JOB_EVENT_BATCH_TYPE as API_BATCH_TYPE } from '../api/status/job-event-codec.ts';
+import { createBatchedJobEventPublisher, JOB_EVENT_BATCH_TYPE } from './event-batcher.ts';
+
+function fakePublisher(fail = false) {
+  const sent: PublishRequest[] = [];
+  return { sent, publish: async (r: PublishRequest) => (fail ? Promise.reject(new Error('nack')) : void sent.push(r)) };
+}
+
+describe('batched job event publisher', () => {
+  it('uses the batch type the API decodes', () => {
+    expect(JOB_EVENT_BATCH_TYPE).toBe(API_BATCH_TYPE);
+  });
+
+  it('sends a lone event as the plain object createJobEventPublisher writes', async () => {
+    const p = fakePublisher();
+    const events = createBatchedJobEventPublisher(p, { exchange: 'ev' }, 'worker');
+    await events.emit({ jobId: 'j1', status: 'succeeded', attempt: 1, at: '2025-01-01T00:00:00.000Z' });
+    expect(p.sent).toHaveLength(1);
+    expect(p.sent[0]?.properties).toMatchObject({ type: 'job.succeeded', correlationId: 'j1' });
+    expect(JSON.parse(p.sent[0]!.content.toString())).toEqual({ source: 'worker', jobId: 'j1', status: 'succeeded', attempt: 1, at: '2025-01-01T00:00:00.000Z' });
+  });
+
+  it('coalesces events of one event-loop turn into one array message, in order, and resolves each on its confirm', async () => {
+    const p = fakePublisher();
+    const events = createBatchedJobEventPublisher(p, { exchange: 'ev' }, 'worker');
+    await Promise.all([events.emit({ jobId: 'a', status: 'running', attempt: 1 }), events.emit({ jobId: 'a', status: 'succeeded', attempt: 1 }), events.emit({ jobId: 'b', status: 'running', attempt: 1 })]);
+    expect(p.sent).toHaveLength(1);
+    expect(p.sent[0]?.properties?.type).toBe(JOB_EVENT_BATCH_TYPE);
+    const decoded = decodeJobEvents(p.sent[0]!.content);
+    expect(decoded.invalid).toBe(0);
+    expect(decoded.events.map((e) => [e.jobId, e.status])).toEqual([
+      ['a', 'running'],
+      ['a', 'succeeded'],
+      ['b', 'running'],
+    ]);
+  });
+
+  it('splits at maxBatch and rejects every emit of a batch the broker refused', async () => {
+    const p = fakePublisher();
+    const events = createBatchedJobEventPublisher(p, { exchange: 'ev' }, 'worker', { maxBatch: 2 });
+    await Promise.all([1, 2, 3].map((i) => events.emit({ jobId: `j${i}`, status: 'running', attempt: 1 })));
+    expect(p.sent.map((r) => decodeJobEvents(r.content).events.length)).toEqual([2, 1]);
+    const failing = createBatchedJobEventPublisher(fakePublisher(true), { exchange: 'ev' }, 'worker');
+    const results = await Promise.allSettled([failing.emit({ jobId: 'x', status: 'running', attempt: 1 }), failing.emit({ jobId: 'y', status: 'running', attempt: 1 })]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+});

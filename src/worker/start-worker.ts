@@ -1,0 +1,205 @@
+import { createBrokerConnection, type BrokerConnection } from '../broker/broker-connection.ts';
+import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
+import { createManagementClient } from '../broker/management-client.ts';
+import type { LoadedTopology } from '../config/load-topology.ts';
+import { WarrenError } from '../errors/index.ts';
+import { createOpenAiClients } from '../llm/openai-clients.ts';
+import { configureProviderBudgets, createRateLimiter } from '../llm/rate-limiter.ts';
+import type { Logger } from '../observability/logger.ts';
+import { ensureTopology } from '../topology/ensure-topology.ts';
+import { retryTiers } from '../topology/desired-state.ts';
+import { createBatchedJobEventPublisher } from './event-batcher.ts';
+import { createConsumerRuntime, type ConsumerRuntime } from './consumer-runtime.ts';
+import type { JobHandler } from './handler-contract.ts';
+import { createJobSettler } from './job-settler.ts';
+import { loadHandler, loadPayloadSchemas } from './load-handlers.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
+import { createPayloadValidator } from './payload-validator.ts';
+import { createRoutePublisher } from './route-publisher.ts';
+import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts';
+
+/** Options of {@link startWorker}. */
+export interface StartWorkerOptions {
+  /** The loaded topology (its `consumersDir` is where handlers are imported from). */
+  topology: LoadedTopology;
+  /** Consumer names to run in this process. @default every consumer in the topology */
+  consumers?: readonly string[];
+  logger: Logger;
+  /** Serve Prometheus metrics on this port (0: any free port). @default no metrics server */
+  metricsPort?: number;
+  /** Interface of the metrics server. @default 0.0.0.0 */
+  metricsHost?: string;
+  /** Apply the topology (create what is missing, never delete) before consuming. @default false */
+  applyTopology?: boolean;
+  /** How long to wait for the broker at start. @default 15000 */
+  connectTimeoutMs?: number;
+  /** Handlers by handler name, used instead of importing `consumers/<name>.ts` (tests, benchmarks). */
+  handlers?: Readonly<Record<string, JobHandler>>;
+  /** Rate-limit window; topology budgets are per minute. Tests and benchmarks shrink it. @default 60000 */
+  rateLimitWindowMs?: number;
+  /** Emit `running` job events. @default true */
+  runningEvents?: boolean;
+  /** Emit `running` only for jobs still running after this long; 0: as each handler starts. @default 250 */
+  runningEventAfterMs?: number;
+  /** How long a job event may wait to share a stream message with others; 0: the same event-loop turn. @default 0 */
+  eventBatchDelayMs?: number;
+  /** Connection name shown in the management UI. @default warren-worker-<pid> */
+  connectionName?: string;
+}
+
+/** A running worker process part. */
+export interface Worker {
+  /** Consumer names running here. */
+  readonly consumers: readonly string[];
+  readonly connection: BrokerConnection;
+  readonly metrics: WorkerMetrics;
+  /** URL of `/metrics`, when a metrics server runs. */
+  readonly metricsUrl: string | undefined;
+  stats(): Record<string, ReturnType<ConsumerRuntime['stats']>>;
+  /**
+   * Graceful stop: cancel consumers, let in-flight jobs finish for up to
+   * `deadlineMs`, requeue the rest, close channels and the connection.
+   */
+  close(deadlineMs?: number): Promise<{ drained: number; requeued: number }>;
+}
+
+/** Default time in-flight jobs get to finish on shutdown. */
+export const DEFAULT_SHUTDOWN_DEADLINE_MS = 30_000;
+
+function passwordsOf(urls: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const url of urls) {
+    try {
+      const p = decodeURIComponent(new URL(url).password);
+      if (p !== '') out.push(p);
+    } catch {
+      // not a URL: nothing to scrub
+    }
+  }
+  return out;
+}
+
+/**
+ * Starts the consumers of a topology in this process: imports the handlers,
+ * connects (waiting for the broker up to `connectTimeoutMs`) and subscribes
+ * each consumer on a channel of its own, re-subscribing after reconnects.
+ * Resolves once every consumer is consuming; rejects (having cleaned up) when
+ * one can't, e.g. its queue does not exist.
+ */
+export async function startWorker(options: StartWorkerOptions): Promise<Worker> {
+  const { topology, consumersDir } = options.topology;
+  const logger = options.logger.child({ component: 'worker' });
+  const names = options.consumers ?? Object.keys(topology.consumers);
+  const unknown = names.filter((n) => !(n in topology.consumers));
+  if (unknown.length > 0) {
+    throw new WarrenError('UNKNOWN_CONSUMER', `unknown consumer${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; topology.yaml has: ${Object.keys(topology.consumers).join(', ') || '(none)'}`);
+  }
+  if (names.length === 0) throw new WarrenError('NO_CONSUMERS', 'no consumers to run: add one under consumers: in topology.yaml');
+
+  const schemas = await loadPayloadSchemas(topology, consumersDir);
+  const handlers = new Map<string, JobHandler>();
+  for (const n of names) {
+    const h = (topology.consumers[n] as { handler: string }).handler;
+    if (!handlers.has(h)) handlers.set(h, options.handlers?.[h] ?? (await loadHandler(consumersDir, h)));
+  }
+
+  if (options.applyTopology) {
+    await ensureTopology(topology, createManagementClient({ url: topology.connection.management }), logger);
+  }
+
+  const connection = createBrokerConnection({
+    urls: topology.connection.urls,
+    vhost: topology.connection.vhost,
+    heartbeat: topology.connection.heartbeat,
+    name: options.connectionName ?? `warren-worker-${process.pid}`,
+    logger,
+  });
+  try {
+    await connection.waitForConnection(options.connectTimeoutMs ?? 15_000);
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+
+  const metrics = createWorkerMetrics();
+  const publisher = createConfirmPublisher({ connection, channels: 4, logger });
+  // Job events get one channel of their own: AMQP keeps a channel's messages in order, so a
+  // job's `running` never lands after its `succeeded`, without waiting for one confirm before the next.
+  const eventPublisher = createConfirmPublisher({ connection, channels: 1, logger });
+  const events = createBatchedJobEventPublisher(eventPublisher, topology.jobEvents, 'worker', options.eventBatchDelayMs === undefined ? {} : { maxDelayMs: options.eventBatchDelayMs });
+  const limiter = createRateLimiter(options.rateLimitWindowMs === undefined ? {} : { windowMs: options.rateLimitWindowMs });
+  configureProviderBudgets(limiter, topology.providers);
+  const clients = createOpenAiClients(topology.providers);
+  const routes = createRoutePublisher({ topology, publisher, schemas });
+  const secrets = [...Object.values(topology.providers).map((p) => p.apiKey).filter((k) => k !== ''), ...passwordsOf([...topology.connection.urls, topology.connection.management])];
+
+  const runtimes: ConsumerRuntime[] = [];
+  for (const n of names) {
+    const consumer = topology.consumers[n];
+    if (!consumer) continue;
+    const queue = topology.queues[consumer.queue];
+    if (!queue?.deadLetter) {
+      logger.warn({ consumer: n, queue: consumer.queue }, `queue '${consumer.queue}' has no deadLetter target: jobs that fail for good are dropped with a 'failed' event`);
+    }
+    const policy = queue?.retry === undefined ? undefined : topology.retryPolicies[queue.retry];
+    const settler = createJobSettler({ consumerName: n, consumer, topology, publisher, events, routes, metrics, logger, tiers: retryTiers(topology, consumer.queue), policy, secrets });
+    const runtime = createConsumerRuntime({
+      name: n,
+      consumer,
+      connection,
+      handler: handlers.get(consumer.handler) as JobHandler,
+      validator: createPayloadValidator(topology, consumer, schemas),
+      settler,
+      events,
+      routes,
+      limiter,
+      llmClient: consumer.provider === undefined ? undefined : clients.get(consumer.provider),
+      metrics,
+      logger,
+      ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
+      ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
+    });
+    runtimes.push(runtime);
+  }
+
+  let server: MetricsServer | undefined;
+  if (options.metricsPort !== undefined) {
+    server = await startMetricsServer(metrics.registry, { port: options.metricsPort, ...(options.metricsHost === undefined ? {} : { host: options.metricsHost }), healthy: () => connection.isConnected() });
+    logger.info({ url: server.url }, 'worker metrics served');
+  }
+  try {
+    await Promise.all(runtimes.map((r) => r.start()));
+  } catch (err) {
+    await Promise.all(runtimes.map((r) => r.stop(Date.now())));
+    await eventPublisher.close();
+    await publisher.close();
+    await connection.close();
+    await server?.close();
+    throw err;
+  }
+  logger.info({ consumers: names }, 'worker started');
+
+  let closing: Promise<{ drained: number; requeued: number }> | undefined;
+  return {
+    consumers: names,
+    connection,
+    metrics,
+    metricsUrl: server?.url,
+    stats: () => Object.fromEntries(runtimes.map((r) => [r.name, r.stats()])),
+    close(deadlineMs = DEFAULT_SHUTDOWN_DEADLINE_MS) {
+      closing ??= (async () => {
+        const deadline = Date.now() + deadlineMs;
+        logger.info({ deadlineMs }, 'worker stopping: no new jobs, waiting for in-flight ones');
+        const results = await Promise.all(runtimes.map((r) => r.stop(deadline)));
+        await eventPublisher.close();
+        await publisher.close();
+        await connection.close();
+        await server?.close();
+        const total = results.reduce((a, r) => ({ drained: a.drained + r.drained, requeued: a.requeued + r.requeued }), { drained: 0, requeued: 0 });
+        logger.info(total, 'worker stopped');
+        return total;
+      })();
+      return closing;
+    },
+  };
+}
