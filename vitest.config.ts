@@ -19,6 +19,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Two cores: files run in parallel, each in its own vhost.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -28,6 +29,8 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

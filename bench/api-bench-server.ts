@@ -2,7 +2,8 @@
  * One server of the API benchmark, run in its own process so the load
  * generator never shares its event loop:
  *   node --import tsx bench/api-bench-server.ts warren|reference|reference-same
- * Reads BENCH_AMQP_URL (with the vhost) and BENCH_VHOST; prints {"port": N} when listening.
+ * Reads BENCH_AMQP_URL (with the vhost) and BENCH_VHOST (and, for experiments, BENCH_CHANNELS: warren's
+ * publisher confirm channels, default as in production); prints {"port": N} when listening.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -29,7 +30,7 @@ export function benchTopology(amqpUrl: string, vhost: string) {
 
 async function startWarren(amqpUrl: string, vhost: string): Promise<number> {
   // Everything as in production: auth on, metrics on, status index tailing the stream, queued events published.
-  const api = await startApi({ topology: benchTopology(amqpUrl, vhost), port: 0, host: '127.0.0.1', apiKeys: `${BENCH_KEY}:*`, logger: createSilentLogger() });
+  const api = await startApi({ topology: benchTopology(amqpUrl, vhost), port: 0, host: '127.0.0.1', apiKeys: `${BENCH_KEY}:*`, logger: createSilentLogger(), ...(process.env.BENCH_CHANNELS ? { publisherChannels: Number(process.env.BENCH_CHANNELS) } : {}) });
   return api.port;
 }
 
