@@ -83,6 +83,24 @@ describe('warren dlq requeue: interrupted runs lose and double nothing (real bro
     return { movable, orphans };
   }
 
+  /**
+   * Right after a kill -9: nothing lost, nothing twice in one queue, and at most
+   * `window` messages in both places — those whose republish was confirmed but
+   * whose DLQ ack never left the dead process. The journal removes their DLQ copy
+   * on the next run (checked by the exactly-once check after it).
+   */
+  async function expectNoneLost(movable: string[], orphans: string[], window: number): Promise<{ inOrigin: string[]; inBoth: string[] }> {
+    const inOrigin = await peekIds(conn, 'work.a');
+    const inDlq = await peekIds(conn, 'dead');
+    expect(inOrigin.length).toBe(new Set(inOrigin).size);
+    expect(inDlq.length).toBe(new Set(inDlq).size);
+    const inBoth = inOrigin.filter((id) => inDlq.includes(id));
+    expect(inBoth.length).toBeLessThanOrEqual(window);
+    expect(new Set([...inOrigin, ...inDlq])).toEqual(new Set([...movable, ...orphans]));
+    for (const o of orphans) expect(inDlq).toContain(o);
+    return { inOrigin, inBoth };
+  }
+
   /** Every movable message is exactly once in work.a or in dead; orphans all still in dead. */
   async function expectExactlyOnce(movable: string[], orphans: string[]): Promise<{ inOrigin: string[]; inDlq: string[] }> {
     const inOrigin = await peekIds(conn, 'work.a');
@@ -115,8 +133,9 @@ describe('warren dlq requeue: interrupted runs lose and double nothing (real bro
     await run.movedAtLeast(8);
     run.child.kill('SIGKILL');
     await run.exited;
-    // Half-way: some moved, the rest (and every orphan) still in the DLQ, none twice.
-    const half = await expectExactlyOnce(movable, orphans);
+    // Half-way: some moved, the rest (and every orphan) still in the DLQ; the one message
+    // whose confirm arrived but whose ack didn't leave may be in both until the next run.
+    const half = await expectNoneLost(movable, orphans, 1);
     expect(half.inOrigin.length).toBeGreaterThanOrEqual(8);
     expect(half.inOrigin.length).toBeLessThan(40);
 
@@ -128,7 +147,9 @@ describe('warren dlq requeue: interrupted runs lose and double nothing (real bro
     const done = await expectExactlyOnce(movable, orphans);
     expect(done.inOrigin.sort()).toEqual([...movable].sort());
     expect(done.inDlq.sort()).toEqual([...orphans].sort());
-    expect(report.moved).toBe(40 - half.inOrigin.length);
+    // A message in both places is acked from the DLQ by the journal, not sent again.
+    expect(report.moved).toBeGreaterThanOrEqual(40 - half.inOrigin.length);
+    expect(report.moved).toBeLessThanOrEqual(40 - half.inOrigin.length + half.inBoth.length);
     await drain(ch, 'work.a');
     await drain(ch, 'dead');
   });
