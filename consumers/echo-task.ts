@@ -8,6 +8,8 @@ export interface EchoResult {
   echo: Record<string, unknown>;
   attempt: number;
   redelivered: boolean;
+  /** Id of the follow-up job published for `then`, if any. */
+  followUp?: string;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -31,7 +33,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * `sleepMs` (work that honours the abort signal), `fail: "permanent"`
  * (dead-letter now), `fail: "transient"` (retry; `retryAfterMs` optional),
  * `fail: "crash"` (an unclassified error), and `failUntilAttempt: n`
- * (transient failures until attempt n succeeds).
+ * (transient failures until attempt n succeeds). `then: {route, payload}`
+ * publishes a follow-up job through `ctx.publish`.
  */
 const echoTask: JobHandler<TaskPayload, EchoResult> = async (job, ctx) => {
   const input = job.payload.input;
@@ -49,7 +52,9 @@ const echoTask: JobHandler<TaskPayload, EchoResult> = async (job, ctx) => {
     default:
       break;
   }
-  return { type: job.payload.type, echo: input, attempt: job.attempt, redelivered: job.redelivered };
+  const then = input.then as { route?: unknown; payload?: unknown } | undefined;
+  const followUp = typeof then?.route === 'string' ? await ctx.publish(then.route, then.payload) : undefined;
+  return { type: job.payload.type, echo: input, attempt: job.attempt, redelivered: job.redelivered, ...(followUp === undefined ? {} : { followUp }) };
 };
 
 export default echoTask;

@@ -8,7 +8,7 @@ import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { estimateChatTokens } from '../llm/estimate-tokens.ts';
 import { budgetKeys, type RateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
-import { createAckBatcher, type AckBatcher } from './ack-batcher.ts';
+import { createAckBatcher } from './ack-batcher.ts';
 import { createDelivery, loseDelivery, requeueDelivery, type ChannelSession, type Delivery } from './delivery.ts';
 import type { JobHandler } from './handler-contract.ts';
 import { createJobAndContext } from './job-context.ts';
@@ -78,10 +78,10 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   const reopenDelay = deps.reopenDelayMs ?? 2_000;
   const runningEvents = deps.runningEvents ?? true;
   const runningEventAfterMs = deps.runningEventAfterMs ?? 250;
+  // Often enough for a timeout to fire within 5% of its length, and a `running` event within half its delay.
+  const sweepPeriodMs = Math.max(10, Math.min(250, Math.floor(consumer.timeout / 20), runningEvents && runningEventAfterMs > 0 ? Math.floor(runningEventAfterMs / 2) : 250));
   let sweepTimer: NodeJS.Timeout | undefined;
   const logger = deps.logger.child({ consumer: name, queue });
-  const inFlightGauge = metrics.inFlight.labels({ consumer: name });
-  const heldGauge = metrics.held.labels({ consumer: name });
 
   let session: ChannelSession | undefined;
   let opening = false;
@@ -120,8 +120,12 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     opening = true;
     try {
       const channel = await conn.createChannel();
-      const s: ChannelSession = { channel, open: true, consumerTag: undefined, acks: undefined as unknown as AckBatcher };
-      s.acks = createAckBatcher(channel, { isOpen: () => s.open, onError: (err) => logger.warn({ err: err.message }, 'ack not written: channel closed') });
+      const s: ChannelSession = {
+        channel,
+        open: true,
+        consumerTag: undefined,
+        acks: createAckBatcher(channel, { isOpen: () => s.open, onError: (err) => logger.warn({ err: err.message }, 'ack not written: channel closed') }),
+      };
       channel.on('error', (err: Error) => logger.warn({ err: err.message }, 'consumer channel error'));
       channel.on('close', () => onClosed(s));
       await channel.prefetch(consumer.prefetch);
@@ -265,43 +269,44 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       buffer = buffer.slice(head);
       head = 0;
     }
-    heldGauge.set(buffer.length - head);
   }
 
   async function runJob(d: Delivery, grant: BudgetGrant | undefined): Promise<void> {
     running++;
-    inFlightGauge.inc();
     d.state = 'running';
     const control = createJobControl();
     d.abort = control;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      control.abort(new Error(`job timed out after ${consumer.timeout}ms`));
-    }, consumer.timeout);
-    // The LLM context is built only for handlers that use it.
+    // The timeout is enforced by the consumer's sweep (no timer per job; precise to a sweep period).
+    const now = Date.now();
+    d.deadline = now + consumer.timeout;
+    // The LLM context is built only for handlers that use it. (A method, not a named arrow: tsx's
+    // keepNames would wrap a per-job arrow in a defineProperty call.)
     let llm: JobLlmContext | undefined;
-    const llmContext = (): JobLlmContext =>
-      (llm ??= createLlmContext({ provider: consumer.provider, client: deps.llmClient, model: consumer.model, limiter, metrics, signal: control.signal, grant }));
-    const { job, ctx } = createJobAndContext({ d, consumerName: name, queue, logger, control, llm: llmContext, routes: deps.routes });
+    const llmFactory = {
+      get(): JobLlmContext {
+        llm ??= createLlmContext({ provider: consumer.provider, client: deps.llmClient, model: consumer.model, limiter, metrics, signal: control.signal, grant });
+        return llm;
+      },
+    };
+    const { job, ctx } = createJobAndContext({ d, consumerName: name, queue, logger, control, llm: llmFactory, routes: deps.routes });
     if (runningEvents) {
       if (runningEventAfterMs === 0) announce(d);
-      else d.startedAt = Date.now();
+      else d.startedAt = now;
     }
     const started = performance.now();
     let failed = false;
     let result: unknown;
     let error: unknown;
     try {
-      result = await control.run(() => deps.handler(job, ctx));
+      result = await control.run(deps.handler, job, ctx);
     } catch (err) {
       failed = true;
       error = err;
     }
-    clearTimeout(timer);
+    const timedOut = d.timedOut;
+    d.deadline = 0;
     d.startedAt = 0;
     running--;
-    inFlightGauge.dec();
     if (llm) llm.releaseUnusedGrant();
     else if (grant) limiter.release(grant.keys, grant.tokens);
     d.state = 'settling';
@@ -326,13 +331,28 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     deps.events.emit({ jobId, status: 'running', route: d.route, queue, attempt: d.attempt }).catch(() => metrics.publishFailures.inc({ kind: 'event' }));
   }
 
-  /** Emits `running` for jobs that have run for `runningEventAfterMs`; quicker jobs go straight to their outcome. */
-  function sweepRunning(): void {
-    const due = Date.now() - runningEventAfterMs;
+  /**
+   * One pass over the running jobs: abort those past their deadline (the
+   * job timeout), and emit `running` for those that have run for
+   * `runningEventAfterMs` (quicker jobs go straight to their outcome).
+   */
+  function sweep(): void {
+    if (running === 0) return;
+    const now = Date.now();
+    const due = now - runningEventAfterMs;
     for (const d of live) {
-      if (d.startedAt > 0 && d.startedAt <= due && d.state === 'running' && !d.settled && !d.lost) announce(d);
+      if (d.state !== 'running' || d.settled || d.lost) continue;
+      if (d.deadline > 0 && now >= d.deadline) {
+        d.timedOut = true;
+        d.deadline = 0;
+        d.abort?.abort(new Error(`job timed out after ${consumer.timeout}ms`));
+        continue;
+      }
+      if (d.startedAt > 0 && d.startedAt <= due) announce(d);
     }
   }
+
+  metrics.observeConsumer(name, () => ({ running, buffered: buffer.length - head }));
 
   return {
     name,
@@ -342,10 +362,8 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
         first = { resolve, reject };
       });
       unsubscribe = deps.connection.onConnect((conn) => open(conn));
-      if (runningEvents && runningEventAfterMs > 0) {
-        sweepTimer = setInterval(sweepRunning, Math.max(10, Math.floor(runningEventAfterMs / 2)));
-        sweepTimer.unref();
-      }
+      sweepTimer = setInterval(sweep, sweepPeriodMs);
+      sweepTimer.unref();
       return started;
     },
     stats: () => ({ running, buffered: buffer.length - head, unsettled: live.size, consuming: session?.open === true && session.consumerTag !== undefined }),
@@ -371,7 +389,6 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       }
       buffer = [];
       head = 0;
-      heldGauge.set(0);
       if (live.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, Math.max(0, deadline - Date.now()));

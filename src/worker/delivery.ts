@@ -33,6 +33,10 @@ export interface Delivery {
   abort: { abort(reason: Error): void } | undefined;
   /** When its handler started (epoch ms) while its `running` event is still due; 0 otherwise. */
   startedAt: number;
+  /** Epoch ms at which its running handler times out; 0 when not running. */
+  deadline: number;
+  /** Set when the handler was aborted by the job timeout. */
+  timedOut: boolean;
   /** Wakes a publish retry loop waiting on this delivery. */
   wake: (() => void) | undefined;
 }
@@ -52,6 +56,8 @@ export function createDelivery(session: ChannelSession, msg: ConsumeMessage, att
     tokens: 0,
     abort: undefined,
     startedAt: 0,
+    deadline: 0,
+    timedOut: false,
     wake: undefined,
   };
 }

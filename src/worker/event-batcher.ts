@@ -1,5 +1,4 @@
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
-import type { JobEvent } from '../jobs/job-event.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 
 /**
@@ -19,10 +18,27 @@ export interface EventBatcherOptions {
   maxDelayMs?: number;
 }
 
-interface Pending {
-  json: string;
+/** The message being filled: every emit in it shares one promise (one allocation per batch, not per event). */
+interface Batch {
+  jsons: string[];
+  bytes: number;
+  /** The lone event, kept to label a one-event message like createJobEventPublisher does. */
+  first: { jobId: string; status: string } | undefined;
+  promise: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch whose emits were not awaited must not become an unhandled rejection.
+  promise.catch(() => undefined);
+  return { jsons: [], bytes: 0, first: undefined, promise, resolve, reject };
 }
 
 /**
@@ -45,25 +61,28 @@ export function createBatchedJobEventPublisher(
   const maxBatch = options.maxBatch ?? 200;
   const maxBytes = options.maxBytes ?? 512 * 1024;
   const maxDelay = options.maxDelayMs ?? 0;
-  let pending: Pending[] = [];
-  let bytes = 0;
-  let single: JobEvent | undefined;
+  const sourceJson = JSON.stringify(source);
+  let batch: Batch | undefined;
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  // Events of the same millisecond share one ISO timestamp string.
+  let lastMs = 0;
+  let lastIso = '';
+  const isoNow = (): string => {
+    const ms = Date.now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
 
-  function send(batch: Pending[], lone: JobEvent | undefined): void {
-    const content = Buffer.from(batch.length === 1 ? (batch[0] as Pending).json : `[${batch.map((p) => p.json).join(',')}]`);
-    const properties =
-      batch.length === 1 && lone
-        ? { contentType: 'application/json', type: `job.${lone.status}`, correlationId: lone.jobId, timestamp: Date.now() }
-        : { contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE, timestamp: Date.now() };
-    publisher.publish({ exchange: config.exchange, routingKey: '', content, properties }).then(
-      () => {
-        for (const p of batch) p.resolve();
-      },
-      (err: unknown) => {
-        for (const p of batch) p.reject(err as Error);
-      },
-    );
+  function send(b: Batch): void {
+    const lone = b.jsons.length === 1 ? b.first : undefined;
+    const content = Buffer.from(lone ? (b.jsons[0] as string) : `[${b.jsons.join(',')}]`);
+    const properties = lone
+      ? { contentType: 'application/json', type: `job.${lone.status}`, correlationId: lone.jobId, timestamp: Date.now() }
+      : { contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE, timestamp: Date.now() };
+    publisher.publish({ exchange: config.exchange, routingKey: '', content, properties }).then(b.resolve, b.reject);
   }
 
   function flush(): void {
@@ -72,28 +91,26 @@ export function createBatchedJobEventPublisher(
       else clearImmediate(scheduled as NodeJS.Immediate);
       scheduled = undefined;
     }
-    if (pending.length === 0) return;
-    const batch = pending;
-    const lone = single;
-    pending = [];
-    bytes = 0;
-    single = undefined;
-    send(batch, lone);
+    const b = batch;
+    batch = undefined;
+    if (b) send(b);
   }
 
   return {
     flush,
     emit(event) {
-      const full: JobEvent = { source, ...event, at: event.at ?? new Date().toISOString() } as JobEvent;
-      const json = JSON.stringify(full);
-      return new Promise<void>((resolve, reject) => {
-        if (pending.length > 0 && bytes + json.length > maxBytes) flush();
-        pending.push({ json, resolve, reject });
-        bytes += json.length;
-        single = pending.length === 1 ? full : undefined;
-        if (pending.length >= maxBatch) flush();
-        else if (scheduled === undefined) scheduled = maxDelay > 0 ? setTimeout(flush, maxDelay) : setImmediate(flush);
-      });
+      // `{"source":…,"at":…,` + the event's own fields: the same object createJobEventPublisher
+      // writes, without copying the event first (this runs once per job).
+      const body = JSON.stringify(event);
+      const json = event.at === undefined ? `{"source":${sourceJson},"at":"${isoNow()}",${body.slice(1)}` : `{"source":${sourceJson},${body.slice(1)}`;
+      if (batch && batch.bytes + json.length > maxBytes) flush();
+      const b = (batch ??= newBatch());
+      if (b.jsons.length === 0) b.first = { jobId: event.jobId, status: event.status };
+      b.jsons.push(json);
+      b.bytes += json.length;
+      if (b.jsons.length >= maxBatch) flush();
+      else if (scheduled === undefined) scheduled = maxDelay > 0 ? setTimeout(flush, maxDelay) : setImmediate(flush);
+      return b.promise;
     },
   };
 }

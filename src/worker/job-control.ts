@@ -32,8 +32,8 @@ export class JobControl {
     this.#reject?.(reason);
   }
 
-  /** Runs the handler; rejects with the abort reason as soon as the job is aborted, whatever the handler does. */
-  run<T>(fn: () => Promise<T> | T): Promise<T> {
+  /** Runs `handler(job, ctx)`; rejects with the abort reason as soon as the job is aborted, whatever the handler does. */
+  run<J, C, T>(handler: (job: J, ctx: C) => Promise<T> | T, job: J, ctx: C): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.#reason) {
         reject(this.#reason);
@@ -43,7 +43,7 @@ export class JobControl {
       this.#reject = reject;
       let p: Promise<T>;
       try {
-        p = Promise.resolve(fn());
+        p = Promise.resolve(handler(job, ctx));
       } catch (err) {
         p = Promise.reject(err as Error);
       }

@@ -61,29 +61,38 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     return (d.msg.properties.messageId as string | undefined) ?? `tag-${d.msg.fields.deliveryTag}`;
   }
 
-  // prom-client hashes a label object on every call; the few (route, outcome) children are kept instead.
-  const children = new Map<string, { jobs: { inc(): void }; duration: { observe(v: number): void } }>();
+  // The few (route, outcome) metric children, kept per outcome then route (no key string per job).
+  const children = new Map<JobOutcome, Map<string, { jobs: { inc(): void }; duration: { observe(v: number): void } }>>();
   function count(d: Delivery, outcome: JobOutcome, seconds: number | undefined): void {
     const route = d.route ?? '';
-    const key = `${route}\u0000${outcome}`;
-    let c = children.get(key);
+    let byRoute = children.get(outcome);
+    if (!byRoute) children.set(outcome, (byRoute = new Map()));
+    let c = byRoute.get(route);
     if (!c) {
       const labels = { consumer: consumerName, route, outcome };
       c = { jobs: metrics.jobs.labels(labels), duration: metrics.handlerDuration.labels(labels) };
-      children.set(key, c);
+      byRoute.set(route, c);
     }
     c.jobs.inc();
     if (seconds !== undefined) c.duration.observe(seconds);
   }
 
-  /** Job events are observability: awaited so they usually land before the ack, but never block it. */
-  async function emit(d: Delivery, event: Omit<JobEvent, 'jobId' | 'at' | 'queue'>): Promise<void> {
-    try {
-      await deps.events.emit({ jobId: jobId(d), queue: queueName, ...event });
-    } catch (err) {
-      metrics.publishFailures.inc({ kind: 'event' });
-      deps.logger.warn({ jobId: jobId(d), status: event.status, err: (err as Error).message }, 'job event not confirmed by the broker');
-    }
+  // Shared, so an event costs no closure of its own.
+  function onEventFailure(err: unknown): void {
+    metrics.publishFailures.inc({ kind: 'event' });
+    deps.logger.warn({ consumer: consumerName, err: (err as Error).message }, 'job event not confirmed by the broker');
+  }
+
+  /**
+   * Job events are awaited, so a job is acked after its `succeeded` (which may
+   * carry the only copy of the result) is stored; a refused event is logged
+   * and counted but never blocks the ack: observability must not hold jobs.
+   */
+  function emit(d: Delivery, event: Omit<JobEvent, 'jobId' | 'at' | 'queue'>): Promise<void> {
+    const full = event as JobEvent;
+    full.jobId = jobId(d);
+    full.queue = queueName;
+    return deps.events.emit(full).catch(onEventFailure);
   }
 
   /**

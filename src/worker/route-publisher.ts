@@ -5,6 +5,7 @@ import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { RouteConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
 import { HEADERS } from '../jobs/headers.ts';
+import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { republishProperties } from './republish.ts';
 import { FORWARDED_TO_HEADER, headerString, withoutDeathHeaders, type AmqpHeaders } from './job-headers.ts';
 
@@ -31,7 +32,13 @@ export interface RoutePublisher {
 }
 
 /** Creates the route publisher (schemas keyed by schema name, like BUILTIN_PAYLOAD_SCHEMAS). */
-export function createRoutePublisher(deps: { topology: Topology; publisher: ConfirmPublisher; schemas: Readonly<Record<string, z.ZodType>> }): RoutePublisher {
+export function createRoutePublisher(deps: {
+  topology: Topology;
+  publisher: ConfirmPublisher;
+  schemas: Readonly<Record<string, z.ZodType>>;
+  /** Where a follow-up job's `queued` event goes (as the API emits one for its jobs). */
+  events?: JobEventPublisher;
+}): RoutePublisher {
   function routeOf(name: string): RouteConfig {
     const route = deps.topology.routes[name];
     if (!route) throw new PermanentJobError(`unknown route '${name}'`);
@@ -65,6 +72,8 @@ export function createRoutePublisher(deps: { topology: Topology; publisher: Conf
         properties: { messageId: id, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), headers },
         timeoutMs: route.publishTimeout,
       });
+      // The job is stored; its status event is observability and must not fail the parent job.
+      await deps.events?.emit({ jobId: id, status: 'queued', route: name, attempt: 1 }).catch(() => undefined);
       return id;
     },
     async forward(name, msg, payload) {

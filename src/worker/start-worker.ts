@@ -130,7 +130,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   const limiter = createRateLimiter(options.rateLimitWindowMs === undefined ? {} : { windowMs: options.rateLimitWindowMs });
   configureProviderBudgets(limiter, topology.providers);
   const clients = createOpenAiClients(topology.providers);
-  const routes = createRoutePublisher({ topology, publisher, schemas });
+  const routes = createRoutePublisher({ topology, publisher, schemas, events });
   const secrets = [...Object.values(topology.providers).map((p) => p.apiKey).filter((k) => k !== ''), ...passwordsOf([...topology.connection.urls, topology.connection.management])];
 
   const runtimes: ConsumerRuntime[] = [];

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.ts';
 
 /** Outcome label of `warren_jobs_total`. */
 export type JobOutcome = 'succeeded' | 'retried' | 'dead-lettered' | 'forwarded' | 'failed' | 'requeued' | 'dropped';
@@ -6,8 +7,9 @@ export type JobOutcome = 'succeeded' | 'retried' | 'dead-lettered' | 'forwarded'
 /** The worker's Prometheus metrics, on a registry of its own (no global state). */
 export interface WorkerMetrics {
   registry: Registry;
-  jobs: Counter<'consumer' | 'route' | 'outcome'>;
-  handlerDuration: Histogram<'consumer' | 'route' | 'outcome'>;
+  /** Per-job metrics: hot-path counters (see fast-metrics.ts). */
+  jobs: FastCounter<'consumer' | 'route' | 'outcome'>;
+  handlerDuration: FastHistogram<'consumer' | 'route' | 'outcome'>;
   llmLatency: Histogram<'provider' | 'model' | 'status'>;
   llmTokens: Counter<'provider' | 'model' | 'kind'>;
   retries: Counter<'consumer' | 'reason'>;
@@ -18,6 +20,11 @@ export interface WorkerMetrics {
   rateLimitWaitSeconds: Counter<'consumer' | 'key'>;
   publishFailures: Counter<'kind'>;
   redeliveries: Counter<'consumer'>;
+  /**
+   * Registers where a consumer's gauges are read from. The in-flight and
+   * held gauges are computed when /metrics is scraped, not updated per job.
+   */
+  observeConsumer(consumer: string, read: () => { running: number; buffered: number }): void;
 }
 
 /** Creates the metrics; `defaults` adds process metrics (RSS, event-loop lag, GC). */
@@ -25,16 +32,20 @@ export function createWorkerMetrics(options: { defaults?: boolean } = {}): Worke
   const registry = new Registry();
   if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'warren_worker_' });
   const registers = [registry];
+  const consumers = new Map<string, () => { running: number; buffered: number }>();
   return {
+    observeConsumer(consumer, read) {
+      consumers.set(consumer, read);
+    },
     registry,
-    jobs: new Counter({ name: 'warren_jobs_total', help: 'Jobs finished by consumer, route and outcome', labelNames: ['consumer', 'route', 'outcome'], registers }),
-    handlerDuration: new Histogram({
-      name: 'warren_job_handler_duration_seconds',
-      help: 'Time a handler ran, by outcome',
-      labelNames: ['consumer', 'route', 'outcome'],
-      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-      registers,
-    }),
+    jobs: new FastCounter('warren_jobs_total', 'Jobs finished by consumer, route and outcome', ['consumer', 'route', 'outcome'], registry),
+    handlerDuration: new FastHistogram(
+      'warren_job_handler_duration_seconds',
+      'Time a handler ran, by outcome',
+      ['consumer', 'route', 'outcome'],
+      [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registry,
+    ),
     llmLatency: new Histogram({
       name: 'warren_llm_request_duration_seconds',
       help: 'LLM call latency by provider, model and HTTP status (0: no answer)',
@@ -45,8 +56,24 @@ export function createWorkerMetrics(options: { defaults?: boolean } = {}): Worke
     llmTokens: new Counter({ name: 'warren_llm_tokens_total', help: 'LLM tokens by provider, model and kind (prompt, completion)', labelNames: ['provider', 'model', 'kind'], registers }),
     retries: new Counter({ name: 'warren_job_retries_total', help: 'Retries scheduled, by error class', labelNames: ['consumer', 'reason'], registers }),
     deadLetters: new Counter({ name: 'warren_dead_letters_total', help: 'Jobs dead-lettered by warren, by reason', labelNames: ['consumer', 'reason'], registers }),
-    inFlight: new Gauge({ name: 'warren_jobs_in_flight', help: 'Handlers running now', labelNames: ['consumer'], registers }),
-    held: new Gauge({ name: 'warren_deliveries_held', help: 'Deliveries received and waiting for a slot or the rate limit', labelNames: ['consumer'], registers }),
+    inFlight: new Gauge({
+      name: 'warren_jobs_in_flight',
+      help: 'Handlers running now',
+      labelNames: ['consumer'],
+      registers,
+      collect() {
+        for (const [consumer, read] of consumers) this.set({ consumer }, read().running);
+      },
+    }),
+    held: new Gauge({
+      name: 'warren_deliveries_held',
+      help: 'Deliveries received and waiting for a slot or the rate limit',
+      labelNames: ['consumer'],
+      registers,
+      collect() {
+        for (const [consumer, read] of consumers) this.set({ consumer }, read().buffered);
+      },
+    }),
     rateLimitWaits: new Counter({ name: 'warren_rate_limit_waits_total', help: 'Times a consumer paused for an rpm/tpm budget or a 429', labelNames: ['consumer', 'key'], registers }),
     rateLimitWaitSeconds: new Counter({ name: 'warren_rate_limit_wait_seconds_total', help: 'Time consumers spent paused for rate limits', labelNames: ['consumer', 'key'], registers }),
     publishFailures: new Counter({ name: 'warren_worker_publish_failures_total', help: 'Publishes (retry, dead-letter, result, event) the broker did not confirm', labelNames: ['kind'], registers }),

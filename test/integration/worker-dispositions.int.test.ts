@@ -255,6 +255,25 @@ describe('worker dispositions (real broker, fake LLM through the openai SDK)', (
     expect(h.events.forJob(waited).filter((e) => e.status === 'retrying').map((e) => e.retryInMs)).toEqual([400, 500]);
   });
 
+  it('a handler publishes follow-up jobs with ctx.publish (validated, confirmed, with a queued event)', async () => {
+    const id = await h.publish('task', { type: 'parent', input: { then: { route: 'task-once', payload: { type: 'child', input: { n: 1 } } } } });
+    const r = await resultOf(id);
+    const child = String((r.result as { followUp?: string }).followUp);
+    expect(child).toMatch(/^[0-9a-f-]{36}$/);
+    await h.events.waitFor((e) => e.jobId === child && e.status === 'succeeded');
+    // `queued` goes out after the confirm and may land after the child's own events (the API's status index allows for that).
+    await h.events.waitFor((e) => e.jobId === child && e.status === 'queued');
+    expect(h.events.forJob(child).filter((e) => e.status !== 'running').map((e) => [e.status, e.route]).sort()).toEqual([
+      ['queued', 'task-once'],
+      ['succeeded', 'task-once'],
+    ]);
+    // A follow-up that fails its route's schema fails the parent for good.
+    const bad = await h.publish('task', { type: 'parent', input: { then: { route: 'task-once', payload: { nope: true } } } });
+    const m = await deadLetterOf(bad);
+    expect(header(m, HEADERS.errorClass)).toBe('permanent');
+    expect(header(m, HEADERS.errorMessage)).toMatch(/follow-up job for route 'task-once' does not match schema 'task'/);
+  });
+
   it('a queue without retry policy dead-letters a retryable failure after its one attempt', async () => {
     const id = await h.publish('task-once', { type: 't', input: { fail: 'transient' } });
     const m = await deadLetterOf(id);
