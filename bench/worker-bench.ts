@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -502,6 +502,7 @@ async function measureMemory(topology: Topology, url: string): Promise<{ inFligh
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');
+    rmSync(file, { force: true });
   }
 }
 
