@@ -1,6 +1,7 @@
 import { PermanentJobError, TransientJobError } from '../src/errors/index.ts';
 import type { TaskPayload } from '../src/jobs/payload-schemas.ts';
 import type { JobHandler } from '../src/worker/handler-contract.ts';
+import { abortableSleep } from '../src/worker/abortable-sleep.ts';
 
 /** What the echo task returns. */
 export interface EchoResult {
@@ -10,21 +11,6 @@ export interface EchoResult {
   redelivered: boolean;
   /** Id of the follow-up job published for `then`, if any. */
   followUp?: string;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -38,7 +24,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 const echoTask: JobHandler<TaskPayload, EchoResult> = async (job, ctx) => {
   const input = job.payload.input;
-  if (typeof input.sleepMs === 'number' && input.sleepMs > 0) await sleep(input.sleepMs, ctx.signal);
+  if (typeof input.sleepMs === 'number' && input.sleepMs > 0) await abortableSleep(input.sleepMs, ctx.signal);
   if (typeof input.failUntilAttempt === 'number' && job.attempt < input.failUntilAttempt) {
     throw new TransientJobError(`not yet: attempt ${job.attempt} of ${input.failUntilAttempt}`);
   }

@@ -8,6 +8,7 @@ import { estimateChatTokens } from '../llm/estimate-tokens.ts';
 import { budgetKeys, type RateLimiter } from '../llm/rate-limiter.ts';
 import type { LlmContext, LlmUsage } from './handler-contract.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import { abortableSleep } from './abortable-sleep.ts';
 
 /** A budget grant the dispatcher took before starting the job; the job's first matching call uses it. */
 export interface BudgetGrant {
@@ -34,24 +35,6 @@ export interface LlmContextDeps {
 export interface JobLlmContext extends LlmContext {
   /** Returns the dispatcher's grant if the job never used it. */
   releaseUnusedGrant(): void;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
@@ -98,7 +81,7 @@ export function createLlmContext(deps: LlmContextDeps): JobLlmContext {
         for (;;) {
           const wait = deps.limiter.tryAcquire(keys, reserved);
           if (wait === 0) break;
-          await sleep(wait, deps.signal);
+          await abortableSleep(wait, deps.signal);
         }
       }
       const started = performance.now();
