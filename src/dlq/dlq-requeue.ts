@@ -327,13 +327,16 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       if (lost) throw new DlqError('DLQ_CONNECTION_LOST', `lost the connection to the broker: ${lost.message}`, { cause: lost });
       inFlight++;
       const target = dest;
+      // The requeue's moment is before the republish: a worker may finish the job before the
+      // confirm comes back, and its events must then win over this one (see the status merge rules).
+      const requeuedAt = new Date(now());
       const properties = requeueProperties(msg.properties, {
         origin: { exchange: target.exchange, routingKey: target.routingKey, queue: target.queue },
         requeued: info.requeued,
         keepAttempts: opts.keepAttempts ?? false,
         ...(target.route === undefined ? {} : { route: target.route }),
         fromQueue: queue,
-        now: new Date(now()),
+        now: requeuedAt,
       });
       journal.published(key);
       deps.publisher
@@ -350,6 +353,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
                 const ev = {
                   jobId: info.jobId,
                   status: 'requeued' as const,
+                  at: requeuedAt.toISOString(),
                   attempt: opts.keepAttempts ? (info.attempts ?? 1) : 1,
                   source: 'dlq',
                   ...(target.route ?? info.route ? { route: (target.route ?? info.route) as string } : {}),

@@ -61,6 +61,16 @@ describe('job status index', () => {
     expect(idx.get('d')?.status).toBe('running');
   });
 
+  it('a requeued event that arrives after the requeued copy already ran does not hide its outcome', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('r', 'dead-lettered', 3, 2));
+    // Stamped at 10 (before the republish); the worker ran the copy at 11-12; the DLQ tool's event arrives last.
+    idx.apply(ev('r', 'running', 1, 11));
+    idx.apply(ev('r', 'succeeded', 1, 12));
+    idx.apply(ev('r', 'requeued', 0, 10));
+    expect(idx.get('r')?.status).toBe('succeeded');
+  });
+
   it('forgets the least recently updated job beyond capacity', () => {
     const idx = createJobStatusIndex({ capacity: 2 });
     idx.apply(ev('1', 'queued', 1, 0));

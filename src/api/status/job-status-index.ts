@@ -70,10 +70,14 @@ function toView(r: JobRecord): JobStatusView {
  * - `queued` (published by the API after the confirm, without blocking the
  *   202) is the first state of every job, so it never replaces another state:
  *   a fast worker's `running` may reach the stream before it.
- * - `requeued` (DLQ tooling) replaces a final state, or any state older than itself,
- *   and starts a new generation: attempt numbers may begin again.
+ * - `requeued` (DLQ tooling, stamped before it republishes) replaces any state
+ *   older than itself and starts a new generation: attempt numbers may begin
+ *   again. A state newer than the requeue (a worker ran the requeued copy before
+ *   the DLQ tool's event arrived) is kept.
  * - any other event sets the status unless it belongs to an older attempt than
- *   the current status (a slow worker's late event after a retry ran elsewhere).
+ *   the current status (a slow worker's late event after a retry ran elsewhere);
+ *   after a final state, any later event does (a requeued copy ran before the
+ *   DLQ tool's `requeued` event arrived).
  */
 function merge(r: JobRecord, e: JobEvent, maxAttempts: number): void {
   if (e.route !== undefined) r.route = e.route;
@@ -109,14 +113,17 @@ function merge(r: JobRecord, e: JobEvent, maxAttempts: number): void {
 
   if (e.status === 'queued') return;
   if (e.status === 'requeued') {
-    if (isTerminal(r.status) || r.statusAt <= e.at) {
+    // Only over what happened before the requeue: a worker that already ran the requeued copy wins.
+    if (r.statusAt <= e.at) {
       r.status = 'requeued';
       r.statusAttempt = 0;
       r.statusAt = e.at;
     }
     return;
   }
-  if (e.attempt >= r.statusAttempt) {
+  // After a final state, a later event can only come from a new generation (a requeued copy whose
+  // `requeued` event has not arrived yet): its attempt numbers start again.
+  if (e.attempt >= r.statusAttempt || (isTerminal(r.status) && e.at > r.statusAt)) {
     r.status = e.status;
     r.statusAttempt = e.attempt;
     r.statusAt = e.at;
