@@ -11,11 +11,11 @@ import type { Logger } from '../observability/logger.ts';
 import { createAckBatcher } from './ack-batcher.ts';
 import { createDelivery, loseDelivery, requeueDelivery, type ChannelSession, type Delivery } from './delivery.ts';
 import type { JobHandler } from './handler-contract.ts';
-import { createJobAndContext } from './job-context.ts';
+import { createJobAndContext, jobIdOf, type JobScope } from './job-context.ts';
 import { headerString, readAttempt, type AmqpHeaders } from './job-headers.ts';
 import type { JobSettler } from './job-settler.ts';
 import { createJobControl } from './job-control.ts';
-import { createLlmContext, type BudgetGrant, type JobLlmContext } from './llm-context.ts';
+import type { BudgetGrant } from './llm-context.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
@@ -82,6 +82,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   const sweepPeriodMs = Math.max(10, Math.min(250, Math.floor(consumer.timeout / 20), runningEvents && runningEventAfterMs > 0 ? Math.floor(runningEventAfterMs / 2) : 250));
   let sweepTimer: NodeJS.Timeout | undefined;
   const logger = deps.logger.child({ consumer: name, queue });
+  const scope: JobScope = { consumer: name, queue, logger, routes: deps.routes, provider: consumer.provider, llmClient: deps.llmClient, model: consumer.model, limiter, metrics };
 
   let session: ChannelSession | undefined;
   let opening = false;
@@ -217,6 +218,11 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       d.budgetKeys = budgetKeys(consumer.provider, typeof model === 'string' ? model : undefined);
       d.tokens = limiter.governs(d.budgetKeys) ? estimateChatTokens(v.payload) : 0;
     }
+    if (d.budgetKeys === undefined && running < concurrency && head === buffer.length) {
+      // Nothing waiting and no budget to take: start it now (what pump would do, without the queue).
+      void runJob(d, undefined);
+      return;
+    }
     buffer.push(d);
     pump();
   }
@@ -265,7 +271,11 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       buffer[head++] = undefined;
       void runJob(d, grant);
     }
-    if (head > 0 && (head === buffer.length || head > 4096)) {
+    if (head === buffer.length) {
+      // Drained (the usual case: each delivery starts at once): reuse the array.
+      buffer.length = 0;
+      head = 0;
+    } else if (head > 4096) {
       buffer = buffer.slice(head);
       head = 0;
     }
@@ -276,24 +286,15 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     d.state = 'running';
     const control = createJobControl();
     d.abort = control;
-    // The timeout is enforced by the consumer's sweep (no timer per job; precise to a sweep period).
-    const now = Date.now();
-    d.deadline = now + consumer.timeout;
-    // The LLM context is built only for handlers that use it. (A method, not a named arrow: tsx's
-    // keepNames would wrap a per-job arrow in a defineProperty call.)
-    let llm: JobLlmContext | undefined;
-    const llmFactory = {
-      get(): JobLlmContext {
-        llm ??= createLlmContext({ provider: consumer.provider, client: deps.llmClient, model: consumer.model, limiter, metrics, signal: control.signal, grant });
-        return llm;
-      },
-    };
-    const { job, ctx } = createJobAndContext({ d, consumerName: name, queue, logger, control, llm: llmFactory, routes: deps.routes });
+    // One clock for the deadline, the `running` delay and the duration. The timeout is enforced by the
+    // consumer's sweep (no timer per job; precise to a sweep period).
+    const started = performance.now();
+    d.deadline = started + consumer.timeout;
+    const { job, ctx } = createJobAndContext(scope, d, control, grant);
     if (runningEvents) {
       if (runningEventAfterMs === 0) announce(d);
-      else d.startedAt = now;
+      else d.startedAt = started;
     }
-    const started = performance.now();
     let failed = false;
     let result: unknown;
     let error: unknown;
@@ -307,6 +308,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     d.deadline = 0;
     d.startedAt = 0;
     running--;
+    const llm = ctx.llmIfUsed;
     if (llm) llm.releaseUnusedGrant();
     else if (grant) limiter.release(grant.keys, grant.tokens);
     d.state = 'settling';
@@ -327,8 +329,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
 
   function announce(d: Delivery): void {
     d.startedAt = 0;
-    const jobId = (d.msg.properties.messageId as string | undefined) ?? `tag-${d.msg.fields.deliveryTag}`;
-    deps.events.emit({ jobId, status: 'running', route: d.route, queue, attempt: d.attempt }).catch(() => metrics.publishFailures.inc({ kind: 'event' }));
+    deps.events.emit({ jobId: jobIdOf(d), status: 'running', route: d.route, queue, attempt: d.attempt }).catch(() => metrics.publishFailures.inc({ kind: 'event' }));
   }
 
   /**
@@ -338,7 +339,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
    */
   function sweep(): void {
     if (running === 0) return;
-    const now = Date.now();
+    const now = performance.now();
     const due = now - runningEventAfterMs;
     for (const d of live) {
       if (d.state !== 'running' || d.settled || d.lost) continue;

@@ -31,9 +31,9 @@ export interface Delivery {
   tokens: number;
   /** Aborts the running handler (timeout, channel loss, shutdown). */
   abort: { abort(reason: Error): void } | undefined;
-  /** When its handler started (epoch ms) while its `running` event is still due; 0 otherwise. */
+  /** When its handler started (performance.now() ms) while its `running` event is still due; 0 otherwise. */
   startedAt: number;
-  /** Epoch ms at which its running handler times out; 0 when not running. */
+  /** performance.now() ms at which its running handler times out (a monotonic clock: a wall-clock jump does not time jobs out); 0 when not running. */
   deadline: number;
   /** Set when the handler was aborted by the job timeout. */
   timedOut: boolean;

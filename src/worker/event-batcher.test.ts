@@ -47,3 +47,22 @@ describe('batched job event publisher', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 });
+
+describe('batched job event publisher, events given as JSON', () => {
+  it('adds source and at to ready-made fields, alone or in a batch with emitted objects', async () => {
+    const p = fakePublisher();
+    const events = createBatchedJobEventPublisher(p, { exchange: 'ev' }, 'worker');
+    await events.emitFields('j1', 'succeeded', '"status":"succeeded","attempt":1,"result":{"a":1},"jobId":"j1","queue":"q"');
+    expect(p.sent[0]?.properties).toMatchObject({ type: 'job.succeeded', correlationId: 'j1' });
+    const lone = JSON.parse(p.sent[0]!.content.toString()) as Record<string, unknown>;
+    expect(lone).toEqual({ source: 'worker', at: expect.any(String), status: 'succeeded', attempt: 1, result: { a: 1 }, jobId: 'j1', queue: 'q' });
+    expect(new Date(lone.at as string).toISOString()).toBe(lone.at);
+    await Promise.all([events.emit({ jobId: 'a', status: 'running', attempt: 1 }), events.emitFields('a', 'succeeded', '"status":"succeeded","jobId":"a"')]);
+    const decoded = decodeJobEvents(p.sent[1]!.content);
+    expect(decoded.invalid).toBe(0);
+    expect(decoded.events.map((e) => [e.jobId, e.status, e.source])).toEqual([
+      ['a', 'running', 'worker'],
+      ['a', 'succeeded', 'worker'],
+    ]);
+  });
+});

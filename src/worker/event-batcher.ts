@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
+import type { JobEvent } from '../jobs/job-event.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 
 /**
@@ -16,6 +18,19 @@ export interface EventBatcherOptions {
   maxBytes?: number;
   /** How long an event may wait for companions; 0 flushes at the end of the current event-loop turn. @default 0 */
   maxDelayMs?: number;
+}
+
+/** The worker's event publisher: a JobEventPublisher that batches, plus a way in for events already in JSON. */
+export interface BatchedJobEventPublisher extends JobEventPublisher {
+  /**
+   * Emits an event given as the JSON of its fields other than `source` and
+   * `at` (which are added, as for `emit`), without braces, e.g.
+   * `"status":"succeeded","jobId":"j1"`. `jobId` and `status` must be the
+   * ones in `fields`. For the settler, which writes that JSON by hand (settled-json.ts).
+   */
+  emitFields(jobId: string, status: JobEvent['status'], fields: string): Promise<void>;
+  /** Publishes the batch being filled now. */
+  flush(): void;
 }
 
 /** The message being filled: every emit in it shares one promise (one allocation per batch, not per event). */
@@ -57,31 +72,33 @@ export function createBatchedJobEventPublisher(
   config: { exchange: string },
   source: string,
   options: EventBatcherOptions = {},
-): JobEventPublisher & { flush(): void } {
+): BatchedJobEventPublisher {
   const maxBatch = options.maxBatch ?? 200;
   const maxBytes = options.maxBytes ?? 512 * 1024;
   const maxDelay = options.maxDelayMs ?? 0;
   const sourceJson = JSON.stringify(source);
   let batch: Batch | undefined;
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  // Events of the same millisecond share one ISO timestamp string.
+  // Events of the same millisecond share one `{"source":…,"at":"…",` prefix.
   let lastMs = 0;
-  let lastIso = '';
-  const isoNow = (): string => {
+  let lastPrefix = '';
+  const prefixNow = (): string => {
     const ms = Date.now();
     if (ms !== lastMs) {
       lastMs = ms;
-      lastIso = new Date(ms).toISOString();
+      lastPrefix = `{"source":${sourceJson},"at":"${new Date(ms).toISOString()}",`;
     }
-    return lastIso;
+    return lastPrefix;
   };
 
   function send(b: Batch): void {
     const lone = b.jsons.length === 1 ? b.first : undefined;
     const content = Buffer.from(lone ? (b.jsons[0] as string) : `[${b.jsons.join(',')}]`);
+    // persistent, mandatory and a messageId are what the confirm publisher would add; given here, it
+    // publishes this object as is instead of spreading it into a copy.
     const properties = lone
-      ? { contentType: 'application/json', type: `job.${lone.status}`, correlationId: lone.jobId, timestamp: Date.now() }
-      : { contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE, timestamp: Date.now() };
+      ? { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', type: `job.${lone.status}`, correlationId: lone.jobId, timestamp: Date.now() }
+      : { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE, timestamp: Date.now() };
     publisher.publish({ exchange: config.exchange, routingKey: '', content, properties }).then(b.resolve, b.reject);
   }
 
@@ -96,21 +113,28 @@ export function createBatchedJobEventPublisher(
     if (b) send(b);
   }
 
+  function add(jobId: string, status: string, json: string): Promise<void> {
+    if (batch && batch.bytes + json.length > maxBytes) flush();
+    const b = (batch ??= newBatch());
+    if (b.jsons.length === 0) b.first = { jobId, status };
+    b.jsons.push(json);
+    b.bytes += json.length;
+    if (b.jsons.length >= maxBatch) flush();
+    else if (scheduled === undefined) scheduled = maxDelay > 0 ? setTimeout(flush, maxDelay) : setImmediate(flush);
+    return b.promise;
+  }
+
   return {
     flush,
     emit(event) {
       // `{"source":…,"at":…,` + the event's own fields: the same object createJobEventPublisher
-      // writes, without copying the event first (this runs once per job).
+      // writes, without copying the event first.
       const body = JSON.stringify(event);
-      const json = event.at === undefined ? `{"source":${sourceJson},"at":"${isoNow()}",${body.slice(1)}` : `{"source":${sourceJson},${body.slice(1)}`;
-      if (batch && batch.bytes + json.length > maxBytes) flush();
-      const b = (batch ??= newBatch());
-      if (b.jsons.length === 0) b.first = { jobId: event.jobId, status: event.status };
-      b.jsons.push(json);
-      b.bytes += json.length;
-      if (b.jsons.length >= maxBatch) flush();
-      else if (scheduled === undefined) scheduled = maxDelay > 0 ? setTimeout(flush, maxDelay) : setImmediate(flush);
-      return b.promise;
+      const json = event.at === undefined ? `${prefixNow()}${body.slice(1)}` : `{"source":${sourceJson},${body.slice(1)}`;
+      return add(event.jobId, event.status, json);
+    },
+    emitFields(jobId, status, fields) {
+      return add(jobId, status, `${prefixNow()}${fields}}`);
     },
   };
 }

@@ -9,6 +9,5 @@ export * from './worker-metrics.ts';
 export * from './metrics-server.ts';
 export * from './route-publisher.ts';
 export * from './event-batcher.ts';
-export * from './fast-metrics.ts';
 export * from './start-worker.ts';
 export * from './shutdown-signals.ts';

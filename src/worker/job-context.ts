@@ -1,42 +1,64 @@
+import type OpenAI from 'openai';
+import type { RateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Delivery } from './delivery.ts';
 import type { Job, JobContext, LlmContext } from './handler-contract.ts';
 import type { JobControl } from './job-control.ts';
 import type { AmqpHeaders } from './job-headers.ts';
-import type { JobLlmContext } from './llm-context.ts';
+import { createLlmContext, type BudgetGrant, type JobLlmContext } from './llm-context.ts';
 import type { RoutePublisher } from './route-publisher.ts';
+import type { WorkerMetrics } from './worker-metrics.ts';
+
+/** What every job context of one consumer shares (made once per consumer, not per job). */
+export interface JobScope {
+  consumer: string;
+  queue: string;
+  /** The consumer's logger (already bound to consumer and queue). */
+  logger: Logger;
+  routes: RoutePublisher;
+  provider: string | undefined;
+  /** openai client of the consumer's provider, when it has one. */
+  llmClient: OpenAI | undefined;
+  /** The consumer's forced model. */
+  model: string | undefined;
+  limiter: RateLimiter;
+  metrics: WorkerMetrics;
+}
 
 /**
  * A job's context. Logger child, abort signal and LLM context are made only
  * when the handler touches them: most of a fast job's cost would otherwise be
- * objects it never uses. A class so the lazy getters live on the prototype.
+ * objects it never uses. A class so the lazy getters live on the prototype,
+ * and the consumer's shared parts sit in one scope object instead of a
+ * closure per job.
  */
-class LazyJobContext implements JobContext {
+export class LazyJobContext implements JobContext {
   readonly jobId: string;
   readonly attempt: number;
   readonly redelivered: boolean;
   readonly consumer: string;
   #logger: Logger | undefined;
-  readonly #parentLogger: Logger;
+  #llm: JobLlmContext | undefined;
+  readonly #scope: JobScope;
   readonly #control: JobControl;
-  readonly #llm: { get(): JobLlmContext };
-  readonly #routes: RoutePublisher;
+  readonly #grant: BudgetGrant | undefined;
   readonly #headers: AmqpHeaders;
 
-  constructor(jobId: string, d: Delivery, consumer: string, parentLogger: Logger, control: JobControl, llm: { get(): JobLlmContext }, routes: RoutePublisher, headers: AmqpHeaders) {
+  constructor(scope: JobScope, jobId: string, d: Delivery, headers: AmqpHeaders, control: JobControl, grant: BudgetGrant | undefined) {
     this.jobId = jobId;
     this.attempt = d.attempt;
     this.redelivered = d.msg.fields.redelivered;
-    this.consumer = consumer;
-    this.#parentLogger = parentLogger;
+    this.consumer = scope.consumer;
+    this.#logger = undefined;
+    this.#llm = undefined;
+    this.#scope = scope;
     this.#control = control;
-    this.#llm = llm;
-    this.#routes = routes;
+    this.#grant = grant;
     this.#headers = headers;
   }
 
   get logger(): Logger {
-    this.#logger ??= this.#parentLogger.child({ jobId: this.jobId, attempt: this.attempt });
+    this.#logger ??= this.#scope.logger.child({ jobId: this.jobId, attempt: this.attempt });
     return this.#logger;
   }
 
@@ -45,37 +67,38 @@ class LazyJobContext implements JobContext {
   }
 
   get llm(): LlmContext {
-    return this.#llm.get();
+    const s = this.#scope;
+    this.#llm ??= createLlmContext({ provider: s.provider, client: s.llmClient, model: s.model, limiter: s.limiter, metrics: s.metrics, signal: this.#control.signal, grant: this.#grant });
+    return this.#llm;
+  }
+
+  /** The LLM context if the handler asked for one (the runtime reads its usage and returns an unused grant). */
+  get llmIfUsed(): JobLlmContext | undefined {
+    return this.#llm;
   }
 
   publish(route: string, payload: unknown): Promise<string> {
-    return this.#routes.publishJob(route, payload, this.#headers);
+    return this.#scope.routes.publishJob(route, payload, this.#headers);
   }
 }
 
+/** The id a job goes by: its AMQP messageId (the API sets it), else one made from the delivery tag. */
+export function jobIdOf(d: Delivery): string {
+  return (d.msg.properties.messageId as string | undefined) ?? `tag-${d.msg.fields.deliveryTag}`;
+}
+
 /** Builds the job and its context for a handler call. */
-export function createJobAndContext(args: {
-  d: Delivery;
-  consumerName: string;
-  queue: string;
-  /** The consumer's logger (already bound to consumer and queue). */
-  logger: Logger;
-  control: JobControl;
-  /** Builds the job's LLM context on first use. */
-  llm: { get(): JobLlmContext };
-  routes: RoutePublisher;
-}): { job: Job; ctx: JobContext } {
-  const { d } = args;
+export function createJobAndContext(scope: JobScope, d: Delivery, control: JobControl, grant: BudgetGrant | undefined): { job: Job; ctx: LazyJobContext } {
   const headers = (d.msg.properties.headers ?? {}) as AmqpHeaders;
-  const id = (d.msg.properties.messageId as string | undefined) ?? `tag-${d.msg.fields.deliveryTag}`;
+  const id = jobIdOf(d);
   const job: Job = {
     id,
     payload: d.payload,
     route: d.route,
-    queue: args.queue,
+    queue: scope.queue,
     attempt: d.attempt,
     redelivered: d.msg.fields.redelivered,
     headers,
   };
-  return { job, ctx: new LazyJobContext(id, d, args.consumerName, args.logger, args.control, args.llm, args.routes, headers) };
+  return { job, ctx: new LazyJobContext(scope, id, d, headers, control, grant) };
 }

@@ -3,19 +3,20 @@ import type { ConsumerConfig, RetryPolicyConfig, Topology } from '../config/topo
 import { PermanentJobError } from '../errors/index.ts';
 import { ERROR_MESSAGE_MAX, HEADERS } from '../jobs/headers.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
-import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RetryTier } from '../topology/desired-state.ts';
 import { classifyJobError, type JobFailure } from './classify-job-error.ts';
 import { deadLetterRequest, originOf } from './dead-letter.ts';
 import { ackDelivery, type Delivery } from './delivery.ts';
 import { decideDisposition, type Decision } from './dispositions.ts';
+import type { BatchedJobEventPublisher } from './event-batcher.ts';
 import type { LlmUsage } from './handler-contract.ts';
 import { readForwardedTo, withoutDeathHeaders, type AmqpHeaders } from './job-headers.ts';
 import { republishProperties } from './republish.ts';
 import { planRetry } from './retry-plan.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import { safeErrorMessage } from './scrub-secrets.ts';
+import { resultJsonOf, resultMessageJson, succeededEventFields } from './settled-json.ts';
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts';
 
 /** What the settler needs to know about one consumer. */
@@ -24,7 +25,8 @@ export interface JobSettlerDeps {
   consumer: ConsumerConfig;
   topology: Topology;
   publisher: ConfirmPublisher;
-  events: JobEventPublisher;
+  /** Job events (the worker's batching publisher: successes go in as ready-made JSON). */
+  events: BatchedJobEventPublisher;
   routes: RoutePublisher;
   metrics: WorkerMetrics;
   logger: Logger;
@@ -223,17 +225,20 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
 
   return {
     async succeed(d, result, usage, seconds) {
-      const event = emit(d, { status: 'succeeded', route: d.route, attempt: d.attempt, result: result ?? null, ...(usage ? { usage } : {}) });
+      // The result is serialised once, for the event and the result message alike (settled-json.ts).
+      const resultJson = resultJsonOf(result);
+      const fields = { jobId: jobId(d), route: d.route, queue: queueName, attempt: d.attempt, usage };
+      const event = deps.events.emitFields(fields.jobId, 'succeeded', succeededEventFields(fields, resultJson)).catch(onEventFailure);
       const results = consumer.results;
       if (!results) {
         await event;
       } else {
-        const body = { jobId: jobId(d), route: d.route, consumer: consumerName, attempt: d.attempt, result: result ?? null, usage, completedAt: new Date().toISOString() };
+        const body = resultMessageJson(fields, consumerName, new Date().toISOString(), resultJson);
         const request: PublishRequest = {
           exchange: results.exchange,
           routingKey: results.routingKey,
-          content: Buffer.from(JSON.stringify(body)),
-          properties: { messageId: `${jobId(d)}.result`, correlationId: jobId(d), contentType: 'application/json', type: 'job.result', headers: { [HEADERS.route]: d.route ?? '' } },
+          content: Buffer.from(body),
+          properties: { persistent: true, mandatory: true, messageId: `${fields.jobId}.result`, correlationId: fields.jobId, contentType: 'application/json', type: 'job.result', headers: { [HEADERS.route]: d.route ?? '' } },
         };
         await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event]);
       }

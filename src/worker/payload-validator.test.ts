@@ -44,3 +44,13 @@ describe('payload validator', () => {
     expect(v.validate(Buffer.from('[1,2]'), undefined)).toEqual({ ok: true, payload: [1, 2], route: undefined });
   });
 });
+
+describe('payload validator fast path', () => {
+  it('returns the same payload and route whether the fast check or zod decides', () => {
+    const v = createPayloadValidator(topology, topology.consumers.tasks!, BUILTIN_PAYLOAD_SCHEMAS);
+    expect(v.validate(Buffer.from('{"type":"x","input":{"i":1}}'), undefined)).toEqual({ ok: true, payload: { type: 'x', input: { i: 1 } }, route: 'task' });
+    expect(v.validate(Buffer.from('{"type":"x"}'), undefined)).toEqual({ ok: true, payload: { type: 'x', input: {} }, route: 'task' });
+    const bad = v.validate(Buffer.from('{"type":"x","input":{},"extra":1}'), undefined);
+    expect(!bad.ok && bad.message).toMatch(/^payload does not match schema 'task' of route 'task': /);
+  });
+});

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast-metrics.ts';
+import { FastCounter, FastHistogram } from '../observability/fast-metrics.ts';
 
 /** Outcome label of `warren_jobs_total`. */
 export type JobOutcome = 'succeeded' | 'retried' | 'dead-lettered' | 'forwarded' | 'failed' | 'requeued' | 'dropped';

@@ -139,10 +139,8 @@ export async function createWorkerHarness(prefix: string, build: (vhost: string)
             messageId: id,
             contentType: 'application/json',
             headers: {
+              // As the API publishes a job: no attempt or origin headers until a worker republishes it.
               [HEADERS.route]: routeName,
-              [HEADERS.attempt]: 1,
-              [HEADERS.originExchange]: route.exchange,
-              [HEADERS.originRoutingKey]: routingKey,
               traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
               ...options.headers,
             },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { chatCompletionPayloadSchema, taskPayloadSchema } from '../../jobs/payload-schemas.ts';
+import { chatCompletionPayloadSchema, taskPayloadSchema } from './payload-schemas.ts';
 import { compileFastAccept } from './fast-accept.ts';
 
 const chat = compileFastAccept(chatCompletionPayloadSchema);
