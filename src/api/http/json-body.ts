@@ -34,23 +34,26 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false;
 }
 
-/**
- * Reads a JSON request body: 415 unless the content type is JSON, 400 when it
- * is empty or malformed. The size limit (413) is enforced before this by the
- * body-limit middleware, so a huge body is never buffered.
- */
-export async function readJsonBody(c: Context): Promise<unknown> {
+/** A parsed JSON body with the text it was parsed from. */
+export interface JsonBody {
+  value: unknown;
+  /**
+   * The body as decoded text (UTF-8, a leading byte-order mark dropped,
+   * invalid sequences replaced): `JSON.parse(text)` is `value`, so publishing
+   * its UTF-8 encoding spares re-serialising a payload validation left
+   * unchanged, and equals the request's bytes whenever they were clean.
+   */
+  text: string;
+}
+
+function requireJsonType(c: Context): void {
   const type = header(c, 'content-type');
   if (type === undefined || !JSON_TYPE.test(type)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected Content-Type: application/json, got ${type === undefined ? 'none' : `'${type.slice(0, 100)}'`}`);
   }
-  let text: string;
-  try {
-    text = await c.req.text();
-  } catch (err) {
-    // The client went away or sent a broken chunked body.
-    throw new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
-  }
+}
+
+function parseJson(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -62,4 +65,26 @@ export async function readJsonBody(c: Context): Promise<unknown> {
   // Checked after parsing (malformed JSON gets its own message), before anything recurses into the value.
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   return value;
+}
+
+/**
+ * Reads a JSON request body: 415 unless the content type is JSON, 400 when it
+ * is empty or malformed. The size limit (413) is enforced before this by the
+ * body-limit middleware, so a huge body is never buffered.
+ */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  return (await readJsonBodyWithText(c)).value;
+}
+
+/** {@link readJsonBody}, also returning the text it parsed. */
+export async function readJsonBodyWithText(c: Context): Promise<JsonBody> {
+  requireJsonType(c);
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch (err) {
+    // The client went away or sent a broken chunked body.
+    throw new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
+  }
+  return { value: parseJson(text), text };
 }

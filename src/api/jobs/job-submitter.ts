@@ -28,6 +28,8 @@ export interface PreparedJob {
   timeoutMs: number;
   /** Label for metrics: the route, or `exchange:<name>`. */
   metricsLabel: string;
+  /** Publish the `queued` event without pacing (see JobEventSink.emit). */
+  promptEvent: boolean;
 }
 
 /** Per-request message metadata. */
@@ -35,16 +37,30 @@ export interface MessageMeta {
   id: string;
   traceparent: string;
   correlationId: string;
+  /** The id comes from an Idempotency-Key: other replicas de-duplicate on it, so its `queued` event is not held back. */
+  idempotent?: boolean;
 }
 
 /** Turns requests into confirmed publishes and records what happened. */
 export interface JobSubmitter {
-  /** Validates a route payload and builds its message; 400 with every failing field (paths prefixed by `pathPrefix`). */
-  prepareRouteJob(route: CompiledRoute, payload: unknown, meta: MessageMeta, pathPrefix?: readonly PropertyKey[]): PreparedJob;
+  /** Validates a route payload and builds its message; 400 with every failing field. */
+  prepareRouteJob(route: CompiledRoute, payload: unknown, meta: MessageMeta, options?: PrepareOptions): PreparedJob;
   /** Builds a raw message for POST /v1/publish/{exchange}. */
   prepareExchangeMessage(input: ExchangeMessageInput, meta: MessageMeta): PreparedJob;
   /** Publishes and resolves after the broker's confirm; rejects with an ApiError (422, 503...). Emits the `queued` event without waiting for it. */
   publish(job: PreparedJob): Promise<void>;
+}
+
+/** Options of {@link JobSubmitter.prepareRouteJob}. */
+export interface PrepareOptions {
+  /** Prefix of the field paths in a 400 (e.g. `['jobs', 3]` in a batch). */
+  pathPrefix?: readonly PropertyKey[];
+  /**
+   * The JSON text `payload` was parsed from (see readJsonBodyWithText). When
+   * validation leaves the payload unchanged it is published as it is (UTF-8),
+   * instead of serialising the payload again.
+   */
+  text?: string;
 }
 
 /** Body of POST /v1/publish/{exchange}, already validated. */
@@ -102,11 +118,16 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   }
 
   return {
-    prepareRouteJob(route, payload, meta, pathPrefix = []) {
+    prepareRouteJob(route, payload, meta, options = {}) {
+      const pathPrefix = options.pathPrefix ?? [];
       let data: unknown;
-      // Most jobs are valid and unchanged by parsing: the precompiled check accepts them without zod's copy of the payload.
-      if (route.fastAccept?.(payload) === true) data = payload;
-      else {
+      let text: string | undefined;
+      // Most jobs are valid and unchanged by parsing: the precompiled check accepts them without zod's copy
+      // of the payload, and the request's own text is the message body.
+      if (route.fastAccept?.(payload) === true) {
+        data = payload;
+        text = options.text;
+      } else {
         const parsed = route.schema.safeParse(payload);
         if (!parsed.success) {
           deps.metrics.publish(route.name, 'invalid');
@@ -134,16 +155,13 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
         route: route.name,
         exchange: route.exchange,
         routingKey,
-        content: Buffer.from(JSON.stringify(data)),
-        properties: message(meta, {
-          [HEADERS.route]: route.name,
-          [HEADERS.attempt]: 1,
-          [HEADERS.originExchange]: route.exchange,
-          [HEADERS.originRoutingKey]: routingKey,
-          [HEADERS.traceparent]: meta.traceparent,
-        }),
+        content: Buffer.from(text ?? JSON.stringify(data)),
+        // Only what a first delivery can't tell by itself: the attempt is 1 and the origin is the delivery's
+        // exchange and routing key until a worker republishes the job (retry, dead letter), which writes them.
+        properties: message(meta, { [HEADERS.route]: route.name, [HEADERS.traceparent]: meta.traceparent }),
         timeoutMs: route.publishTimeoutMs,
         metricsLabel: route.name,
+        promptEvent: meta.idempotent === true,
       };
     },
 
@@ -156,17 +174,12 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
         content: Buffer.from(JSON.stringify(input.payload)),
         properties: message(
           meta,
-          {
-            ...input.headers,
-            [HEADERS.attempt]: 1,
-            [HEADERS.originExchange]: input.exchange,
-            [HEADERS.originRoutingKey]: input.routingKey,
-            [HEADERS.traceparent]: meta.traceparent,
-          },
+          { ...input.headers, [HEADERS.traceparent]: meta.traceparent },
           input.priority === undefined ? undefined : { priority: input.priority },
         ),
         timeoutMs: input.timeoutMs,
         metricsLabel: `exchange:${input.exchange}`,
+        promptEvent: meta.idempotent === true,
       };
     },
 
@@ -191,7 +204,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       if (job.route !== undefined) event.route = job.route;
       // This replica answers GET /v1/jobs/{id} at once; the others learn it from the stream.
       deps.index.apply(event);
-      deps.events.emit(event);
+      deps.events.emit(event, job.promptEvent);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RouteConfig, Topology } from '../../config/topology-schema.ts';
 import { WarrenError } from '../../errors/index.ts';
-import { compileFastAccept, type FastAccept } from './fast-accept.ts';
+import { compileFastAccept, type FastAccept } from '../../jobs/fast-accept.ts';
 import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key-template.ts';
 
 /** A topology route prepared once at startup: schema looked up, routing key compiled. */

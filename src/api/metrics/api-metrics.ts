@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from '../../observability/fast-metrics.ts';
 
 /** Outcome of one publish attempt, as counted in `warren_api_publishes_total`. */
 export type PublishOutcome = 'accepted' | 'rejected' | 'unroutable' | 'timeout' | 'unavailable' | 'invalid' | 'duplicate';
@@ -26,34 +27,30 @@ export interface ApiMetricsOptions {
 
 /**
  * Creates the metrics on a new registry. Labelled children are cached by their
- * label values so the hot path does one Map lookup instead of prom-client's
- * label hashing per observation.
+ * label values so the hot path does one Map lookup and bumps plain numbers,
+ * instead of prom-client's label validation and hashing per observation.
  */
 export function createApiMetrics(options: ApiMetricsOptions = {}): ApiMetrics {
   const registry = new Registry();
   const p = options.prefix ?? 'warren_api_';
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: p });
 
-  const publishes = new Counter({
-    name: `${p}publishes_total`,
-    help: 'Publishes by route and outcome (accepted = confirmed by the broker).',
-    labelNames: ['route', 'outcome'] as const,
-    registers: [registry],
-  });
-  const confirm = new Histogram({
-    name: `${p}confirm_latency_seconds`,
-    help: 'Time from publish to the broker confirm, by route.',
-    labelNames: ['route'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
-  const http = new Histogram({
-    name: `${p}http_request_duration_seconds`,
-    help: 'HTTP request latency by path template, warren route, method and status.',
-    labelNames: ['path', 'route', 'method', 'status'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
+  // The per-request metrics are fast-metrics children (plain objects bumped in place); prom-client formats them on scrape.
+  const publishes = new FastCounter(`${p}publishes_total`, 'Publishes by route and outcome (accepted = confirmed by the broker).', ['route', 'outcome'], registry);
+  const confirm = new FastHistogram(
+    `${p}confirm_latency_seconds`,
+    'Time from publish to the broker confirm, by route.',
+    ['route'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registry,
+  );
+  const http = new FastHistogram(
+    `${p}http_request_duration_seconds`,
+    'HTTP request latency by path template, warren route, method and status.',
+    ['path', 'route', 'method', 'status'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registry,
+  );
   const indexJobs = new Gauge({ name: `${p}status_index_jobs`, help: 'Jobs held in the in-memory status index.', registers: [registry] });
   const indexCaughtUp = new Gauge({
     name: `${p}status_index_caught_up`,
@@ -70,18 +67,18 @@ export function createApiMetrics(options: ApiMetricsOptions = {}): ApiMetrics {
     publish(route, outcome) {
       const key = `${route}\u0000${outcome}`;
       let child = publishChildren.get(key);
-      if (!child) publishChildren.set(key, (child = publishes.labels(route, outcome)));
+      if (!child) publishChildren.set(key, (child = publishes.labels({ route, outcome })));
       child.inc();
     },
     confirmLatency(route, seconds) {
       let child = confirmChildren.get(route);
-      if (!child) confirmChildren.set(route, (child = confirm.labels(route)));
+      if (!child) confirmChildren.set(route, (child = confirm.labels({ route })));
       child.observe(seconds);
     },
     http(path, route, method, status, seconds) {
       const key = `${path}\u0000${route}\u0000${method}\u0000${status}`;
       let child = httpChildren.get(key);
-      if (!child) httpChildren.set(key, (child = http.labels(path, route, method, String(status))));
+      if (!child) httpChildren.set(key, (child = http.labels({ path, route, method, status: String(status) })));
       child.observe(seconds);
     },
     setIndex(jobs, caughtUp) {

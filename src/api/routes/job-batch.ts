@@ -64,7 +64,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const prepared: (PreparedJob | ApiError)[] = jobs.map((payload, i) => {
       const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
-        return submitter.prepareRouteJob(route, payload, requestMeta(c, id), mode === 'all-or-nothing' ? ['jobs', i] : []);
+        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
       } catch (err) {
         return toApiError(err);
       }

@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
 import { createBodyLimit } from '../http/body-limit.ts';
-import { readJsonBody } from '../http/json-body.ts';
+import { readJsonBodyWithText } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { parseWait } from '../http/wait-param.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
@@ -19,14 +19,14 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const route = resolveRoute(ctx, c);
     const waitMs = parseWait(c.req.query('wait'), limits.maxWaitMs);
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
-    const body = await readJsonBody(c);
+    const { value: body, text } = await readJsonBodyWithText(c);
     const id = key === undefined ? randomUUID() : idempotentJobId(c.get('principal').id, `route:${route.name}`, key);
 
     if (key === undefined) {
-      await submitter.publish(submitter.prepareRouteJob(route, body, requestMeta(c, id)));
+      await submitter.publish(submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), { text }));
     } else {
       // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
-      const job = submitter.prepareRouteJob(route, body, requestMeta(c, id));
+      const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), { text });
       const outcome = await guard.run(id, route.publishTimeoutMs, () => submitter.publish(job));
       if (outcome.replayed) {
         c.header('idempotent-replayed', 'true');

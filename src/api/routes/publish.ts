@@ -62,7 +62,7 @@ export function registerPublishRoutes(app: Hono<ApiEnv>, ctx: AppContext): void 
     const id = key === undefined ? randomUUID() : idempotentJobId(c.get('principal').id, `exchange:${exchange}`, key);
     const job = submitter.prepareExchangeMessage(
       { exchange, routingKey, headers, payload, priority, timeoutMs: limits.exchangePublishTimeoutMs },
-      requestMeta(c, id),
+      requestMeta(c, id, key !== undefined),
     );
     if (key === undefined) {
       await submitter.publish(job);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PublishRequest } from '../../broker/confirm-publisher.ts';
 import { PublishTimeoutError } from '../../errors/index.ts';
 import { createSilentLogger } from '../../observability/logger.ts';
@@ -27,6 +27,70 @@ describe('job event batcher', () => {
     expect(sent.map((s) => s.properties?.type)).toEqual([JOB_EVENT_BATCH_TYPE, JOB_EVENT_BATCH_TYPE, 'job.queued']);
     const all = sent.flatMap((s) => decodeJobEvents(s.content).events.map((e) => e.jobId));
     expect(all).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6']);
+  });
+
+  describe('pacing', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** A batcher on fake timers that records when each message was sent and which jobs it held. */
+    function pacedBatcher(extra: { maxBatch?: number } = {}) {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+      const sent: { at: number; ids: string[] }[] = [];
+      const b = createJobEventBatcher({
+        publisher: { publish: async (r) => void sent.push({ at: performance.now(), ids: decodeJobEvents(r.content).events.map((e) => e.jobId) }) },
+        exchange: 'ev',
+        logger: createSilentLogger(),
+        maxDelayMs: 20,
+        minIntervalMs: 100,
+        ...extra,
+      });
+      return { b, sent, t0: performance.now() };
+    }
+
+    it('waits maxDelayMs on a quiet stream, then keeps minIntervalMs between messages; a full batch goes at once', async () => {
+      const { b, sent, t0 } = pacedBatcher({ maxBatch: 5 });
+      b.emit(event(1));
+      await vi.advanceTimersByTimeAsync(19);
+      expect(sent).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sent).toEqual([{ at: t0 + 20, ids: ['j1'] }]);
+      // 10 ms later: not before 100 ms after the last message.
+      await vi.advanceTimersByTimeAsync(10);
+      b.emit(event(2));
+      b.emit(event(3));
+      await vi.advanceTimersByTimeAsync(89);
+      expect(sent).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sent[1]).toEqual({ at: t0 + 120, ids: ['j2', 'j3'] });
+      // A full batch does not wait for the interval.
+      for (let i = 10; i < 15; i++) b.emit(event(i));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sent[2]).toEqual({ at: t0 + 120, ids: ['j10', 'j11', 'j12', 'j13', 'j14'] });
+      // Quiet again for longer than the interval: back to maxDelayMs.
+      await vi.advanceTimersByTimeAsync(500);
+      b.emit(event(20));
+      await vi.advanceTimersByTimeAsync(20);
+      expect(sent[3]).toEqual({ at: t0 + 640, ids: ['j20'] });
+      await b.flush();
+      expect(sent).toHaveLength(4);
+    });
+
+    it('a prompt event (Idempotency-Key) is published within maxDelayMs, taking the held ones with it', async () => {
+      const { b, sent, t0 } = pacedBatcher();
+      b.emit(event(1));
+      await vi.advanceTimersByTimeAsync(20);
+      b.emit(event(2));
+      await vi.advanceTimersByTimeAsync(10);
+      b.emit(event(3), true);
+      await vi.advanceTimersByTimeAsync(19);
+      expect(sent).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sent[1]).toEqual({ at: t0 + 50, ids: ['j2', 'j3'] });
+      await b.flush();
+      expect(sent).toHaveLength(2);
+    });
   });
 
   it('retries a failed publish, then gives up without throwing', async () => {
