@@ -57,7 +57,7 @@ async function startReference(amqpUrl: string, sameMessage: boolean): Promise<nu
           timestamp: Math.floor(Date.now() / 1000),
           contentType: 'application/json',
           appId: 'warren-api',
-          headers: { 'x-warren-route': 'chat', 'x-warren-attempt': 1, 'x-warren-origin-exchange': 'llm.jobs', 'x-warren-origin-routing-key': 'ref.standard.chat', traceparent: `00-${id.replace(/-/g, '')}-b7ad6b7169203331-01` },
+          headers: { 'x-warren-route': 'chat', traceparent: `00-${id.replace(/-/g, '')}-b7ad6b7169203331-01` },
         }
       : { persistent: true, mandatory: true, messageId: id, contentType: 'application/json' };
     await new Promise<void>((resolve, reject) =>

@@ -117,7 +117,9 @@ interface BenchServer {
 }
 
 async function startServer(mode: Side, amqpUrl: string, vhost: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'api-bench-server.ts'), mode], {
+  // WARREN_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server into <dir> (for finding the next hot spot).
+  const profile = process.env.WARREN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.WARREN_BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(HERE, 'api-bench-server.ts'), mode], {
     env: { ...process.env, BENCH_AMQP_URL: amqpUrl, BENCH_VHOST: vhost, WARREN_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -11,9 +11,12 @@
  *   (c) a 1,200 RPM budget against a fake LLM enforcing 1,200 RPM (sliding
  *       window): achieved rate 95-100% of the budget, zero 429s;
  *   (d) RSS of a worker process holding 1,000 jobs in flight (target < 250 MB).
- * Run: node --import tsx bench/worker-bench.ts [--quick]
+ * Run: node --import tsx bench/worker-bench.ts [--quick] [--only a,b,c,d] [--no-bullmq]
  *   --quick scales the rate-limit window from 60 s down to 6 s (same budget per
  *   window, same algorithm) and uses fewer jobs; the report says which ran.
+ *   --only runs some parts (e.g. `--only a` while working on the consume path);
+ *   --no-bullmq leaves BullMQ out of (a). Either way the report says what was skipped.
+ *   Env WARREN_BENCH_JOBS / WARREN_BENCH_ROUNDS override the job count and rounds of (a).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +30,7 @@ import { createManagementClient, seg } from '../src/broker/management-client.ts'
 import { topologySchema, type Topology } from '../src/config/topology-schema.ts';
 import { HEADERS } from '../src/jobs/headers.ts';
 import { createOpenAiClient } from '../src/llm/openai-clients.ts';
-import { createSilentLogger } from '../src/observability/logger.ts';
+import { createSilentLogger, type Logger } from '../src/observability/logger.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import { startWorker, type Worker } from '../src/worker/start-worker.ts';
 import type { BenchFigure } from './figures.ts';
@@ -49,7 +52,14 @@ export interface WorkerBenchOptions {
   /** Rate-limit window (budget is 1,200 per window). @default 60000 (quick: 6000) */
   rateWindowMs?: number;
   quick?: boolean;
+  /** Parts to run. @default all of a, b, c, d */
+  parts?: readonly BenchPart[];
+  /** Run BullMQ in (a). @default true */
+  bullmq?: boolean;
 }
+
+/** The four parts of the worker bench. */
+export type BenchPart = 'a' | 'b' | 'c' | 'd';
 
 /** Figures of one run. */
 export interface WorkerBenchResult {
@@ -65,7 +75,9 @@ export interface WorkerBenchResult {
     warrenVsBullmq: number | null;
     runs: { warren: number[]; bare: number[]; bullmq: number[] };
     warmup: { warren: number; bare: number; bullmq: number | null };
-  };
+    /** Process CPU time (user + system) per job over each timed run, medians: the steadier figure on a busy machine. */
+    cpuUsPerJob: { warren: number; bare: number; runs: { warren: number[]; bare: number[] } };
+  } | null;
   /** `perSec`: all jobs over the whole run (ramp-up and the last wave included); `steadyPerSec`: from 2 s in to 1 s before the end. */
   llm: {
     jobs: number;
@@ -78,9 +90,9 @@ export interface WorkerBenchResult {
     steadyPct: number;
     sdkOnlyPerSec: number;
     runs: { perSec: number; steadyPerSec: number; sdkOnlyPerSec: number }[];
-  };
-  rateLimit: { budget: number; windowMs: number; completedInWindow: number; achievedPct: number; worker429s: number; fakeRejected: number; scaled: boolean };
-  memory: { inFlight: number; rssMb: number; heapUsedMb: number };
+  } | null;
+  rateLimit: { budget: number; windowMs: number; completedInWindow: number; achievedPct: number; worker429s: number; fakeRejected: number; scaled: boolean } | null;
+  memory: { inFlight: number; rssMb: number; heapUsedMb: number } | null;
   figures: BenchFigure[];
   pass: boolean;
 }
@@ -280,9 +292,183 @@ function benchTopology(vhost: string, llmUrl: string, pacedUrl: string, rpm: num
 
 const chat = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], max_tokens: 32 });
 
-/** Runs the four parts and returns their figures. */
+type Loaded = { topology: Topology; file: string; consumersDir: string };
+
+/** Process CPU time (user + system) in µs since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+}
+
+/**
+ * Part (a): bare loop, warren, BullMQ, same number of jobs and the same prefetch / concurrency.
+ * One warm-up round (JIT, queue segments; reported, not counted), then `rounds` alternating rounds;
+ * each side's median counts, and every run is kept in the result.
+ */
+async function instantHandler(url: string, loaded: Loaded, logger: Logger, jobs: number, rounds: number, prefetch: number, withBull: boolean): Promise<NonNullable<WorkerBenchResult['throughput']>> {
+  const taskPayload = (i: number) => ({ type: 'bench', input: { i } });
+  const bareRuns: number[] = [];
+  const warrenRuns: number[] = [];
+  const bullRuns: number[] = [];
+  const bareCpu: number[] = [];
+  const warrenCpu: number[] = [];
+  let warmup: { warren: number; bare: number; bullmq: number | null } = { warren: 0, bare: 0, bullmq: null };
+  let bullNote: string | undefined = withBull ? undefined : 'left out (--no-bullmq)';
+  for (let round = 0; round <= rounds; round++) {
+    await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
+    let cpu0 = process.cpuUsage();
+    const bareRun = await bareConsume(url, 'bench.instant', jobs, prefetch);
+    const bareUs = cpuSince(cpu0) / jobs;
+    await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
+    // startWorker resolves at the consumer's consume-ok: timed from there to the last job, like the bare loop.
+    // (The CPU figure includes the worker's start and close on top of the run itself.)
+    cpu0 = process.cpuUsage();
+    const worker = await startWorker({ topology: loaded, logger, consumers: ['instant'] });
+    const t0 = performance.now();
+    await waitSucceeded(worker, 'instant', jobs, t0, 300_000);
+    const warrenRun = jobs / ((performance.now() - t0) / 1000);
+    await worker.close(5_000);
+    const warrenUs = cpuSince(cpu0) / jobs;
+    let bullPerSec: number | null = null;
+    if (withBull) {
+      const bull = await bullmqRate(jobs, prefetch);
+      if (bull.perSec === null) bullNote = bull.note;
+      bullPerSec = bull.perSec;
+    }
+    if (round === 0) {
+      warmup = { warren: warrenRun, bare: bareRun, bullmq: bullPerSec };
+      continue;
+    }
+    bareRuns.push(bareRun);
+    warrenRuns.push(warrenRun);
+    bareCpu.push(bareUs);
+    warrenCpu.push(warrenUs);
+    if (bullPerSec !== null) bullRuns.push(bullPerSec);
+  }
+  const barePerSec = median(bareRuns);
+  const warrenPerSec = median(warrenRuns);
+  const bullmqPerSec = bullRuns.length > 0 ? median(bullRuns) : null;
+  return {
+    jobs,
+    prefetch,
+    warrenPerSec,
+    barePerSec,
+    bullmqPerSec,
+    ...(bullNote === undefined || bullmqPerSec !== null ? {} : { bullmqNote: bullNote }),
+    warrenVsBarePct: (warrenPerSec / barePerSec) * 100,
+    warrenVsBullmq: bullmqPerSec === null ? null : warrenPerSec / bullmqPerSec,
+    runs: { warren: warrenRuns, bare: bareRuns, bullmq: bullRuns },
+    warmup,
+    cpuUsPerJob: { warren: median(warrenCpu), bare: median(bareCpu), runs: { warren: warrenCpu, bare: bareCpu } },
+  };
+}
+
+/**
+ * Part (b): 500 ms LLM latency, prefetch 200: Little's law bound 400 jobs/s. Three runs, each followed by the
+ * same calls straight through the SDK (what this machine allows without warren); medians count.
+ */
+async function llmLatency(url: string, loaded: Loaded, logger: Logger, llmUrl: string, llmJobs: number, llmRounds: number, prefetch: number, latencyMs: number): Promise<NonNullable<WorkerBenchResult['llm']>> {
+  const boundPerSec = prefetch / (latencyMs / 1000);
+  const llmRuns: { perSec: number; steadyPerSec: number; sdkOnlyPerSec: number }[] = [];
+  for (let round = 0; round < llmRounds; round++) {
+    await prefill(url, 'jobs', 'llm', 'llm', llmJobs, (i) => chat(`summarise item ${i}`));
+    const worker = await startWorker({ topology: loaded, logger, consumers: ['llm'] });
+    const t0 = performance.now();
+    const timeline = await waitSucceeded(worker, 'llm', llmJobs, t0, 300_000);
+    const seconds = (performance.now() - t0) / 1000;
+    await worker.close(5_000);
+    // Sustained: from 2 s in (ramp-up) to 1 s before the end (the last wave draining).
+    const from = timeline.find(([ms]) => ms >= 2_000) ?? timeline[0]!;
+    const to = [...timeline].reverse().find(([ms]) => ms <= (timeline[timeline.length - 1]?.[0] ?? 0) - 1_000) ?? timeline[timeline.length - 1]!;
+    llmRuns.push({ perSec: llmJobs / seconds, steadyPerSec: (to[1] - from[1]) / ((to[0] - from[0]) / 1000), sdkOnlyPerSec: await sdkLoop(llmUrl, llmJobs, prefetch) });
+  }
+  const steadyPerSec = median(llmRuns.map((r) => r.steadyPerSec));
+  const perSec = median(llmRuns.map((r) => r.perSec));
+  return {
+    jobs: llmJobs,
+    latencyMs,
+    prefetch,
+    perSec,
+    steadyPerSec,
+    boundPerSec,
+    pct: (perSec / boundPerSec) * 100,
+    steadyPct: (steadyPerSec / boundPerSec) * 100,
+    sdkOnlyPerSec: median(llmRuns.map((r) => r.sdkOnlyPerSec)),
+    runs: llmRuns,
+  };
+}
+
+/** Part (c): 1,200 per window against a fake enforcing 1,200 per window; count calls finished one window after the start. */
+async function rateLimit(url: string, vhost: string, loaded: Loaded, logger: Logger, management: ReturnType<typeof createManagementClient>, pacedFake: { stop(): Promise<Record<string, unknown>> }, budget: number, windowMs: number): Promise<NonNullable<WorkerBenchResult['rateLimit']>> {
+  await prefill(url, 'jobs', 'paced', 'paced', Math.ceil(budget * 1.3), (i) => chat(`paced ${i}`));
+  const worker = await startWorker({ topology: loaded, logger, consumers: ['paced'], rateLimitWindowMs: windowMs });
+  await sleep(windowMs + 100); // + the fake's 100 ms latency: calls started within the window have finished
+  const completedInWindow = (await worker.metrics.llmLatency.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.labels.status === '200').reduce((a, v) => a + v.value, 0);
+  const worker429s = (await worker.metrics.llmLatency.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.labels.status === '429').reduce((a, v) => a + v.value, 0);
+  await worker.close(2_000);
+  await management.delete(`/queues/${seg(vhost)}/${seg('bench.paced')}/contents`);
+  const pacedStats = await pacedFake.stop();
+  return {
+    budget,
+    windowMs,
+    completedInWindow,
+    achievedPct: (completedInWindow / budget) * 100,
+    worker429s,
+    fakeRejected: Number(pacedStats.rpmRejected ?? Number.NaN),
+    scaled: windowMs !== 60_000,
+  };
+}
+
+/** The figures of the parts that ran, each beside its reference. */
+function figuresOf(r: Pick<WorkerBenchResult, 'throughput' | 'llm' | 'rateLimit' | 'memory'>): BenchFigure[] {
+  const figures: BenchFigure[] = [];
+  const t = r.throughput;
+  if (t) {
+    figures.push({ group: 'worker', name: 'instant handler, quorum queue', unit: 'jobs/s', value: t.warrenPerSec, reference: t.barePerSec, referenceName: 'bare amqplib consume + ack', target: '>= 70% of reference', pass: t.warrenVsBarePct >= 70 });
+    if (t.bullmqPerSec !== null) {
+      figures.push({ group: 'worker', name: 'instant handler vs BullMQ', unit: 'jobs/s', value: t.warrenPerSec, reference: t.bullmqPerSec, referenceName: 'BullMQ worker, local Redis', target: '>= 2x reference', pass: t.warrenPerSec >= 2 * t.bullmqPerSec });
+    }
+  }
+  const llm = r.llm;
+  if (llm) {
+    figures.push(
+      {
+        group: 'worker',
+        name: `fake LLM ${llm.latencyMs} ms, prefetch ${llm.prefetch}, sustained`,
+        unit: 'jobs/s',
+        value: llm.steadyPerSec,
+        reference: llm.boundPerSec,
+        referenceName: "Little's law bound",
+        target: '>= 90% of reference',
+        pass: llm.steadyPct >= 90,
+      },
+      { group: 'worker', name: `fake LLM ${llm.latencyMs} ms, whole run vs the SDK alone`, unit: 'jobs/s', value: llm.perSec, reference: llm.sdkOnlyPerSec, referenceName: 'openai SDK loop, no broker', target: 'informational', pass: true },
+    );
+  }
+  const rl = r.rateLimit;
+  if (rl) {
+    figures.push({
+      group: 'worker',
+      name: `rate limit ${rl.budget} per ${rl.windowMs / 1000} s`,
+      unit: `calls per ${rl.windowMs / 1000} s`,
+      value: rl.completedInWindow,
+      reference: rl.budget,
+      referenceName: 'budget',
+      target: '95-100% of budget, zero 429s',
+      pass: rl.achievedPct >= 95 && rl.achievedPct <= 100 && rl.worker429s === 0 && rl.fakeRejected === 0,
+    });
+  }
+  const memory = r.memory;
+  if (memory) {
+    figures.push({ group: 'worker', name: `RSS with ${memory.inFlight} jobs in flight`, unit: 'MB', value: memory.rssMb, reference: 250, referenceName: 'limit', target: '< 250 MB', pass: memory.rssMb < 250 && memory.inFlight >= 1000, higherIsBetter: false });
+  }
+  return figures;
+}
+
+/** Runs the four parts (or those in `options.parts`) and returns their figures. */
 export async function run(options: WorkerBenchOptions = {}): Promise<WorkerBenchResult> {
   const quick = options.quick ?? false;
+  const parts = new Set<BenchPart>(options.parts ?? ['a', 'b', 'c', 'd']);
   const jobs = options.jobs ?? (quick ? 10_000 : 20_000);
   const llmJobs = options.llmJobs ?? (quick ? 3_000 : 5_000);
   const llmRounds = quick ? 1 : 3;
@@ -303,143 +489,18 @@ export async function run(options: WorkerBenchOptions = {}): Promise<WorkerBench
   try {
     const topology = benchTopology(vhost, llmFake.url, pacedFake.url, budget);
     await ensureTopology(topology, management);
-    const loaded = { topology, file: join(ROOT, 'topology.yaml'), consumersDir: CONSUMERS_DIR };
-    const taskPayload = (i: number) => ({ type: 'bench', input: { i } });
+    const loaded: Loaded = { topology, file: join(ROOT, 'topology.yaml'), consumersDir: CONSUMERS_DIR };
     // Compile and load the handlers before anything is timed (tsx compiles on first import).
     await import(pathToFileURL(join(CONSUMERS_DIR, 'echo-task.ts')).href);
     await import(pathToFileURL(join(CONSUMERS_DIR, 'chat-completion.ts')).href);
 
-    // (a) instant handler: bare loop, warren, BullMQ, same number of jobs and the same prefetch / concurrency.
-    // One warm-up round (JIT, queue segments; reported, not counted), then `rounds` alternating rounds;
-    // each side's median counts, and every run is kept in the result.
-    const bareRuns: number[] = [];
-    const warrenRuns: number[] = [];
-    const bullRuns: number[] = [];
-    let warmup: { warren: number; bare: number; bullmq: number | null } = { warren: 0, bare: 0, bullmq: null };
-    let bullNote: string | undefined;
-    let t0 = 0;
-    let worker: Worker;
-    for (let round = 0; round <= rounds; round++) {
-      await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
-      const bareRun = await bareConsume(url, 'bench.instant', jobs, prefetch);
-      await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
-      // startWorker resolves at the consumer's consume-ok: timed from there to the last job, like the bare loop.
-      worker = await startWorker({ topology: loaded, logger, consumers: ['instant'] });
-      t0 = performance.now();
-      await waitSucceeded(worker, 'instant', jobs, t0, 300_000);
-      const warrenRun = jobs / ((performance.now() - t0) / 1000);
-      await worker.close(5_000);
-      const bull = await bullmqRate(jobs, prefetch);
-      if (bull.perSec === null) bullNote = bull.note;
-      if (round === 0) {
-        warmup = { warren: warrenRun, bare: bareRun, bullmq: bull.perSec };
-        continue;
-      }
-      bareRuns.push(bareRun);
-      warrenRuns.push(warrenRun);
-      if (bull.perSec !== null) bullRuns.push(bull.perSec);
-    }
-    const barePerSec = median(bareRuns);
-    const warrenPerSec = median(warrenRuns);
-    const bull = { perSec: bullRuns.length > 0 ? median(bullRuns) : null, note: bullNote };
-
-    // (b) 500 ms LLM latency, prefetch 200: Little's law bound 400 jobs/s. Three runs, each followed by the
-    // same calls straight through the SDK (what this machine allows without warren); medians count.
-    const boundPerSec = prefetch / (latencyMs / 1000);
-    const llmRuns: { perSec: number; steadyPerSec: number; sdkOnlyPerSec: number }[] = [];
-    for (let round = 0; round < llmRounds; round++) {
-      await prefill(url, 'jobs', 'llm', 'llm', llmJobs, (i) => chat(`summarise item ${i}`));
-      worker = await startWorker({ topology: loaded, logger, consumers: ['llm'] });
-      t0 = performance.now();
-      const timeline = await waitSucceeded(worker, 'llm', llmJobs, t0, 300_000);
-      const seconds = (performance.now() - t0) / 1000;
-      await worker.close(5_000);
-      // Sustained: from 2 s in (ramp-up) to 1 s before the end (the last wave draining).
-      const from = timeline.find(([ms]) => ms >= 2_000) ?? timeline[0]!;
-      const to = [...timeline].reverse().find(([ms]) => ms <= (timeline[timeline.length - 1]?.[0] ?? 0) - 1_000) ?? timeline[timeline.length - 1]!;
-      llmRuns.push({ perSec: llmJobs / seconds, steadyPerSec: (to[1] - from[1]) / ((to[0] - from[0]) / 1000), sdkOnlyPerSec: await sdkLoop(llmFake.url, llmJobs, prefetch) });
-    }
-    const steadyPerSec = median(llmRuns.map((r) => r.steadyPerSec));
-    const llmPerSec = median(llmRuns.map((r) => r.perSec));
-    const sdkOnlyPerSec = median(llmRuns.map((r) => r.sdkOnlyPerSec));
-
-    // (c) 1,200 per window against a fake enforcing 1,200 per window; count calls finished one window after the start.
-    await prefill(url, 'jobs', 'paced', 'paced', Math.ceil(budget * 1.3), (i) => chat(`paced ${i}`));
-    worker = await startWorker({ topology: loaded, logger, consumers: ['paced'], rateLimitWindowMs: windowMs });
-    t0 = performance.now();
-    await sleep(windowMs + 100); // + the fake's 100 ms latency: calls started within the window have finished
-    const completedInWindow = (await worker.metrics.llmLatency.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.labels.status === '200').reduce((a, v) => a + v.value, 0);
-    const worker429s = (await worker.metrics.llmLatency.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.labels.status === '429').reduce((a, v) => a + v.value, 0);
-    await worker.close(2_000);
-    await management.delete(`/queues/${seg(vhost)}/${seg('bench.paced')}/contents`);
-    const pacedStats = await pacedFake.stop();
-
+    const throughput = parts.has('a') ? await instantHandler(url, loaded, logger, jobs, rounds, prefetch, options.bullmq ?? true) : null;
+    const llm = parts.has('b') ? await llmLatency(url, loaded, logger, llmFake.url, llmJobs, llmRounds, prefetch, latencyMs) : null;
+    const rateLimitResult = parts.has('c') ? await rateLimit(url, vhost, loaded, logger, management, pacedFake, budget, windowMs) : null;
     // (d) RSS of a worker process holding 1,000 jobs in flight (each call answers after 60 s).
-    const memory = await measureMemory(topology, url);
-
-    const throughput = {
-      jobs,
-      prefetch,
-      warrenPerSec,
-      barePerSec,
-      bullmqPerSec: bull.perSec,
-      ...(bull.note === undefined || bull.perSec !== null ? {} : { bullmqNote: bull.note }),
-      warrenVsBarePct: (warrenPerSec / barePerSec) * 100,
-      warrenVsBullmq: bull.perSec === null ? null : warrenPerSec / bull.perSec,
-      runs: { warren: warrenRuns, bare: bareRuns, bullmq: bullRuns },
-      warmup,
-    };
-    const llm = {
-      jobs: llmJobs,
-      latencyMs,
-      prefetch,
-      perSec: llmPerSec,
-      steadyPerSec,
-      boundPerSec,
-      pct: (llmPerSec / boundPerSec) * 100,
-      steadyPct: (steadyPerSec / boundPerSec) * 100,
-      sdkOnlyPerSec,
-      runs: llmRuns,
-    };
-    const achievedPct = (completedInWindow / budget) * 100;
-    const rateLimit = {
-      budget,
-      windowMs,
-      completedInWindow,
-      achievedPct,
-      worker429s,
-      fakeRejected: Number(pacedStats.rpmRejected ?? Number.NaN),
-      scaled: windowMs !== 60_000,
-    };
-    const figures: BenchFigure[] = [
-      { group: 'worker', name: 'instant handler, quorum queue', unit: 'jobs/s', value: warrenPerSec, reference: barePerSec, referenceName: 'bare amqplib consume + ack', target: '>= 70% of reference', pass: throughput.warrenVsBarePct >= 70 },
-      ...(bull.perSec === null
-        ? []
-        : [{ group: 'worker', name: 'instant handler vs BullMQ', unit: 'jobs/s', value: warrenPerSec, reference: bull.perSec, referenceName: 'BullMQ worker, local Redis', target: '>= 2x reference', pass: warrenPerSec >= 2 * bull.perSec }]),
-      {
-        group: 'worker',
-        name: `fake LLM ${latencyMs} ms, prefetch ${prefetch}, sustained`,
-        unit: 'jobs/s',
-        value: llm.steadyPerSec,
-        reference: boundPerSec,
-        referenceName: "Little's law bound",
-        target: '>= 90% of reference',
-        pass: llm.steadyPct >= 90,
-      },
-      { group: 'worker', name: `fake LLM ${latencyMs} ms, whole run vs the SDK alone`, unit: 'jobs/s', value: llm.perSec, reference: sdkOnlyPerSec, referenceName: 'openai SDK loop, no broker', target: 'informational', pass: true },
-      {
-        group: 'worker',
-        name: `rate limit ${budget} per ${windowMs / 1000} s`,
-        unit: `calls per ${windowMs / 1000} s`,
-        value: completedInWindow,
-        reference: budget,
-        referenceName: 'budget',
-        target: '95-100% of budget, zero 429s',
-        pass: achievedPct >= 95 && achievedPct <= 100 && worker429s === 0 && rateLimit.fakeRejected === 0,
-      },
-      { group: 'worker', name: `RSS with ${memory.inFlight} jobs in flight`, unit: 'MB', value: memory.rssMb, reference: 250, referenceName: 'limit', target: '< 250 MB', pass: memory.rssMb < 250 && memory.inFlight >= 1000, higherIsBetter: false },
-    ];
-    return { bench: 'worker', throughput, llm, rateLimit, memory, figures, pass: figures.every((f) => f.pass) };
+    const memory = parts.has('d') ? await measureMemory(topology, url) : null;
+    const figures = figuresOf({ throughput, llm, rateLimit: rateLimitResult, memory });
+    return { bench: 'worker', throughput, llm, rateLimit: rateLimitResult, memory, figures, pass: figures.every((f) => f.pass) };
   } finally {
     await llmFake.stop().catch(() => undefined);
     if (pacedFake.child.exitCode === null) await pacedFake.stop().catch(() => undefined);
@@ -509,26 +570,60 @@ async function measureMemory(topology: Topology, url: string): Promise<{ inFligh
 /** One JSON line and a human summary, each figure beside its reference. */
 export function report(r: WorkerBenchResult): string {
   const f = (n: number) => (Math.round(n * 10) / 10).toLocaleString('en-US');
+  const lines = [JSON.stringify(r), `worker bench`];
   const t = r.throughput;
-  return [
-    JSON.stringify(r),
-    `worker bench`,
-    `  (a) instant handler, quorum queue, ${t.jobs} jobs, prefetch ${t.prefetch}, median of ${t.runs.warren.length} alternating runs after a warm-up:`,
-    `      warren ${f(t.warrenPerSec)} jobs/s | bare amqplib ${f(t.barePerSec)} jobs/s -> ${f(t.warrenVsBarePct)}% (target >= 70%)`,
-    `      runs: warren ${t.runs.warren.map(f).join(' / ')}; bare ${t.runs.bare.map(f).join(' / ')}; BullMQ ${t.runs.bullmq.map(f).join(' / ') || 'n/a'}`,
-    `      warm-up (not counted): warren ${f(t.warmup.warren)}, bare ${f(t.warmup.bare)}, BullMQ ${t.warmup.bullmq === null ? 'n/a' : f(t.warmup.bullmq)}`,
-    `      BullMQ ${t.bullmqPerSec === null ? `n/a (${t.bullmqNote})` : `${f(t.bullmqPerSec)} jobs/s -> warren ${f(t.warrenVsBullmq ?? 0)}x (target >= 2x)`}`,
-    `  (b) fake LLM ${r.llm.latencyMs} ms, prefetch ${r.llm.prefetch}, ${r.llm.jobs} jobs, median of ${r.llm.runs.length}: sustained ${f(r.llm.steadyPerSec)} jobs/s | bound ${r.llm.boundPerSec} -> ${f(r.llm.steadyPct)}% (target >= 90%); whole run incl. ramp-up and tail ${f(r.llm.perSec)} jobs/s (${f(r.llm.pct)}%)`,
-    `      same calls through the SDK alone, ${r.llm.prefetch} at a time, no broker: ${f(r.llm.sdkOnlyPerSec)} calls/s`,
-    `      runs (sustained / whole run / SDK alone): ${r.llm.runs.map((x) => `${f(x.steadyPerSec)} / ${f(x.perSec)} / ${f(x.sdkOnlyPerSec)}`).join('; ')}`,
-    `  (c) budget ${r.rateLimit.budget} per ${r.rateLimit.windowMs / 1000} s${r.rateLimit.scaled ? ' (window scaled down)' : ''}: ${r.rateLimit.completedInWindow} calls in one window -> ${f(r.rateLimit.achievedPct)}% (target 95-100%), 429s seen by worker ${r.rateLimit.worker429s}, rejected by fake ${r.rateLimit.fakeRejected}`,
-    `  (d) ${r.memory.inFlight} jobs in flight: RSS ${f(r.memory.rssMb)} MB, heap used ${f(r.memory.heapUsedMb)} MB (target < 250 MB)`,
-    `  ${r.pass ? 'PASS' : 'FAIL'}`,
-  ].join('\n');
+  if (t) {
+    lines.push(
+      `  (a) instant handler, quorum queue, ${t.jobs} jobs, prefetch ${t.prefetch}, median of ${t.runs.warren.length} alternating runs after a warm-up:`,
+      `      warren ${f(t.warrenPerSec)} jobs/s | bare amqplib ${f(t.barePerSec)} jobs/s -> ${f(t.warrenVsBarePct)}% (target >= 70%)`,
+      `      CPU per job (this process): warren ${f(t.cpuUsPerJob.warren)} µs | bare ${f(t.cpuUsPerJob.bare)} µs`,
+      `      runs: warren ${t.runs.warren.map(f).join(' / ')}; bare ${t.runs.bare.map(f).join(' / ')}; BullMQ ${t.runs.bullmq.map(f).join(' / ') || 'n/a'}`,
+      `      CPU µs/job runs: warren ${t.cpuUsPerJob.runs.warren.map(f).join(' / ')}; bare ${t.cpuUsPerJob.runs.bare.map(f).join(' / ')}`,
+      `      warm-up (not counted): warren ${f(t.warmup.warren)}, bare ${f(t.warmup.bare)}, BullMQ ${t.warmup.bullmq === null ? 'n/a' : f(t.warmup.bullmq)}`,
+      `      BullMQ ${t.bullmqPerSec === null ? `n/a (${t.bullmqNote})` : `${f(t.bullmqPerSec)} jobs/s -> warren ${f(t.warrenVsBullmq ?? 0)}x (target >= 2x)`}`,
+    );
+  } else lines.push('  (a) skipped');
+  const llm = r.llm;
+  if (llm) {
+    lines.push(
+      `  (b) fake LLM ${llm.latencyMs} ms, prefetch ${llm.prefetch}, ${llm.jobs} jobs, median of ${llm.runs.length}: sustained ${f(llm.steadyPerSec)} jobs/s | bound ${llm.boundPerSec} -> ${f(llm.steadyPct)}% (target >= 90%); whole run incl. ramp-up and tail ${f(llm.perSec)} jobs/s (${f(llm.pct)}%)`,
+      `      same calls through the SDK alone, ${llm.prefetch} at a time, no broker: ${f(llm.sdkOnlyPerSec)} calls/s`,
+      `      runs (sustained / whole run / SDK alone): ${llm.runs.map((x) => `${f(x.steadyPerSec)} / ${f(x.perSec)} / ${f(x.sdkOnlyPerSec)}`).join('; ')}`,
+    );
+  } else lines.push('  (b) skipped');
+  const rl = r.rateLimit;
+  if (rl) {
+    lines.push(
+      `  (c) budget ${rl.budget} per ${rl.windowMs / 1000} s${rl.scaled ? ' (window scaled down)' : ''}: ${rl.completedInWindow} calls in one window -> ${f(rl.achievedPct)}% (target 95-100%), 429s seen by worker ${rl.worker429s}, rejected by fake ${rl.fakeRejected}`,
+    );
+  } else lines.push('  (c) skipped');
+  const m = r.memory;
+  if (m) lines.push(`  (d) ${m.inFlight} jobs in flight: RSS ${f(m.rssMb)} MB, heap used ${f(m.heapUsedMb)} MB (target < 250 MB)`);
+  else lines.push('  (d) skipped');
+  lines.push(`  ${r.pass ? 'PASS' : 'FAIL'}`);
+  return lines.join('\n');
+}
+
+/** Command-line options: `--quick`, `--only a,b`, `--no-bullmq`; WARREN_BENCH_JOBS / WARREN_BENCH_ROUNDS for (a). */
+function parseArgs(argv: readonly string[]): WorkerBenchOptions {
+  const i = argv.indexOf('--only');
+  const parts = i >= 0 ? (argv[i + 1] ?? '').split(',').map((x) => x.trim()) : undefined;
+  const bad = parts?.filter((x) => !['a', 'b', 'c', 'd'].includes(x)) ?? [];
+  if (parts?.length === 0 || bad.length > 0) throw new Error(`--only takes parts a, b, c, d (comma-separated), not '${argv[i + 1] ?? ''}'`);
+  const num = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+  const jobs = num('WARREN_BENCH_JOBS');
+  const rounds = num('WARREN_BENCH_ROUNDS');
+  return {
+    quick: argv.includes('--quick'),
+    ...(parts ? { parts: parts as BenchPart[] } : {}),
+    ...(argv.includes('--no-bullmq') ? { bullmq: false } : {}),
+    ...(jobs === undefined ? {} : { jobs }),
+    ...(rounds === undefined ? {} : { rounds }),
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const result = await run({ quick: process.argv.includes('--quick') });
+  const result = await run(parseArgs(process.argv.slice(2)));
   console.log(report(result));
   process.exitCode = result.pass ? 0 : 1;
 }
