@@ -9,8 +9,10 @@ const PREFETCH = 50;
 describe('worker SIGKILL with jobs in flight', () => {
   let s: Scenario;
   beforeAll(async () => {
-    // 300 ms per LLM call: each worker holds about `prefetch` jobs in flight when it dies.
-    s = await createScenario('worker-kill', { llm: { latencyMs: 300 }, topology: { prefetch: PREFETCH } });
+    // 600 ms per LLM call at 150 jobs/s: about 90 jobs in flight (Little's law) over two workers'
+    // 100 prefetch slots, so the victim holds close to `prefetch` jobs when it dies. (At 300 ms the
+    // steady state was 45, under the 50 the test waits for, and a slow run never got there.)
+    s = await createScenario('worker-kill', { llm: { latencyMs: 600 }, topology: { prefetch: PREFETCH } });
   });
   afterAll(async () => s?.cleanup());
 
