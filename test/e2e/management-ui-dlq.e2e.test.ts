@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import amqplib from 'amqplib';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,10 @@ import { createTestVhost, type TestVhost } from '../integration/helpers/test-vho
 
 /** Debian's chromium, installed by scripts/ensure-chromium.sh (playwright-core never downloads a browser). */
 const CHROMIUM = process.env.WARREN_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT = resolve(import.meta.dirname, '../../docs/img/management-ui-dlq.png');
+// The README's screenshot is refreshed only on request (WARREN_UPDATE_SCREENSHOT=1), so a test run never edits tracked files.
+const SCREENSHOT = process.env.WARREN_UPDATE_SCREENSHOT === '1'
+  ? resolve(import.meta.dirname, '../../docs/img/management-ui-dlq.png')
+  : join(tmpdir(), `warren-management-ui-dlq-${process.pid}.png`);
 
 /**
  * An operator's first step on a bad day: open the DLQ in the RabbitMQ management

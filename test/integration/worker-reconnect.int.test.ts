@@ -5,30 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seg } from '../../src/broker/management-client.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
-import { body, createWorkerHarness, testTopology, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
+import { body, createWorkerHarness, echoTaskTopology, testTopology, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
 
 // Connection loss without touching the shared broker: the management API
 // force-closes the worker's connection, and a TCP proxy cuts it like a network
 // failure. The worker must re-subscribe by itself and never ack a delivery of
 // the dead channel on the new one (a 406 would close the new channel).
-function topology() {
-  return () => ({
-    exchanges: { jobs: { type: 'direct' }, dlx: { type: 'direct' }, results: { type: 'fanout' } },
-    queues: {
-      work: { type: 'quorum', deadLetter: { exchange: 'dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish', deliveryLimit: 10 },
-      dead: { type: 'quorum' },
-      'results.q': { type: 'classic' },
-    },
-    bindings: [
-      { source: 'jobs', queue: 'work', routingKey: 'work' },
-      { source: 'dlx', queue: 'dead', routingKey: 'dead' },
-      { source: 'results', queue: 'results.q' },
-    ],
-    routes: { task: { exchange: 'jobs', routingKey: 'work', schema: 'task' } },
-    consumers: { work: { queue: 'work', handler: 'echo-task', route: 'task', prefetch: 10, timeout: '30s', results: { exchange: 'results' } } },
-  });
-}
-
 type EchoResult = { jobId: string; result: { redelivered: boolean } };
 
 /** Captures the worker's JSON log lines. */
@@ -80,7 +62,7 @@ describe('worker reconnect', () => {
   let results: Collector;
 
   beforeAll(async () => {
-    h = await createWorkerHarness('worker-reconn', topology());
+    h = await createWorkerHarness('worker-reconn', echoTaskTopology());
     results = await h.collect('results.q');
   });
   afterAll(async () => {
@@ -131,7 +113,7 @@ describe('worker reconnect', () => {
   it('re-subscribes after the network drops (TCP proxy cut) with jobs in flight', async () => {
     const proxy = await startProxy(5672);
     const viaProxy = testTopology(h.vh.vhost, {
-      ...topology()(),
+      ...echoTaskTopology()(),
       connection: { urls: [`amqp://guest:guest@127.0.0.1:${proxy.port}`], management: h.topology.connection.management, vhost: h.vh.vhost, heartbeat: 2 },
     });
     const sink = logSink();

@@ -3,28 +3,10 @@ import { HEADERS } from '../../src/jobs/headers.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { readAttempt } from '../../src/worker/job-headers.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
-import { body, createWorkerHarness, header, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
+import { body, createWorkerHarness, echoTaskTopology, header, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
 import { spawnWorkerProcess } from './helpers/worker-process.ts';
 
 // Graceful shutdown (in process and on SIGTERM) and SIGKILL mid-job, on a quorum queue.
-function topology() {
-  return () => ({
-    exchanges: { jobs: { type: 'direct' }, dlx: { type: 'direct' }, results: { type: 'fanout' } },
-    queues: {
-      work: { type: 'quorum', deadLetter: { exchange: 'dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish', deliveryLimit: 10 },
-      dead: { type: 'quorum' },
-      'results.q': { type: 'classic' },
-    },
-    bindings: [
-      { source: 'jobs', queue: 'work', routingKey: 'work' },
-      { source: 'dlx', queue: 'dead', routingKey: 'dead' },
-      { source: 'results', queue: 'results.q' },
-    ],
-    routes: { task: { exchange: 'jobs', routingKey: 'work', schema: 'task' } },
-    consumers: { work: { queue: 'work', handler: 'echo-task', route: 'task', prefetch: 10, timeout: '30s', results: { exchange: 'results' } } },
-  });
-}
-
 type EchoResult = { jobId: string; result: { attempt: number; redelivered: boolean } };
 
 describe('worker shutdown and crash', () => {
@@ -32,7 +14,7 @@ describe('worker shutdown and crash', () => {
   let results: Collector;
 
   beforeAll(async () => {
-    h = await createWorkerHarness('worker-stop', topology());
+    h = await createWorkerHarness('worker-stop', echoTaskTopology());
     results = await h.collect('results.q');
   });
   afterAll(async () => {

@@ -81,6 +81,29 @@ export function testTopology(vhost: string, raw: Record<string, unknown>): Topol
   return t;
 }
 
+/**
+ * One quorum work queue (at-least-once dead-lettering, delivery limit 10) drained by the
+ * `echo-task` handler with prefetch 10, a dead-letter queue and a results queue: the
+ * topology of the shutdown and reconnect tests.
+ */
+export function echoTaskTopology(): () => Record<string, unknown> {
+  return () => ({
+    exchanges: { jobs: { type: 'direct' }, dlx: { type: 'direct' }, results: { type: 'fanout' } },
+    queues: {
+      work: { type: 'quorum', deadLetter: { exchange: 'dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish', deliveryLimit: 10 },
+      dead: { type: 'quorum' },
+      'results.q': { type: 'classic' },
+    },
+    bindings: [
+      { source: 'jobs', queue: 'work', routingKey: 'work' },
+      { source: 'dlx', queue: 'dead', routingKey: 'dead' },
+      { source: 'results', queue: 'results.q' },
+    ],
+    routes: { task: { exchange: 'jobs', routingKey: 'work', schema: 'task' } },
+    consumers: { work: { queue: 'work', handler: 'echo-task', route: 'task', prefetch: 10, timeout: '30s', results: { exchange: 'results' } } },
+  });
+}
+
 /** Creates a vhost, applies the topology built for it, and opens an admin connection. */
 export async function createWorkerHarness(prefix: string, build: (vhost: string) => Record<string, unknown>): Promise<WorkerHarness> {
   const vh = await withRetries(() => createTestVhost(prefix));
