@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { z } from 'zod';
@@ -123,8 +124,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
 
   const publisher = createConfirmPublisher({ connection, channels: options.publisherChannels ?? 2, logger });
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
-  const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, logger });
-  const tailer = createJobEventsTailer({ connection, publisher, index, exchange: topology.jobEvents.exchange, stream: topology.jobEvents.stream, logger });
+  // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
+  const replicaId = randomUUID();
+  const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, logger, replicaId });
+  const tailer = createJobEventsTailer({ connection, publisher, index, exchange: topology.jobEvents.exchange, stream: topology.jobEvents.stream, logger, replicaId });
   const probe = options.isTopologyApplied === undefined ? createTopologyProbe({ connection, ...apiTopologyNeeds(topology), logger }) : undefined;
   const isTopologyApplied = options.isTopologyApplied ?? (() => probe?.isApplied() ?? false);
   const shutdown = new AbortController();

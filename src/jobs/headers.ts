@@ -6,6 +6,8 @@
 export const HEADERS = {
   /** Attempt number of the delivery the worker will run (1 on first publish). Never derived from x-death. */
   attempt: 'x-warren-attempt',
+  /** On the API's job-event messages: the API process that wrote them (its tail skips its own, already applied). */
+  replica: 'x-warren-replica',
   /** Route the job was published through. */
   route: 'x-warren-route',
   /** W3C trace context carried from the HTTP request. */

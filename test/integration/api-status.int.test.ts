@@ -5,6 +5,9 @@ import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { createBrokerConnection, type BrokerConnection } from '../../src/broker/broker-connection.ts';
 import { createConfirmPublisher, type ConfirmPublisher } from '../../src/broker/confirm-publisher.ts';
 import { createJobEventPublisher, type JobEventPublisher } from '../../src/jobs/job-event-publisher.ts';
+import { createJobEventBatcher } from '../../src/api/status/job-event-batcher.ts';
+import { createJobEventsTailer } from '../../src/api/status/job-events-tailer.ts';
+import { createJobStatusIndex } from '../../src/api/status/job-status-index.ts';
 import { API_KEYS, AUTH, apiTestTopology, chatBody, declareApiTestTopology, eventually, getJson, postJson, testLogger } from './helpers/api-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
@@ -153,5 +156,25 @@ describe('job status from the job-events stream', () => {
     expect(r.status).toBe(404);
     expect(r.body.error.code).toBe('JOB_NOT_FOUND');
   });
-});
 
+  it("a replica's tail skips the job events it wrote itself (already in its index) and applies everyone else's", async () => {
+    const index = createJobStatusIndex({ capacity: 1000 });
+    const tailer = createJobEventsTailer({ connection: conn, publisher, index, exchange: 'warren.events', stream: 'warren.events.log', logger: testLogger(), replicaId: 'replica-me' });
+    try {
+      const mine = createJobEventBatcher({ publisher, exchange: 'warren.events', logger: testLogger(), replicaId: 'replica-me', maxDelayMs: 1 });
+      const theirs = createJobEventBatcher({ publisher, exchange: 'warren.events', logger: testLogger(), replicaId: 'replica-other', maxDelayMs: 1 });
+      const ids = { mine: crypto.randomUUID(), theirs: crypto.randomUUID() };
+      mine.emit({ jobId: ids.mine, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', source: 'api' });
+      await mine.flush();
+      theirs.emit({ jobId: ids.theirs, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', source: 'api' });
+      await theirs.flush();
+      // The stream is read in order: once the later message is applied, the earlier one was read too.
+      await eventually(async () => index.get(ids.theirs)?.status === 'queued');
+      expect(index.get(ids.mine)).toBeUndefined();
+      // The API itself, a process with an id of its own, applied both.
+      await eventually(async () => (await getJson(`${api.url}/v1/jobs/${ids.mine}`)).status === 200);
+    } finally {
+      await tailer.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
+import { HEADERS } from '../../jobs/headers.ts';
 import type { JobEvent } from '../../jobs/job-event.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { JOB_EVENT_BATCH_TYPE } from './job-event-codec.ts';
@@ -36,6 +37,12 @@ export interface JobEventBatcherOptions {
   maxPending?: number;
   /** Publish attempts per message. @default 3 */
   attempts?: number;
+  /**
+   * This API process's id, written on every message (header `x-warren-replica`):
+   * the process applied these events to its own index already, and its stream
+   * tail skips them (see createJobEventsTailer's `replicaId`).
+   */
+  replicaId?: string;
 }
 
 /**
@@ -72,6 +79,7 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
       type: single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE,
       timestamp: Date.now(),
       ...(single ? { correlationId: single.jobId } : {}),
+      ...(options.replicaId === undefined ? {} : { headers: { [HEADERS.replica]: options.replicaId } }),
     };
     for (let attempt = 1; ; attempt++) {
       try {

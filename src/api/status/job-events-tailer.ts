@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
+import { HEADERS } from '../../jobs/headers.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from './job-event-codec.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
@@ -30,6 +31,13 @@ export interface JobEventsTailerOptions {
   prefetch?: number;
   /** Delay before trying again when the stream is missing or the channel failed. @default 2000 */
   retryMs?: number;
+  /**
+   * This API process's id (the job-event batcher's `replicaId`). Messages
+   * carrying it were written by this process after it applied their events to
+   * the index itself, so they are not decoded and applied a second time. A new
+   * process has a new id: on boot every message is replayed.
+   */
+  replicaId?: string;
 }
 
 /**
@@ -141,7 +149,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
               options.index.markCaughtUp();
               log.info({ jobs: options.index.size(), events: applied }, 'status index caught up with the job-events stream');
             }
-          } else {
+          } else if (options.replicaId === undefined || msg.properties.headers?.[HEADERS.replica] !== options.replicaId) {
             const { events } = decodeJobEvents(msg.content);
             for (const e of events) options.index.apply(e);
             applied += events.length;
