@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
-import { createBodyLimit } from '../http/body-limit.ts';
+import { withBodyLimit } from '../http/body-limit.ts';
 import { readJsonBody } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { toApiError } from '../http/to-api-error.ts';
@@ -37,7 +37,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     z.object({ mode: batchModeSchema.optional(), jobs: z.array(z.unknown()).min(1).max(limits.maxBatchItems) }).strict(),
   ]);
 
-  app.post('/v1/jobs/:route/batch', createBodyLimit(limits.maxBatchBodyBytes), async (c) => {
+  app.post('/v1/jobs/:route/batch', withBodyLimit(limits.maxBatchBodyBytes, async (c) => {
     const route = resolveRoute(ctx, c);
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
@@ -108,5 +108,5 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       });
     }
     return c.json({ route: route.name, mode, accepted, rejected, jobs: results }, rejected === 0 ? 202 : 207);
-  });
+  }));
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Hono } from 'hono';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
-import { createBodyLimit } from '../http/body-limit.ts';
+import { withBodyLimit } from '../http/body-limit.ts';
 import { readJsonBodyWithText } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { parseWait } from '../http/wait-param.ts';
@@ -15,7 +15,7 @@ import { header } from '../http/header.ts';
 export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   const { limits, submitter, guard, deps } = ctx;
 
-  app.post('/v1/jobs/:route', createBodyLimit(limits.maxBodyBytes), async (c) => {
+  app.post('/v1/jobs/:route', withBodyLimit(limits.maxBodyBytes, async (c) => {
     const route = resolveRoute(ctx, c);
     const waitMs = parseWait(c.req.query('wait'), limits.maxWaitMs);
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
@@ -42,5 +42,5 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       return c.json({ id, route: route.name, status: view?.status ?? 'queued' }, 202);
     }
     return c.json({ id, route: route.name, status: 'queued' as const }, 202);
-  });
+  }));
 }

@@ -5,7 +5,7 @@ import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
 import { mayPublishExchange } from '../auth/authenticator.ts';
-import { createBodyLimit } from '../http/body-limit.ts';
+import { withBodyLimit } from '../http/body-limit.ts';
 import { readJsonBody } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { zodProblems } from '../http/validation-details.ts';
@@ -35,8 +35,8 @@ export const exchangePublishSchema = z
 export function registerPublishRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   const { limits, submitter, guard, deps } = ctx;
 
-  app.post('/v1/publish/:exchange', createBodyLimit(limits.maxBodyBytes), async (c) => {
-    const exchange = c.req.param('exchange');
+  app.post('/v1/publish/:exchange', withBodyLimit(limits.maxBodyBytes, async (c) => {
+    const exchange = c.req.param('exchange') ?? '';
     const config = Object.hasOwn(deps.topology.exchanges, exchange) ? deps.topology.exchanges[exchange] : undefined;
     if (config === undefined || config.internal) {
       throw new ApiError(404, 'EXCHANGE_UNKNOWN', `exchange '${exchange.slice(0, 100)}' is not a publishable exchange of the topology`);
@@ -74,5 +74,5 @@ export function registerPublishRoutes(app: Hono<ApiEnv>, ctx: AppContext): void 
       }
     }
     return c.json({ id, exchange, routingKey, status: 'queued' as const }, 202);
-  });
+  }));
 }
