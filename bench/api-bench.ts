@@ -44,7 +44,14 @@ export interface ApiBenchOptions {
 }
 
 /** The servers measured. */
-export type Side = 'warren' | 'reference' | 'reference-same';
+export type Side = 'warren' | 'reference' | 'reference-same' | 'warren-base';
+
+/**
+ * WARREN_BENCH_BASELINE=<another checkout of warren> adds a fourth side, `warren-base`: that
+ * checkout's warren server, in the same rounds. For judging a change to the publish path
+ * (`git worktree add /tmp/base HEAD`, then compare warren with warren-base); not in the report.
+ */
+const BASELINE = process.env.WARREN_BENCH_BASELINE;
 
 /** One side's figures in one round. */
 export interface RoundFigures {
@@ -117,9 +124,10 @@ interface BenchServer {
 }
 
 async function startServer(mode: Side, amqpUrl: string, vhost: string): Promise<BenchServer> {
+  const script = mode === 'warren-base' ? join(BASELINE as string, 'bench', 'api-bench-server.ts') : join(HERE, 'api-bench-server.ts');
   // WARREN_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server into <dir> (for finding the next hot spot).
   const profile = process.env.WARREN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.WARREN_BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(HERE, 'api-bench-server.ts'), mode], {
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script, mode === 'warren-base' ? 'warren' : mode], {
     env: { ...process.env, BENCH_AMQP_URL: amqpUrl, BENCH_VHOST: vhost, WARREN_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -201,20 +209,27 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
     servers.push(reference.child);
     const referenceSame = await startServer('reference-same', amqpUrl, vhost);
     servers.push(referenceSame.child);
+    const base = BASELINE === undefined ? undefined : await startServer('warren-base', amqpUrl, vhost);
+    if (base) servers.push(base.child);
     // Wait until warren is ready (status index caught up, topology seen).
-    for (let i = 0; i < 200; i++) {
-      const r = await fetch(`http://127.0.0.1:${warren.port}/readyz`).catch(() => undefined);
-      if (r?.status === 200) break;
-      await new Promise((res) => setTimeout(res, 100));
+    for (const server of base ? [warren, base] : [warren]) {
+      for (let i = 0; i < 200; i++) {
+        const r = await fetch(`http://127.0.0.1:${server.port}/readyz`).catch(() => undefined);
+        if (r?.status === 200) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
     }
-    const sides: Record<Side, { server: BenchServer; url: string; headers: Record<string, string>; queue: string }> = {
-      warren: { server: warren, url: `http://127.0.0.1:${warren.port}/v1/jobs/chat`, headers: { authorization: `Bearer ${BENCH_KEY}` }, queue: 'llm.standard' },
+    const warrenSide = (server: BenchServer) => ({ server, url: `http://127.0.0.1:${server.port}/v1/jobs/chat`, headers: { authorization: `Bearer ${BENCH_KEY}` }, queue: 'llm.standard' });
+    const sides: Partial<Record<Side, { server: BenchServer; url: string; headers: Record<string, string>; queue: string }>> = {
+      warren: warrenSide(warren),
       reference: { server: reference, url: `http://127.0.0.1:${reference.port}/jobs`, headers: {}, queue: 'ref.standard' },
       'reference-same': { server: referenceSame, url: `http://127.0.0.1:${referenceSame.port}/jobs`, headers: {}, queue: 'ref.standard' },
+      ...(base ? { 'warren-base': warrenSide(base) } : {}),
     };
 
     const round = async (side: Side, amount: number): Promise<RoundFigures> => {
       const s = sides[side];
+      if (s === undefined) throw new Error(`no ${side} server`);
       await ch.purgeQueue(s.queue);
       const cpuBefore = await s.server.cpuMs();
       const { result: r, seconds } = await load(s.url, body, s.headers, amount, connections, maxRoundSeconds);
@@ -236,7 +251,7 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
     };
 
     log(`[api-bench] warming up (${connections} connections, ${body.length}-byte jobs)`);
-    for (const side of ['reference', 'reference-same', 'warren'] as const) await round(side, Math.min(3_000, requests));
+    for (const side of ['reference', 'reference-same', 'warren', ...(base ? (['warren-base'] as const) : [])] as const) await round(side, Math.min(3_000, requests));
 
     const rounds: RoundFigures[] = [];
     const orders: Side[][] = [
@@ -245,7 +260,10 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
       ['reference-same', 'reference', 'warren'],
     ];
     for (let i = 0; i < roundsPerSide; i++) {
-      for (const side of orders[i % orders.length] as Side[]) {
+      const order = orders[i % orders.length] as Side[];
+      // The baseline runs right before or after warren, alternating.
+      const withBase = base === undefined ? order : order.flatMap((side) => (side !== 'warren' ? [side] : i % 2 === 0 ? (['warren', 'warren-base'] as Side[]) : (['warren-base', 'warren'] as Side[])));
+      for (const side of withBase) {
         const f = await round(side, requests);
         rounds.push(f);
         log(
@@ -308,6 +326,10 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
     log(
       `[api-bench] medians: warren ${w.perSec} req/s p50 ${w.p50Ms} ms p99 ${w.p99Ms} ms ${w.serverCpuUs} µs CPU/req | reference ${ref.perSec} req/s p50 ${ref.p50Ms} ms p99 ${ref.p99Ms} ms ${ref.serverCpuUs} µs CPU/req | same-message reference ${same.perSec} req/s p99 ${same.p99Ms} ms ${same.serverCpuUs} µs CPU/req`,
     );
+    if (base) {
+      const b = pick('warren-base');
+      log(`[api-bench] baseline (${BASELINE}): ${b.perSec} req/s p99 ${b.p99Ms} ms ${b.serverCpuUs} µs CPU/req; warren/baseline throughput ${Math.round((w.perSec / b.perSec) * 1000) / 10}%, CPU ${Math.round((w.serverCpuUs / b.serverCpuUs) * 1000) / 10}%`);
+    }
     log(`[api-bench] throughput ${throughputPct}% of reference (target >= 85%), p99 ${p99Ratio}x (target <= 1.5x)${clean ? '' : ' | WARNING: errors or queue mismatch in some round'}`);
     return {
       bench: 'api',
