@@ -35,7 +35,7 @@ export interface ApiBenchOptions {
   requests?: number;
   /** Concurrent connections. @default 64 */
   connections?: number;
-  /** Measured rounds per side (alternating). @default 3 (quick: 1) */
+  /** Measured rounds per side (alternating). @default 5 (quick: 1); single rounds swing ±10% on a shared 2-core VM, the median of five much less */
   rounds?: number;
   /** A round stops after this many seconds even if `requests` were not all sent. @default 60 */
   maxRoundSeconds?: number;
@@ -178,7 +178,7 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
   const quick = options.quick ?? false;
   const requests = options.requests ?? (quick ? 5_000 : 20_000);
   const connections = options.connections ?? 64;
-  const roundsPerSide = options.rounds ?? (quick ? 1 : 3);
+  const roundsPerSide = options.rounds ?? (quick ? 1 : 5);
   const maxRoundSeconds = options.maxRoundSeconds ?? 60;
   const log = options.log ?? ((s: string) => console.log(s));
   const body = benchJobBody(1024);
