@@ -16,12 +16,14 @@
  *   window, same algorithm) and uses fewer jobs; the report says which ran.
  *   --only runs some parts (e.g. `--only a` while working on the consume path);
  *   --no-bullmq leaves BullMQ out of (a). Either way the report says what was skipped.
- *   Env WARREN_BENCH_JOBS / WARREN_BENCH_ROUNDS override the job count and rounds of (a).
+ *   Env WARREN_BENCH_JOBS / WARREN_BENCH_ROUNDS override the job count and rounds of (a);
+ *   WARREN_BENCH_CPU_PROF=<dir> writes a CPU profile of each timed run in (a), warren and bare, there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -294,6 +296,28 @@ const chat = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'u
 
 type Loaded = { topology: Topology; file: string; consumersDir: string };
 
+/**
+ * With WARREN_BENCH_CPU_PROF=<dir>, a V8 CPU profile (100 µs sampling) of each timed run in (a) is written
+ * there as <side>-a-<round>.cpuprofile: the run only, not the prefill or the other side sharing this process.
+ */
+async function profileRun<T>(side: string, round: number, body: () => Promise<T>): Promise<T> {
+  const dir = process.env.WARREN_BENCH_CPU_PROF;
+  if (!dir) return body();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    return await body();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${side}-a-${round}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 /** Process CPU time (user + system) in µs since `from`. */
 function cpuSince(from: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(from);
@@ -316,19 +340,23 @@ async function instantHandler(url: string, loaded: Loaded, logger: Logger, jobs:
   let bullNote: string | undefined = withBull ? undefined : 'left out (--no-bullmq)';
   for (let round = 0; round <= rounds; round++) {
     await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
-    let cpu0 = process.cpuUsage();
-    const bareRun = await bareConsume(url, 'bench.instant', jobs, prefetch);
-    const bareUs = cpuSince(cpu0) / jobs;
+    const { bareRun, bareUs } = await profileRun('bare', round, async () => {
+      const cpu = process.cpuUsage();
+      const perSec = await bareConsume(url, 'bench.instant', jobs, prefetch);
+      return { bareRun: perSec, bareUs: cpuSince(cpu) / jobs };
+    });
     await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
     // startWorker resolves at the consumer's consume-ok: timed from there to the last job, like the bare loop.
     // (The CPU figure includes the worker's start and close on top of the run itself.)
-    cpu0 = process.cpuUsage();
-    const worker = await startWorker({ topology: loaded, logger, consumers: ['instant'] });
-    const t0 = performance.now();
-    await waitSucceeded(worker, 'instant', jobs, t0, 300_000);
-    const warrenRun = jobs / ((performance.now() - t0) / 1000);
-    await worker.close(5_000);
-    const warrenUs = cpuSince(cpu0) / jobs;
+    const { warrenRun, warrenUs } = await profileRun('warren', round, async () => {
+      const cpu = process.cpuUsage();
+      const worker = await startWorker({ topology: loaded, logger, consumers: ['instant'] });
+      const t0 = performance.now();
+      await waitSucceeded(worker, 'instant', jobs, t0, 300_000);
+      const perSec = jobs / ((performance.now() - t0) / 1000);
+      await worker.close(5_000);
+      return { warrenRun: perSec, warrenUs: cpuSince(cpu) / jobs };
+    });
     let bullPerSec: number | null = null;
     if (withBull) {
       const bull = await bullmqRate(jobs, prefetch);
