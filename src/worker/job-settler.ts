@@ -16,7 +16,7 @@ import { republishProperties } from './republish.ts';
 import { planRetry } from './retry-plan.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import { safeErrorMessage } from './scrub-secrets.ts';
-import { resultJsonOf, resultMessageJson, succeededEventFields } from './settled-json.ts';
+import { createSucceededEventFields, resultJsonOf, resultMessageJson } from './settled-json.ts';
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts';
 
 /** What the settler needs to know about one consumer. */
@@ -78,6 +78,8 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     c.jobs.inc();
     if (seconds !== undefined) c.duration.observe(seconds);
   }
+
+  const succeededFields = createSucceededEventFields(queueName);
 
   // Shared, so an event costs no closure of its own.
   function onEventFailure(err: unknown): void {
@@ -227,12 +229,18 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     async succeed(d, result, usage, seconds) {
       // The result is serialised once, for the event and the result message alike (settled-json.ts).
       const resultJson = resultJsonOf(result);
-      const fields = { jobId: jobId(d), route: d.route, queue: queueName, attempt: d.attempt, usage };
-      const event = deps.events.emitFields(fields.jobId, 'succeeded', succeededEventFields(fields, resultJson)).catch(onEventFailure);
+      const id = jobId(d);
+      const event = deps.events.emitFields(id, 'succeeded', succeededFields(id, d.route, d.attempt, usage, resultJson));
       const results = consumer.results;
       if (!results) {
-        await event;
+        // Awaited as is: a `.catch()` here would be one more promise per job.
+        try {
+          await event;
+        } catch (err) {
+          onEventFailure(err);
+        }
       } else {
+        const fields = { jobId: id, route: d.route, queue: queueName, attempt: d.attempt, usage };
         const body = resultMessageJson(fields, consumerName, new Date().toISOString(), resultJson);
         const request: PublishRequest = {
           exchange: results.exchange,
@@ -240,7 +248,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
           content: Buffer.from(body),
           properties: { persistent: true, mandatory: true, messageId: `${fields.jobId}.result`, correlationId: fields.jobId, contentType: 'application/json', type: 'job.result', headers: { [HEADERS.route]: d.route ?? '' } },
         };
-        await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event]);
+        await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event.catch(onEventFailure)]);
       }
       if (!ackDelivery(d)) return;
       count(d, 'succeeded', seconds);

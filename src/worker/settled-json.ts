@@ -47,6 +47,31 @@ export function succeededEventFields(f: SucceededFields, resultJson: string | un
   return `${s},"jobId":${jsonString(f.jobId)},"queue":${jsonString(f.queue)}`;
 }
 
+/**
+ * {@link succeededEventFields} for the jobs of one queue, with the pieces that
+ * repeat from job to job (the status and route, the queue) made once: the
+ * usual event is then five joins instead of a dozen, and two fewer regexp
+ * checks. Same output, byte for byte.
+ */
+export function createSucceededEventFields(queue: string): (jobId: string, route: string | undefined, attempt: number, usage: LlmUsage | undefined, resultJson: string | undefined) => string {
+  const tail = `,"queue":${jsonString(queue)}`;
+  const noRoute = '"status":"succeeded","attempt":';
+  // Routes come from the topology: a handful. The bound only guards against a stream of odd headers.
+  const heads = new Map<string, string>();
+  return (jobId, route, attempt, usage, resultJson) => {
+    let head = noRoute;
+    if (route !== undefined) {
+      const known = heads.get(route);
+      if (known === undefined) {
+        head = `"status":"succeeded","route":${jsonString(route)},"attempt":`;
+        if (heads.size < 64) heads.set(route, head);
+      } else head = known;
+    }
+    const rest = usage === undefined ? (resultJson === undefined ? '' : `,"result":${resultJson}`) : `${resultJson === undefined ? '' : `,"result":${resultJson}`},"usage":${JSON.stringify(usage)}`;
+    return `${head}${jsonNumber(attempt)}${rest},"jobId":${jsonString(jobId)}${tail}`;
+  };
+}
+
 /** The result message body: `{jobId, route, consumer, attempt, result, usage, completedAt}`. */
 export function resultMessageJson(f: SucceededFields, consumer: string, completedAt: string, resultJson: string | undefined): string {
   let s = `{"jobId":${jsonString(f.jobId)}`;
