@@ -22,16 +22,7 @@ describe('broker restart: every node of the cluster stopped mid-load, then start
     await s.startWorker('worker-1');
     await s.startWorker('worker-2');
 
-    const retries = s.retryTracker();
-    const load = s.load({
-      onAttempt: retries.onAttempt,
-      submit: s.submitter(() => [api.url]),
-      ratePerSecond: 40,
-      durationMs: 45_000,
-      maxInFlight: 400,
-      retries: 60,
-      retryOn: (r) => r.kind === 'no-answer' || (r.kind === 'rejected' && r.status === 503),
-    });
+    const load = s.clientLoad(() => [api.url], { ratePerSecond: 40, durationMs: 45_000, maxInFlight: 400, retries: 60 });
     await sleep(6_000);
     down = true;
     const t0 = Date.now();
@@ -46,12 +37,12 @@ describe('broker restart: every node of the cluster stopped mid-load, then start
     down = false;
     const startMs = Date.now() - t1;
     await waitUntil(async () => (await fetch(`${api.url}/readyz`)).ok, 60_000, 'API ready after the restart');
-    const summary = await load;
+    const summary = await load.done;
 
     const report = await s.finish({
       settleTimeoutMs: 120_000,
       notes: (r) => {
-        const d = retries.split(r.duplicateIds);
+        const d = load.split(r.duplicateIds);
         return (
           `all 3 nodes stopped in ${stopMs} ms, down ~3 s, started again in ${startMs} ms; first answers ${JSON.stringify(summary.firstAnswers)}, ` +
           `${summary.retried} retries with the same Idempotency-Key. Duplicates: ${d.resent} re-sent by the client after a 503 whose publish had in fact been stored ` +

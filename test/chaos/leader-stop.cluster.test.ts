@@ -27,16 +27,7 @@ describe('cluster: stop the node holding the quorum queue leader mid-load, then 
     await s.startWorker('worker-1');
     await s.startWorker('worker-2');
 
-    const retries = s.retryTracker();
-    const load = s.load({
-      onAttempt: retries.onAttempt,
-      submit: s.submitter(() => apis.map((a) => a.url)),
-      ratePerSecond: 60,
-      durationMs: 40_000,
-      maxInFlight: 200,
-      retries: 40,
-      retryOn: (r) => r.kind === 'no-answer' || (r.kind === 'rejected' && r.status === 503),
-    });
+    const load = s.clientLoad(() => apis.map((a) => a.url), { ratePerSecond: 60, durationMs: 40_000, maxInFlight: 200, retries: 40 });
     await sleep(8_000);
     const leader = (await quorumQueueInfo(s.vhost, SCENARIO.workQueue)).leader;
     stopped = clusterNodeNumber(leader);
@@ -52,12 +43,12 @@ describe('cluster: stop the node holding the quorum queue leader mid-load, then 
     await clusterScript('node-start', String(stopped));
     const restarted = stopped;
     stopped = undefined;
-    const summary = await load;
+    const summary = await load.done;
 
     const report = await s.finish({
       settleTimeoutMs: 120_000,
       notes: (r) => {
-        const d = retries.split(r.duplicateIds);
+        const d = load.split(r.duplicateIds);
         return (
           `leader ${leader} stopped (${stopMs} ms), new leader ${during.leader}; node ${restarted} back and in sync; ` +
           `first answers ${JSON.stringify(summary.firstAnswers)}, ${summary.retried} retries; duplicates: ${d.resent} re-sent after a 503, ${d.other} redelivered (ack lost with the stopped node's connections)`

@@ -30,17 +30,8 @@ describe('network between warren and the broker: cut, then a silent stall longer
     await s.startWorker('worker-1');
     await s.startWorker('worker-2');
 
-    const retries = s.retryTracker();
-    const load = s.load({
-      onAttempt: retries.onAttempt,
-      submit: s.submitter(() => [api.url]),
-      ratePerSecond: 50,
-      durationMs: 24_000,
-      maxInFlight: 200,
-      // A client that honours 503 + Retry-After and keeps its Idempotency-Key.
-      retries: 30,
-      retryOn: (r) => r.kind === 'no-answer' || (r.kind === 'rejected' && r.status === 503),
-    });
+    // A client that honours 503 + Retry-After and keeps its Idempotency-Key.
+    const load = s.clientLoad(() => [api.url], { ratePerSecond: 50, durationMs: 24_000, maxInFlight: 200, retries: 30 });
 
     await sleep(4_000);
     proxy.cut(); // RST on every connection, new ones refused: a broker that died or a pulled cable
@@ -52,7 +43,7 @@ describe('network between warren and the broker: cut, then a silent stall longer
     proxy.stall(); // nothing moves, nothing closes: only heartbeats can tell
     await sleep(4 * HEARTBEAT_S * 1000);
     proxy.restore();
-    const summary = await load;
+    const summary = await load.done;
 
     const first503 = Object.entries(summary.firstAnswers)
       .filter(([k]) => k.startsWith('503'))
@@ -60,7 +51,7 @@ describe('network between warren and the broker: cut, then a silent stall longer
     const report = await s.finish({
       settleTimeoutMs: 60_000,
       notes: (r) => {
-        const d = retries.split(r.duplicateIds);
+        const d = load.split(r.duplicateIds);
         return (
           `first answers ${JSON.stringify(summary.firstAnswers)}, ${summary.retried} retries, proxy saw ${proxy.acceptedTotal()} connections. ` +
           `Duplicates: ${d.resent} re-sent after a 503 whose publish had been stored ("may not be stored": the replica did not know the job yet, so it published again), ` +

@@ -72,6 +72,13 @@ export interface Scenario {
   retryTracker(): RetryTracker;
   /** Runs load against the API(s), recording into the ledger. */
   load(options: Omit<LoadOptions, 'ledger'>): Promise<LoadSummary>;
+  /**
+   * Load from a well-behaved client: chat jobs round-robin to `apiUrls`, and a request that got
+   * no answer or a 503 is sent again (after at least its Retry-After) with the same
+   * Idempotency-Key, up to `retries` times. `split` tells the duplicates the client re-sent
+   * from the rest (see retryTracker).
+   */
+  clientLoad(apiUrls: () => readonly string[], options: ClientLoadOptions): { done: Promise<LoadSummary>; split: RetryTracker['split'] };
   /** Waits until every accepted job finished, then returns the report (printed and recorded). */
   finish(options?: { settleTimeoutMs?: number; notes?: string | ((report: LedgerReport) => string) }): Promise<LedgerReport>;
   /** Jobs whose `GET /v1/jobs/{id}` is not terminal on the given API (the status view must show each job once, finished). */
@@ -80,6 +87,9 @@ export interface Scenario {
   queueDepth(queue: string): Promise<number>;
   cleanup(): Promise<void>;
 }
+
+/** See {@link Scenario.clientLoad}. */
+export type ClientLoadOptions = Required<Pick<LoadOptions, 'ratePerSecond' | 'durationMs' | 'maxInFlight' | 'retries'>>;
 
 /** See {@link Scenario.retryTracker}. */
 export interface RetryTracker {
@@ -196,6 +206,16 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
       };
     },
     load: (o) => runLoad({ ...o, ledger }),
+    clientLoad(apiUrls, o) {
+      const tracker = scenario.retryTracker();
+      const done = scenario.load({
+        ...o,
+        onAttempt: tracker.onAttempt,
+        submit: scenario.submitter(apiUrls),
+        retryOn: (r) => r.kind === 'no-answer' || (r.kind === 'rejected' && r.status === 503),
+      });
+      return { done, split: tracker.split };
+    },
     async finish(o = {}) {
       await observer.settle(o.settleTimeoutMs ?? 60_000);
       const report = ledger.report();
