@@ -24,7 +24,7 @@ function jsonNumber(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null';
 }
 
-/** The fields of a `succeeded` event other than `source` and `at` (which the event publisher adds). */
+/** What a successful job's result message says about the job besides its result. */
 export interface SucceededFields {
   jobId: string;
   route: string | undefined;
@@ -34,24 +34,12 @@ export interface SucceededFields {
 }
 
 /**
- * `"status":"succeeded",…` without braces: the body of
- * `{status, route, attempt, result, usage, jobId, queue}`, the object the
- * settler used to hand to the event publisher.
- */
-export function succeededEventFields(f: SucceededFields, resultJson: string | undefined): string {
-  let s = '"status":"succeeded"';
-  if (f.route !== undefined) s += `,"route":${jsonString(f.route)}`;
-  s += `,"attempt":${jsonNumber(f.attempt)}`;
-  if (resultJson !== undefined) s += `,"result":${resultJson}`;
-  if (f.usage !== undefined) s += `,"usage":${JSON.stringify(f.usage)}`;
-  return `${s},"jobId":${jsonString(f.jobId)},"queue":${jsonString(f.queue)}`;
-}
-
-/**
- * {@link succeededEventFields} for the jobs of one queue, with the pieces that
+ * Writes the fields of a `succeeded` event other than `source` and `at`
+ * (which the event publisher adds) for the jobs of one queue, the pieces that
  * repeat from job to job (the status and route, the queue) made once: the
  * usual event is then five joins instead of a dozen, and two fewer regexp
- * checks. Same output, byte for byte.
+ * checks. Key order as the event object had it: status, route, attempt,
+ * result, usage, jobId, queue.
  */
 export function createSucceededEventFields(queue: string): (jobId: string, route: string | undefined, attempt: number, usage: LlmUsage | undefined, resultJson: string | undefined) => string {
   const tail = `,"queue":${jsonString(queue)}`;

@@ -22,11 +22,11 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const { value: body, text } = await readJsonBodyWithText(c);
     const id = key === undefined ? randomUUID() : idempotentJobId(c.get('principal').id, `route:${route.name}`, key);
 
+    // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
+    const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), { text });
     if (key === undefined) {
-      await submitter.publish(submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), { text }));
+      await submitter.publish(job);
     } else {
-      // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
-      const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), { text });
       const outcome = await guard.run(id, route.publishTimeoutMs, () => submitter.publish(job));
       if (outcome.replayed) {
         c.header('idempotent-replayed', 'true');
