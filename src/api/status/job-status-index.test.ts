@@ -83,6 +83,27 @@ describe('job status index', () => {
     expect(idx.size()).toBe(2);
   });
 
+
+  it('keeps exactly the most recently updated jobs through many evictions', () => {
+    const idx = createJobStatusIndex({ capacity: 100 });
+    // 5,000 jobs; each job's `running` arrives 150 jobs after its `queued` (so only some are still held to update).
+    for (let i = 0; i < 5_000; i++) {
+      idx.apply(ev(`j${i}`, 'queued', 1, i));
+      if (i >= 150 && i % 3 === 0) idx.apply(ev(`j${i - 150}`, 'running', 1, i));
+    }
+    expect(idx.size()).toBe(100);
+    const held = Array.from({ length: 5_000 }, (_, i) => `j${i}`).filter((id) => idx.get(id) !== undefined);
+    expect(held).toHaveLength(100);
+    // The jobs held are exactly the last 100 distinct ones to get an event, whichever event it was.
+    const lastUpdated: string[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      lastUpdated.push(`j${i}`);
+      if (i >= 150 && i % 3 === 0) lastUpdated.push(`j${i - 150}`);
+    }
+    const newest = new Set<string>();
+    for (let k = lastUpdated.length - 1; k >= 0 && newest.size < 100; k--) newest.add(lastUpdated[k] as string);
+    expect(new Set(held)).toEqual(newest);
+  });
   it('notifies subscribers and resolves waitFor', async () => {
     const idx = createJobStatusIndex({ capacity: 10 });
     const seen: string[] = [];

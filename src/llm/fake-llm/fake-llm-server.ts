@@ -17,6 +17,7 @@ import { createFakeLlmStats, type FakeLlmStats } from './fake-llm-stats.ts';
 import { MarkerSyntaxError, parseMarkers, stripMarkers, type Fault, type FaultVariant, type MarkerDirectives } from './markers.ts';
 import { openAiErrorBody } from './openai-error-body.ts';
 import { createSlidingWindowLimiter, type SlidingWindowLimiter } from './sliding-window-limiter.ts';
+import { createOldestFirst } from '../../util/oldest-first.ts';
 
 /** What a custom `reply` function gets to build the assistant's text. */
 export interface ReplyContext {
@@ -84,6 +85,7 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
   let limiter = makeLimiter(config);
   const stats = createFakeLlmStats();
   const failFirstSeen = new Map<string, number>();
+  const evictOldestFailFirst = createOldestFirst(failFirstSeen);
   const openResponses = new Set<ServerResponse>();
 
   const replyText = reply ?? ((ctx: ReplyContext) => `fake-llm reply to: "${ctx.prompt.slice(0, 200)}"`);
@@ -260,8 +262,7 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
       const seen = failFirstSeen.get(key) ?? 0;
       if (seen < directives.failFirst.count) {
         if (seen === 0 && failFirstSeen.size >= MAX_FAIL_FIRST_KEYS) {
-          const oldest = failFirstSeen.keys().next().value;
-          if (oldest !== undefined) failFirstSeen.delete(oldest);
+          evictOldestFailFirst();
         }
         failFirstSeen.set(key, seen + 1);
         return directives.failFirst.fault;
