@@ -16,16 +16,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import amqplib from 'amqplib';
 import autocannon from 'autocannon';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
+import { JOB_EVENT_BATCH_TYPE } from '../src/api/status/job-event-codec.ts';
+import { jobEventsSchema } from '../src/config/topology-schema.ts';
 import { BENCH_KEY } from './api-bench-server.ts';
 import type { BenchFigure } from './figures.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** warren's default status index size (topology `jobEvents.indexSize`), which the bench server keeps. */
+const INDEX_SIZE = jobEventsSchema.parse({}).indexSize;
 const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MANAGEMENT_URL = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 
@@ -67,6 +72,10 @@ export interface RoundFigures {
   queued: number;
   /** CPU time of the server process per accepted request. */
   serverCpuUs: number;
+  /** CPU time of the local RabbitMQ (every beam.smp process) per accepted request; undefined when it can't be read. */
+  brokerCpuUs: number | undefined;
+  /** CPU time of this process (the load generator) per accepted request. */
+  loadCpuUs: number;
 }
 
 /** Median figures of one side. */
@@ -151,6 +160,37 @@ async function startServer(mode: Side, amqpUrl: string, vhost: string): Promise<
   };
 }
 
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (ms) used so far by the broker on this machine: every beam.smp process, from /proc.
+ * Undefined where /proc is missing or no broker runs here (a remote broker).
+ */
+function brokerCpuMs(): number | undefined {
+  let total = 0;
+  let found = false;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('beam')) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command.
+      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+      found = true;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found ? total : undefined;
+}
+
 /** One load run; `seconds` runs from the start to the last response (autocannon itself ends on a whole-second tick). */
 async function load(url: string, body: string, headers: Record<string, string>, amount: number, connections: number, maxSeconds: number): Promise<{ result: autocannon.Result; seconds: number }> {
   const started = performance.now();
@@ -173,6 +213,18 @@ async function load(url: string, body: string, headers: Record<string, string>, 
   }
 }
 
+/** `count` synthetic `queued` events in `job.batch` messages of 1,000, confirmed, as the API's batcher writes them. */
+async function prefillJobEvents(conn: Awaited<ReturnType<typeof amqplib.connect>>, count: number): Promise<void> {
+  const confirm = await conn.createConfirmChannel();
+  const at = new Date().toISOString();
+  for (let i = 0; i < count; i += 1_000) {
+    const events = Array.from({ length: Math.min(1_000, count - i) }, () => ({ jobId: randomUUID(), status: 'queued', attempt: 1, at, source: 'api', route: 'chat' }));
+    confirm.publish('warren.events', '', Buffer.from(JSON.stringify(events)), { contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE });
+  }
+  await confirm.waitForConfirms();
+  await confirm.close();
+}
+
 /** Runs the benchmark in a vhost of its own (deleted afterwards) and returns the figures. */
 export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult> {
   const quick = options.quick ?? false;
@@ -184,17 +236,27 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
   const body = benchJobBody(1024);
 
   const management = createManagementClient({ url: MANAGEMENT_URL, timeoutMs: 60_000 });
-  const vhost = `warren-bench-api-${randomUUID().slice(0, 8)}`;
   const user = new URL(AMQP_BASE).username || 'guest';
-  await management.put(`/vhosts/${seg(vhost)}`, {});
-  await management.put(`/permissions/${seg(vhost)}/${seg(decodeURIComponent(user))}`, { configure: '.*', write: '.*', read: '.*' });
-  const amqpUrl = `${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`;
+  const vhosts: string[] = [];
+  const amqpConnections: Awaited<ReturnType<typeof amqplib.connect>>[] = [];
   const servers: ChildProcess[] = [];
-  const admin = await amqplib.connect(amqpUrl);
-  try {
-    const ch = await admin.createChannel();
+
+  /**
+   * A vhost with the bench's exchanges and queues, its events stream already holding a full index's worth of
+   * `queued` events: a replica that has run for a while holds a full status index (every new job evicts the
+   * oldest), so warren replays them at start and every timed round runs at capacity.
+   */
+  async function createBenchVhost(): Promise<{ vhost: string; amqpUrl: string; ch: amqplib.Channel }> {
+    const vhost = `warren-bench-api-${randomUUID().slice(0, 8)}`;
+    await management.put(`/vhosts/${seg(vhost)}`, {});
+    vhosts.push(vhost);
+    await management.put(`/permissions/${seg(vhost)}/${seg(decodeURIComponent(user))}`, { configure: '.*', write: '.*', read: '.*' });
+    const amqpUrl = `${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`;
+    const conn = await amqplib.connect(amqpUrl);
+    amqpConnections.push(conn);
+    const ch = await conn.createChannel();
     await ch.assertExchange('llm.jobs', 'topic', { durable: true });
-    // Both sides publish to a quorum queue of their own, through the same topic exchange.
+    // Every side publishes to a quorum queue, through the same topic exchange.
     await ch.assertQueue('llm.standard', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await ch.bindQueue('llm.standard', 'llm.jobs', 'llm.standard.#');
     await ch.assertQueue('ref.standard', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -202,39 +264,57 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
     await ch.assertExchange('warren.events', 'fanout', { durable: true });
     await ch.assertQueue('warren.events.log', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1h' } });
     await ch.bindQueue('warren.events.log', 'warren.events', '');
+    await prefillJobEvents(conn, INDEX_SIZE);
+    return { vhost, amqpUrl, ch };
+  }
 
+  try {
+    const { vhost, amqpUrl, ch } = await createBenchVhost();
+    // The baseline gets a vhost of its own: in a shared one, each warren would tail the other's job events
+    // (as replicas do) and spend CPU on them during the other's rounds.
+    const baseVhost = BASELINE === undefined ? undefined : await createBenchVhost();
     const warren = await startServer('warren', amqpUrl, vhost);
     servers.push(warren.child);
     const reference = await startServer('reference', amqpUrl, vhost);
     servers.push(reference.child);
     const referenceSame = await startServer('reference-same', amqpUrl, vhost);
     servers.push(referenceSame.child);
-    const base = BASELINE === undefined ? undefined : await startServer('warren-base', amqpUrl, vhost);
+    const base = baseVhost === undefined ? undefined : await startServer('warren-base', baseVhost.amqpUrl, baseVhost.vhost);
     if (base) servers.push(base.child);
-    // Wait until warren is ready (status index caught up, topology seen).
+    // Wait until warren is ready (status index caught up, topology seen) and check its index is full.
     for (const server of base ? [warren, base] : [warren]) {
-      for (let i = 0; i < 200; i++) {
+      let ready = false;
+      for (let i = 0; i < 600 && !ready; i++) {
         const r = await fetch(`http://127.0.0.1:${server.port}/readyz`).catch(() => undefined);
-        if (r?.status === 200) break;
-        await new Promise((res) => setTimeout(res, 100));
+        ready = r?.status === 200;
+        if (!ready) await new Promise((res) => setTimeout(res, 100));
       }
+      if (!ready) throw new Error(`warren bench server on port ${server.port} did not become ready in 60 s`);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { authorization: `Bearer ${BENCH_KEY}` } })).text();
+      const held = Number(/^warren_api_status_index_jobs (\d+)/m.exec(metrics)?.[1]);
+      if (held !== INDEX_SIZE) throw new Error(`warren's status index holds ${held} jobs after the replay, expected ${INDEX_SIZE}`);
     }
-    const warrenSide = (server: BenchServer) => ({ server, url: `http://127.0.0.1:${server.port}/v1/jobs/chat`, headers: { authorization: `Bearer ${BENCH_KEY}` }, queue: 'llm.standard' });
-    const sides: Partial<Record<Side, { server: BenchServer; url: string; headers: Record<string, string>; queue: string }>> = {
-      warren: warrenSide(warren),
-      reference: { server: reference, url: `http://127.0.0.1:${reference.port}/jobs`, headers: {}, queue: 'ref.standard' },
-      'reference-same': { server: referenceSame, url: `http://127.0.0.1:${referenceSame.port}/jobs`, headers: {}, queue: 'ref.standard' },
-      ...(base ? { 'warren-base': warrenSide(base) } : {}),
+    log(`[api-bench] warren replayed ${INDEX_SIZE.toLocaleString('en-US')} job events: every round runs with a full status index`);
+    const warrenSide = (server: BenchServer, channel: amqplib.Channel) => ({ server, url: `http://127.0.0.1:${server.port}/v1/jobs/chat`, headers: { authorization: `Bearer ${BENCH_KEY}` }, queue: 'llm.standard', ch: channel });
+    const sides: Partial<Record<Side, { server: BenchServer; url: string; headers: Record<string, string>; queue: string; ch: amqplib.Channel }>> = {
+      warren: warrenSide(warren, ch),
+      reference: { server: reference, url: `http://127.0.0.1:${reference.port}/jobs`, headers: {}, queue: 'ref.standard', ch },
+      'reference-same': { server: referenceSame, url: `http://127.0.0.1:${referenceSame.port}/jobs`, headers: {}, queue: 'ref.standard', ch },
+      ...(base && baseVhost ? { 'warren-base': warrenSide(base, baseVhost.ch) } : {}),
     };
 
     const round = async (side: Side, amount: number): Promise<RoundFigures> => {
       const s = sides[side];
       if (s === undefined) throw new Error(`no ${side} server`);
-      await ch.purgeQueue(s.queue);
+      await s.ch.purgeQueue(s.queue);
       const cpuBefore = await s.server.cpuMs();
+      const brokerBefore = brokerCpuMs();
+      const loadBefore = process.cpuUsage();
       const { result: r, seconds } = await load(s.url, body, s.headers, amount, connections, maxRoundSeconds);
+      const loadUsed = process.cpuUsage(loadBefore);
+      const brokerAfter = brokerCpuMs();
       const cpuAfter = await s.server.cpuMs();
-      const queued = (await ch.checkQueue(s.queue)).messageCount;
+      const queued = (await s.ch.checkQueue(s.queue)).messageCount;
       const accepted = r['2xx'];
       return {
         side,
@@ -247,6 +327,8 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
         p99Ms: r.latency.p99,
         queued,
         serverCpuUs: accepted === 0 ? 0 : Math.round(((cpuAfter - cpuBefore) * 1000) / accepted),
+        brokerCpuUs: brokerBefore === undefined || brokerAfter === undefined || accepted === 0 ? undefined : Math.round(((brokerAfter - brokerBefore) * 1000) / accepted),
+        loadCpuUs: accepted === 0 ? 0 : Math.round((loadUsed.user + loadUsed.system) / accepted),
       };
     };
 
@@ -267,11 +349,10 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
         const f = await round(side, requests);
         rounds.push(f);
         log(
-          `[api-bench] round ${i + 1} ${side.padEnd(14)} ${f.perSec} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  server CPU ${f.serverCpuUs} µs/req  (${f.accepted} accepted, ${f.non2xx} non-2xx, ${f.errors} errors, ${f.queued} in queue)`,
+          `[api-bench] round ${i + 1} ${side.padEnd(14)} ${f.perSec} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  server CPU ${f.serverCpuUs} µs/req, broker ${f.brokerCpuUs ?? '?'}, load generator ${f.loadCpuUs}  (${f.accepted} accepted, ${f.non2xx} non-2xx, ${f.errors} errors, ${f.queued} in queue)`,
         );
       }
     }
-    await ch.close();
 
     const pick = (side: Side): SideFigures => {
       const rs = rounds.filter((r) => r.side === side);
@@ -347,8 +428,8 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
   } finally {
     for (const child of servers) child.kill('SIGTERM');
     await Promise.all(servers.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
-    await admin.close().catch(() => undefined);
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+    for (const conn of amqpConnections) await conn.close().catch(() => undefined);
+    for (const vhost of vhosts) await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
   }
 }
 
