@@ -48,7 +48,7 @@ export interface StartApiOptions {
   connection?: BrokerConnection;
   /** How long to wait for the broker at start. @default 15000 */
   connectTimeoutMs?: number;
-  /** Confirm channels of the publisher. @default 2 */
+  /** Confirm channels of the publisher (see ConfirmPublisherOptions.channels). @default 1 */
   publisherChannels?: number;
   limits?: Partial<ApiLimits>;
   /** Serve /openapi.json and /docs without a key. @default $WARREN_API_PUBLIC_DOCS === 'true' */
@@ -122,7 +122,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     throw err;
   }
 
-  const publisher = createConfirmPublisher({ connection, channels: options.publisherChannels ?? 2, logger });
+  const publisher = createConfirmPublisher({ connection, ...(options.publisherChannels === undefined ? {} : { channels: options.publisherChannels }), logger });
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
   const replicaId = randomUUID();
