@@ -24,7 +24,7 @@ describe('createOldestFirst', () => {
     // A deterministic pseudo-random sequence of operations, checked step by step against the naive eviction.
     let seed = 7;
     const rand = (n: number) => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      seed = (seed * 48_271) % 2_147_483_647; // Park-Miller: stays exact in a double
       return seed % n;
     };
     let evictions = 0;
@@ -49,7 +49,7 @@ describe('createOldestFirst', () => {
       if (i % 997 === 0) expect([...m.keys()]).toEqual([...model.keys()]);
     }
     expect([...m.entries()]).toEqual([...model.entries()]);
-    expect(evictions).toBeGreaterThan(2_000);
+    expect(evictions).toBeGreaterThan(4_000);
   });
 
   it('keeps a bounded map bounded across many rehashes', () => {

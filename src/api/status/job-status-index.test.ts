@@ -83,7 +83,6 @@ describe('job status index', () => {
     expect(idx.size()).toBe(2);
   });
 
-
   it('keeps exactly the most recently updated jobs through many evictions', () => {
     const idx = createJobStatusIndex({ capacity: 100 });
     // 5,000 jobs; each job's `running` arrives 150 jobs after its `queued` (so only some are still held to update).
@@ -104,6 +103,7 @@ describe('job status index', () => {
     for (let k = lastUpdated.length - 1; k >= 0 && newest.size < 100; k--) newest.add(lastUpdated[k] as string);
     expect(new Set(held)).toEqual(newest);
   });
+
   it('notifies subscribers and resolves waitFor', async () => {
     const idx = createJobStatusIndex({ capacity: 10 });
     const seen: string[] = [];
