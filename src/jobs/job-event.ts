@@ -28,6 +28,8 @@ export const jobEventSchema = z.object({
   usage: z.object({ promptTokens: z.number(), completionTokens: z.number(), totalTokens: z.number() }).optional(),
   /** Delay before the next attempt (retrying only). */
   retryInMs: z.number().optional(),
+  /** How long the attempt's handler ran, in ms (on the event that ends an attempt, when a handler ran). */
+  durationMs: z.number().nonnegative().optional(),
   /** Which process emitted it (`api`, `worker`, `dlq`). */
   source: z.string().optional(),
 });

@@ -19,6 +19,11 @@ import { safeErrorMessage } from './scrub-secrets.ts';
 import { createSucceededEventFields, resultJsonOf, resultMessageJson } from './settled-json.ts';
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts';
 
+/** A handler's run time in whole milliseconds, as job events carry it. */
+function durationMsOf(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+
 /** What the settler needs to know about one consumer. */
 export interface JobSettlerDeps {
   consumerName: string;
@@ -91,11 +96,14 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
    * Job events are awaited, so a job is acked after its `succeeded` (which may
    * carry the only copy of the result) is stored; a refused event is logged
    * and counted but never blocks the ack: observability must not hold jobs.
+   * The event ends the attempt; `seconds` is how long its handler ran
+   * (undefined when none ran).
    */
-  function emit(d: Delivery, event: Omit<JobEvent, 'jobId' | 'at' | 'queue'>): Promise<void> {
+  function emit(d: Delivery, event: Omit<JobEvent, 'jobId' | 'at' | 'queue'>, seconds: number | undefined): Promise<void> {
     const full = event as JobEvent;
     full.jobId = jobId(d);
     full.queue = queueName;
+    if (seconds !== undefined) full.durationMs = durationMsOf(seconds);
     return deps.events.emit(full).catch(onEventFailure);
   }
 
@@ -161,7 +169,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     if (plan.expiration !== undefined) properties.expiration = plan.expiration;
     const request: PublishRequest = { exchange: '', routingKey: plan.queue, content: d.msg.content, properties };
     if (!(await publishHeld(d, 'retry', () => deps.publisher.publish(request)))) return;
-    await emit(d, { status: 'retrying', route: d.route, attempt: d.attempt, error: errorOf(f), retryInMs: plan.delayMs });
+    await emit(d, { status: 'retrying', route: d.route, attempt: d.attempt, error: errorOf(f), retryInMs: plan.delayMs }, seconds);
     if (!ackDelivery(d)) return;
     metrics.retries.inc({ consumer: consumerName, reason: f.errorClass });
     count(d, 'retried', seconds);
@@ -179,14 +187,14 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     });
     if (!request) {
       // No dead-letter target: the broker would drop it too. Say so loudly, once per job.
-      await emit(d, { status: 'failed', route: d.route, attempt: d.attempt, error: errorOf(f) });
+      await emit(d, { status: 'failed', route: d.route, attempt: d.attempt, error: errorOf(f) }, seconds);
       if (!ackDelivery(d)) return;
       count(d, 'failed', seconds);
       deps.logger.error({ consumer: consumerName, jobId: jobId(d), reason, errorClass: f.errorClass }, `job failed and queue '${queueName}' has no deadLetter target: it is dropped (add deadLetter to the queue in topology.yaml)`);
       return;
     }
     if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
-    await emit(d, { status: 'dead-lettered', route: d.route, attempt: d.attempt, error: errorOf(f) });
+    await emit(d, { status: 'dead-lettered', route: d.route, attempt: d.attempt, error: errorOf(f) }, seconds);
     if (!ackDelivery(d)) return;
     metrics.deadLetters.inc({ consumer: consumerName, reason });
     count(d, 'dead-lettered', seconds);
@@ -206,7 +214,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     });
     if (unforwardable) return deadLetter(d, { ...f, message: `${f.message}; forwarding to route '${route}' failed: ${unforwardable.message}` }, f.errorClass, seconds);
     if (!ok) return;
-    await emit(d, { status: 'retrying', route, attempt: d.attempt, error: errorOf(f), retryInMs: 0 });
+    await emit(d, { status: 'retrying', route, attempt: d.attempt, error: errorOf(f), retryInMs: 0 }, seconds);
     if (!ackDelivery(d)) return;
     count(d, 'forwarded', seconds);
     deps.logger.info({ consumer: consumerName, jobId: jobId(d), errorClass: f.errorClass, route }, 'job forwarded to its fallback route');
@@ -230,7 +238,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
       // The result is serialised once, for the event and the result message alike (settled-json.ts).
       const resultJson = resultJsonOf(result);
       const id = jobId(d);
-      const event = deps.events.emitFields(id, 'succeeded', succeededFields(id, d.route, d.attempt, usage, resultJson));
+      const event = deps.events.emitFields(id, 'succeeded', succeededFields(id, d.route, d.attempt, usage, resultJson, durationMsOf(seconds)));
       const results = consumer.results;
       if (!results) {
         // Awaited as is: a `.catch()` here would be one more promise per job.

@@ -19,8 +19,10 @@ describe('settled JSON', () => {
             for (const route of [undefined, 'task', 'r"oute', '']) {
               for (const jobId of strings) {
                 const attempt = jobId === '' ? Number.NaN : 2;
-                const old = { status: 'succeeded', route, attempt, result: result ?? null, ...(usage ? { usage } : {}), jobId, queue };
-                expect(`{${write(jobId, route, attempt, usage, resultJsonOf(result))}}`).toBe(JSON.stringify(old));
+                for (const durationMs of [undefined, 0, 1_234]) {
+                  const old = { status: 'succeeded', route, attempt, result: result ?? null, ...(usage ? { usage } : {}), jobId, queue, durationMs };
+                  expect(`{${write(jobId, route, attempt, usage, resultJsonOf(result), durationMs)}}`).toBe(JSON.stringify(old));
+                }
               }
             }
           }

@@ -39,14 +39,16 @@ export interface SucceededFields {
  * repeat from job to job (the status and route, the queue) made once: the
  * usual event is then five joins instead of a dozen, and two fewer regexp
  * checks. Key order as the event object had it: status, route, attempt,
- * result, usage, jobId, queue.
+ * result, usage, jobId, queue, durationMs.
  */
-export function createSucceededEventFields(queue: string): (jobId: string, route: string | undefined, attempt: number, usage: LlmUsage | undefined, resultJson: string | undefined) => string {
+export function createSucceededEventFields(
+  queue: string,
+): (jobId: string, route: string | undefined, attempt: number, usage: LlmUsage | undefined, resultJson: string | undefined, durationMs: number | undefined) => string {
   const tail = `,"queue":${jsonString(queue)}`;
   const noRoute = '"status":"succeeded","attempt":';
   // Routes come from the topology: a handful. The bound only guards against a stream of odd headers.
   const heads = new Map<string, string>();
-  return (jobId, route, attempt, usage, resultJson) => {
+  return (jobId, route, attempt, usage, resultJson, durationMs) => {
     let head = noRoute;
     if (route !== undefined) {
       const known = heads.get(route);
@@ -56,7 +58,8 @@ export function createSucceededEventFields(queue: string): (jobId: string, route
       } else head = known;
     }
     const rest = usage === undefined ? (resultJson === undefined ? '' : `,"result":${resultJson}`) : `${resultJson === undefined ? '' : `,"result":${resultJson}`},"usage":${JSON.stringify(usage)}`;
-    return `${head}${jsonNumber(attempt)}${rest},"jobId":${jsonString(jobId)}${tail}`;
+    const duration = durationMs === undefined ? '' : `,"durationMs":${jsonNumber(durationMs)}`;
+    return `${head}${jsonNumber(attempt)}${rest},"jobId":${jsonString(jobId)}${tail}${duration}`;
   };
 }
 

@@ -108,6 +108,17 @@ describe('worker dispositions (real broker, fake LLM through the openai SDK)', (
     expect((await h.ch.checkQueue('chat')).messageCount).toBe(0);
   });
 
+  it('the event ending an attempt says how long the handler ran (a quick job has no `running` event to say when it started)', async () => {
+    const id = await h.publish('chat', chat(`[[delay:300]] take your time ${Date.now()}`));
+    const [ev] = await h.events.waitFor((e) => e.jobId === id && e.status === 'succeeded');
+    // The LLM call alone took 300 ms; the handler a little more, far less than the test's patience.
+    expect(ev?.durationMs).toBeGreaterThanOrEqual(300);
+    expect(ev?.durationMs).toBeLessThan(5_000);
+    const failed = await h.publish('chat', chat(`[[delay:200]] [[fail:400]] bad request ${Date.now()}`));
+    const [dl] = await h.events.waitFor((e) => e.jobId === failed && e.status === 'dead-lettered');
+    expect(dl?.durationMs).toBeGreaterThanOrEqual(200);
+  });
+
   it('429 with Retry-After: waits at least as long as the provider asked, attempt counted in x-warren-attempt', async () => {
     // 350 ms fits a tier (500 ms, shortened by a per-message expiration).
     const short = await h.publish('chat', chat(`[[fail-first:1:429:retry-after-ms=350]] slow down ${Date.now()}`));

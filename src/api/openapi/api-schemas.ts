@@ -28,6 +28,7 @@ export const attemptSchema = z
     status: jobStatusSchema,
     startedAt: z.string().optional(),
     endedAt: z.string().optional(),
+    durationMs: z.number().optional().meta({ description: 'How long the handler ran, in ms.' }),
     error: z.object({ class: z.string(), message: z.string() }).optional(),
     retryInMs: z.number().optional(),
   })

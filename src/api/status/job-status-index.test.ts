@@ -30,6 +30,19 @@ describe('job status index', () => {
     });
   });
 
+  it("shows when a quick attempt started from its duration; a `running` event's time wins", () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    // Attempt 1 was quicker than the worker's `running` delay: only its outcome, with how long it ran.
+    idx.apply(ev('q', 'queued', 1, 0));
+    idx.apply(ev('q', 'retrying', 1, 2, { error: { class: 'server-error', message: '500' }, retryInMs: 0, durationMs: 1_500 }));
+    idx.apply(ev('q', 'running', 2, 3));
+    idx.apply(ev('q', 'succeeded', 2, 5, { durationMs: 1_900 }));
+    expect(idx.get('q')?.attempts).toEqual([
+      { attempt: 1, status: 'retrying', startedAt: new Date(T0 + 500).toISOString(), endedAt: at(2), durationMs: 1_500, error: { class: 'server-error', message: '500' }, retryInMs: 0 },
+      { attempt: 2, status: 'succeeded', startedAt: at(3), endedAt: at(5), durationMs: 1_900 },
+    ]);
+  });
+
   it('a late queued event (published after the confirm, without blocking) never hides progress', () => {
     const idx = createJobStatusIndex({ capacity: 10 });
     idx.apply(ev('b', 'running', 1, 1));

@@ -51,13 +51,23 @@ interface JobRecord {
 // Shared empty list: replaced (never mutated) when the first attempt arrives.
 const NO_ATTEMPTS: AttemptView[] = [];
 
+function attemptView(a: AttemptView): AttemptView {
+  const view = { ...a };
+  // Workers announce `running` only for jobs still running after a delay: a quicker attempt's start is its end minus its duration.
+  if (view.startedAt === undefined && view.endedAt !== undefined && view.durationMs !== undefined) {
+    const ended = Date.parse(view.endedAt);
+    if (Number.isFinite(ended)) view.startedAt = new Date(ended - view.durationMs).toISOString();
+  }
+  return view;
+}
+
 function toView(r: JobRecord): JobStatusView {
   const view: JobStatusView = {
     id: r.id,
     status: r.status,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
-    attempts: r.attempts.map((a) => ({ ...a })),
+    attempts: r.attempts.map(attemptView),
   };
   if (r.route !== undefined) view.route = r.route;
   if (r.queue !== undefined) view.queue = r.queue;
@@ -105,6 +115,7 @@ function merge(r: JobRecord, e: JobEvent, maxAttempts: number): void {
       a.endedAt = e.at;
       if (e.error !== undefined) a.error = e.error;
       if (e.retryInMs !== undefined) a.retryInMs = e.retryInMs;
+      if (e.durationMs !== undefined) a.durationMs = e.durationMs;
     }
   }
   if (e.status === 'succeeded') {

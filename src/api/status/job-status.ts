@@ -4,8 +4,11 @@ import { TERMINAL_STATUSES, type JobEvent, type JobStatus } from '../../jobs/job
 export interface AttemptView {
   attempt: number;
   status: JobStatus;
+  /** When the handler started: from the `running` event, or `endedAt - durationMs` for a job quicker than that event's delay. */
   startedAt?: string;
   endedAt?: string;
+  /** How long the handler ran, in ms. */
+  durationMs?: number;
   error?: { class: string; message: string };
   retryInMs?: number;
 }
