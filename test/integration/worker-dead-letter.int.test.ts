@@ -4,6 +4,7 @@ import { HEADERS } from '../../src/jobs/headers.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { policyName } from '../../src/topology/desired-state.ts';
 import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
+import { waitForCount } from './helpers/queue-depth.ts';
 import { createWorkerHarness, header, type WorkerHarness } from './helpers/worker-harness.ts';
 
 // The original is acked only after the broker confirmed the dead letter. The
@@ -58,7 +59,7 @@ describe('dead-lettering waits for the broker', () => {
 
     // 2. Shutdown while holding: the job goes back to its queue (nothing lost).
     expect(await first.close(300)).toEqual({ drained: 0, requeued: 1 });
-    expect((await h.ch.checkQueue('strict')).messageCount).toBe(1);
+    await waitForCount(h.ch, 'strict', 1, 5_000);
 
     // 3. A new worker fails it again and holds it; once the DLQ has room the held publish is confirmed, then the ack.
     const second = await startWorker({ topology: h.loaded, logger: createSilentLogger() });

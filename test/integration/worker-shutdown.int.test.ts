@@ -4,6 +4,7 @@ import { createSilentLogger } from '../../src/observability/logger.ts';
 import { readAttempt } from '../../src/worker/job-headers.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { body, createWorkerHarness, echoTaskTopology, header, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
+import { waitForCount } from './helpers/queue-depth.ts';
 import { spawnWorkerProcess } from './helpers/worker-process.ts';
 
 // Graceful shutdown (in process and on SIGTERM) and SIGKILL mid-job, on a quorum queue.
@@ -25,19 +26,6 @@ describe('worker shutdown and crash', () => {
     await h.ch.purgeQueue('work');
   });
 
-  /**
-   * The queue's depth once it reads `n`, or the last depth read after 5 s: a quorum queue counts a
-   * requeue (or a publish from another channel) a moment after the broker took it, not at once.
-   */
-  async function depthReaches(n: number): Promise<number> {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      const count = (await h.ch.checkQueue('work')).messageCount;
-      if (count === n || Date.now() > deadline) return count;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   const publishSleepers = (n: number, sleepMs: number, tag: string) => Promise.all(Array.from({ length: n }, (_, i) => h.publish('task', { type: tag, input: { sleepMs, i } })));
   const waitRunning = (ids: string[]) => h.events.waitFor((e) => ids.includes(e.jobId) && e.status === 'running', 10_000, ids.length);
   const resultsFor = (ids: string[], timeoutMs = 15_000) => results.waitFor(ids.length, timeoutMs, (m) => ids.includes(String(m.properties.correlationId)));
@@ -53,7 +41,7 @@ describe('worker shutdown and crash', () => {
     const outcome = await closing;
     expect(outcome).toEqual({ drained: 5, requeued: 0 });
     expect((await resultsFor(ids)).map((m) => body<EchoResult>(m).jobId).sort()).toEqual([...ids].sort());
-    expect(await depthReaches(3)).toBe(3);
+    await waitForCount(h.ch, 'work', 3, 5_000);
     // The next worker takes the rest.
     const next = await startWorker({ topology: h.loaded, logger: createSilentLogger() });
     await resultsFor(later);
@@ -69,7 +57,7 @@ describe('worker shutdown and crash', () => {
     const outcome = await worker.close(300);
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(outcome).toEqual({ drained: 0, requeued: 3 });
-    expect(await depthReaches(3)).toBe(3);
+    await waitForCount(h.ch, 'work', 3, 5_000);
     // Back in the queue untouched: same job, same attempt, flagged redelivered; no dead letter, no retry.
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -133,16 +133,7 @@ export async function peekIds(conn: amqplib.ChannelModel, queue: string): Promis
   return ids;
 }
 
-/** Waits until `queue` holds `count` ready messages. */
-export async function waitForCount(ch: amqplib.Channel, queue: string, count: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const { messageCount } = await ch.checkQueue(queue);
-    if (messageCount === count) return;
-    if (Date.now() > until) throw new Error(`queue ${queue} holds ${messageCount} messages, expected ${count}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitForCount } from './queue-depth.ts';
 
 /** A DLQ service wired to the test vhost. */
 export interface DlqHarness {
