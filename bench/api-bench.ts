@@ -16,7 +16,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -26,6 +25,7 @@ import { createManagementClient, seg } from '../src/broker/management-client.ts'
 import { JOB_EVENT_BATCH_TYPE } from '../src/api/status/job-event-codec.ts';
 import { jobEventsSchema } from '../src/config/topology-schema.ts';
 import { BENCH_KEY } from './api-bench-server.ts';
+import { brokerCpuMs } from './broker-cpu.ts';
 import type { BenchFigure } from './figures.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -162,36 +162,6 @@ async function startServer(mode: Side, amqpUrl: string, vhost: string): Promise<
   };
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/**
- * CPU time (ms) used so far by the broker on this machine: every beam.smp process, from /proc.
- * Undefined where /proc is missing or no broker runs here (a remote broker).
- */
-function brokerCpuMs(): number | undefined {
-  let total = 0;
-  let found = false;
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return undefined;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const close = stat.lastIndexOf(')');
-      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('beam')) continue;
-      const fields = stat.slice(close + 2).split(' ');
-      // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command.
-      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-      found = true;
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found ? total : undefined;
-}
 
 /** One load run; `seconds` runs from the start to the last response (autocannon itself ends on a whole-second tick). */
 async function load(url: string, body: string, headers: Record<string, string>, amount: number, connections: number, maxSeconds: number): Promise<{ result: autocannon.Result; seconds: number }> {

@@ -35,6 +35,7 @@ import { createOpenAiClient } from '../src/llm/openai-clients.ts';
 import { createSilentLogger, type Logger } from '../src/observability/logger.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import { startWorker, type Worker } from '../src/worker/start-worker.ts';
+import { brokerCpuMs } from './broker-cpu.ts';
 import type { BenchFigure } from './figures.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,6 +80,8 @@ export interface WorkerBenchResult {
     warmup: { warren: number; bare: number; bullmq: number | null };
     /** Process CPU time (user + system) per job over each timed run, medians: the steadier figure on a busy machine. */
     cpuUsPerJob: { warren: number; bare: number; runs: { warren: number[]; bare: number[] } };
+    /** The local broker's CPU time per job over the same runs, medians (null where it can't be read). */
+    brokerCpuUsPerJob: { warren: number; bare: number } | null;
   } | null;
   /** `perSec`: all jobs over the whole run (ramp-up and the last wave included); `steadyPerSec`: from 2 s in to 1 s before the end. */
   llm: {
@@ -336,26 +339,35 @@ async function instantHandler(url: string, loaded: Loaded, logger: Logger, jobs:
   const bullRuns: number[] = [];
   const bareCpu: number[] = [];
   const warrenCpu: number[] = [];
+  const bareBroker: number[] = [];
+  const warrenBroker: number[] = [];
+  /** Broker CPU µs per job between `from` and now, or NaN where it can't be read. */
+  const brokerUsSince = (from: number | undefined) => {
+    const now = brokerCpuMs();
+    return from === undefined || now === undefined ? Number.NaN : ((now - from) * 1000) / jobs;
+  };
   let warmup: { warren: number; bare: number; bullmq: number | null } = { warren: 0, bare: 0, bullmq: null };
   let bullNote: string | undefined = withBull ? undefined : 'left out (--no-bullmq)';
   for (let round = 0; round <= rounds; round++) {
     await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
-    const { bareRun, bareUs } = await profileRun('bare', round, async () => {
+    const { bareRun, bareUs, bareBrokerUs } = await profileRun('bare', round, async () => {
       const cpu = process.cpuUsage();
+      const broker = brokerCpuMs();
       const perSec = await bareConsume(url, 'bench.instant', jobs, prefetch);
-      return { bareRun: perSec, bareUs: cpuSince(cpu) / jobs };
+      return { bareRun: perSec, bareUs: cpuSince(cpu) / jobs, bareBrokerUs: brokerUsSince(broker) };
     });
     await prefill(url, 'jobs', 'instant', 'task', jobs, taskPayload);
     // startWorker resolves at the consumer's consume-ok: timed from there to the last job, like the bare loop.
     // (The CPU figure includes the worker's start and close on top of the run itself.)
-    const { warrenRun, warrenUs } = await profileRun('warren', round, async () => {
+    const { warrenRun, warrenUs, warrenBrokerUs } = await profileRun('warren', round, async () => {
       const cpu = process.cpuUsage();
+      const broker = brokerCpuMs();
       const worker = await startWorker({ topology: loaded, logger, consumers: ['instant'] });
       const t0 = performance.now();
       await waitSucceeded(worker, 'instant', jobs, t0, 300_000);
       const perSec = jobs / ((performance.now() - t0) / 1000);
       await worker.close(5_000);
-      return { warrenRun: perSec, warrenUs: cpuSince(cpu) / jobs };
+      return { warrenRun: perSec, warrenUs: cpuSince(cpu) / jobs, warrenBrokerUs: brokerUsSince(broker) };
     });
     let bullPerSec: number | null = null;
     if (withBull) {
@@ -371,6 +383,8 @@ async function instantHandler(url: string, loaded: Loaded, logger: Logger, jobs:
     warrenRuns.push(warrenRun);
     bareCpu.push(bareUs);
     warrenCpu.push(warrenUs);
+    bareBroker.push(bareBrokerUs);
+    warrenBroker.push(warrenBrokerUs);
     if (bullPerSec !== null) bullRuns.push(bullPerSec);
   }
   const barePerSec = median(bareRuns);
@@ -388,6 +402,7 @@ async function instantHandler(url: string, loaded: Loaded, logger: Logger, jobs:
     runs: { warren: warrenRuns, bare: bareRuns, bullmq: bullRuns },
     warmup,
     cpuUsPerJob: { warren: median(warrenCpu), bare: median(bareCpu), runs: { warren: warrenCpu, bare: bareCpu } },
+    brokerCpuUsPerJob: [...bareBroker, ...warrenBroker].some(Number.isNaN) ? null : { warren: median(warrenBroker), bare: median(bareBroker) },
   };
 }
 
@@ -605,6 +620,7 @@ export function report(r: WorkerBenchResult): string {
       `  (a) instant handler, quorum queue, ${t.jobs} jobs, prefetch ${t.prefetch}, median of ${t.runs.warren.length} alternating runs after a warm-up:`,
       `      warren ${f(t.warrenPerSec)} jobs/s | bare amqplib ${f(t.barePerSec)} jobs/s -> ${f(t.warrenVsBarePct)}% (target >= 70%)`,
       `      CPU per job (this process): warren ${f(t.cpuUsPerJob.warren)} µs | bare ${f(t.cpuUsPerJob.bare)} µs`,
+      `      broker CPU per job: ${t.brokerCpuUsPerJob === null ? 'n/a (no local broker)' : `warren ${f(t.brokerCpuUsPerJob.warren)} µs | bare ${f(t.brokerCpuUsPerJob.bare)} µs`}`,
       `      runs: warren ${t.runs.warren.map(f).join(' / ')}; bare ${t.runs.bare.map(f).join(' / ')}; BullMQ ${t.runs.bullmq.map(f).join(' / ') || 'n/a'}`,
       `      CPU µs/job runs: warren ${t.cpuUsPerJob.runs.warren.map(f).join(' / ')}; bare ${t.cpuUsPerJob.runs.bare.map(f).join(' / ')}`,
       `      warm-up (not counted): warren ${f(t.warmup.warren)}, bare ${f(t.warmup.bare)}, BullMQ ${t.warmup.bullmq === null ? 'n/a' : f(t.warmup.bullmq)}`,
