@@ -3,7 +3,6 @@ import type { ChannelModel } from 'amqplib';
 import { BrokerUnavailableError } from '../errors/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import { loggableUrl } from './loggable-url.ts';
-import { installOwnHeadersPublish } from './own-headers-publish.ts';
 
 /**
  * One reconnecting AMQP connection (amqp-connection-manager underneath:
@@ -53,7 +52,6 @@ export function withVhost(url: string, vhost: string): string {
 
 /** Creates the connection and starts connecting in the background. */
 export function createBrokerConnection(options: BrokerConnectionOptions): BrokerConnection {
-  installOwnHeadersPublish();
   const vhost = options.vhost ?? '/';
   const urls = options.urls.map((u) => withVhost(u, vhost));
   const heartbeat = options.heartbeat ?? 10;

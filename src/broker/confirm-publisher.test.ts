@@ -3,7 +3,7 @@ import type { ChannelModel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { PublishTimeoutError } from '../errors/index.ts';
 import type { BrokerConnection } from './broker-connection.ts';
-import { coalesceSocketWrites, createConfirmPublisher } from './confirm-publisher.ts';
+import { createConfirmPublisher } from './confirm-publisher.ts';
 
 /** A confirm channel that holds every confirm until the test releases it. */
 function fakeConnection() {
@@ -59,22 +59,5 @@ describe('confirm publisher deadlines (one sweep timer)', () => {
     held[0]?.(null);
     expect(publisher.stats()).toMatchObject({ timedOut: 2, inFlight: 0 });
     await publisher.close();
-  });
-});
-
-describe('coalesceSocketWrites', () => {
-  it('wraps one muxer flush in cork/uncork, once per connection', () => {
-    const calls: string[] = [];
-    const out = { cork: () => calls.push('cork'), uncork: () => calls.push('uncork') };
-    const muxer = { out, _readIncoming: () => calls.push('write') };
-    const conn = { connection: { muxer } } as unknown as ChannelModel;
-    coalesceSocketWrites(conn);
-    coalesceSocketWrites(conn);
-    muxer._readIncoming();
-    expect(calls).toEqual(['cork', 'write', 'uncork']);
-  });
-
-  it('does nothing when amqplib internals are not as expected', () => {
-    expect(() => coalesceSocketWrites({} as ChannelModel)).not.toThrow();
   });
 });

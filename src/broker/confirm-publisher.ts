@@ -105,38 +105,6 @@ function channelLostError(closeError: Error | undefined, exchange: string): Erro
   });
 }
 
-interface MuxLike {
-  out?: { cork?: () => void; uncork?: () => void };
-  _readIncoming?: (this: MuxLike) => void;
-}
-const coalesced = new WeakSet<object>();
-
-/**
- * Makes amqplib write the frames of every publish queued in one event-loop turn
- * with one `writev` instead of one `write` syscall per frame: amqplib's muxer
- * moves the channels' frames to the socket in one synchronous loop, which is
- * wrapped here in cork/uncork. Under load (many concurrent HTTP requests) the
- * per-frame syscalls were the largest single CPU cost of a publish. amqplib
- * internals: when they are not as expected this does nothing.
- */
-export function coalesceSocketWrites(conn: ChannelModel): void {
-  const mux = (conn as unknown as { connection?: { muxer?: MuxLike } }).connection?.muxer;
-  const readIncoming = mux?._readIncoming;
-  const out = mux?.out;
-  if (mux === undefined || coalesced.has(mux) || typeof readIncoming !== 'function' || typeof out?.cork !== 'function' || typeof out.uncork !== 'function') return;
-  coalesced.add(mux);
-  const cork = out.cork.bind(out);
-  const uncork = out.uncork.bind(out);
-  mux._readIncoming = function coalescedReadIncoming(this: MuxLike) {
-    cork();
-    try {
-      readIncoming.call(this);
-    } finally {
-      uncork();
-    }
-  };
-}
-
 /** Creates a confirm publisher whose channels follow the connection across reconnects. */
 export function createConfirmPublisher(options: ConfirmPublisherOptions): ConfirmPublisher {
   const size = options.channels ?? 1;
@@ -180,7 +148,6 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
   }
 
   const unsubscribe = options.connection.onConnect(async (conn) => {
-    coalesceSocketWrites(conn);
     pool = pool.filter((p) => p.open);
     const wanted = size - pool.length;
     for (let i = 0; i < wanted; i++) await openChannel(conn);
