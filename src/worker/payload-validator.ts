@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import type { FastAccept } from '../jobs/fast-accept.ts';
 import type { ConsumerConfig, Topology } from '../config/topology-schema.ts';
-import { compilePayloadFastPath } from './payload-fast-path.ts';
 
 /** Result of validating one message body. */
 export type PayloadResult = { ok: true; payload: unknown; route: string | undefined } | { ok: false; message: string };
@@ -31,9 +29,6 @@ export function inferRoute(topology: Topology, queue: string): string | undefine
  */
 export function createPayloadValidator(topology: Topology, consumer: ConsumerConfig, schemas: Readonly<Record<string, z.ZodType>>): PayloadValidator {
   const defaultRoute = consumer.route ?? inferRoute(topology, consumer.queue);
-  // Each schema's precompiled check, made once: a payload it accepts is used as parsed (zod would return
-  // an equal copy), anything else goes through zod, which also words the refusal.
-  const fastPaths = new Map<z.ZodType, FastAccept | undefined>(Object.values(schemas).map((s) => [s, compilePayloadFastPath(s)]));
   return {
     defaultRoute,
     validate(content, routeHeader) {
@@ -50,7 +45,6 @@ export function createPayloadValidator(topology: Topology, consumer: ConsumerCon
         return { ok: false, message: `route '${route}' names payload schema '${schemaName}', which this worker does not know` };
       }
       if (!schema) return { ok: true, payload: json, route };
-      if (fastPaths.get(schema)?.(json) === true) return { ok: true, payload: json, route };
       const parsed = schema.safeParse(json);
       if (!parsed.success) {
         return { ok: false, message: `payload does not match schema '${schemaName}' of route '${route}': ${z.prettifyError(parsed.error)}` };

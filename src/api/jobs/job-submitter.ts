@@ -9,6 +9,7 @@ import type { ApiMetrics, PublishOutcome } from '../metrics/api-metrics.ts';
 import type { JobEventSink } from '../status/job-event-batcher.ts';
 import type { JobStatusIndex } from '../status/job-status-index.ts';
 import type { CompiledRoute } from './route-catalog.ts';
+import { sameJsonValue } from './same-json-value.ts';
 
 /** The part of the confirm publisher the API needs (narrow, so unit tests can fake it). */
 export interface PublisherLike {
@@ -120,23 +121,16 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
   return {
     prepareRouteJob(route, payload, meta, options = {}) {
       const pathPrefix = options.pathPrefix ?? [];
-      let data: unknown;
-      let text: string | undefined;
-      // Most jobs are valid and unchanged by parsing: the precompiled check accepts them without zod's copy
-      // of the payload, and the request's own text is the message body.
-      if (route.fastAccept?.(payload) === true) {
-        data = payload;
-        text = options.text;
-      } else {
-        const parsed = route.schema.safeParse(payload);
-        if (!parsed.success) {
-          deps.metrics.publish(route.name, 'invalid');
-          throw new ApiError(400, 'VALIDATION_FAILED', `the job does not match the '${route.schemaName}' schema of route '${route.name}'`, {
-            details: zodProblems(parsed.error, pathPrefix),
-          });
-        }
-        data = parsed.data;
+      const parsed = route.schema.safeParse(payload);
+      if (!parsed.success) {
+        deps.metrics.publish(route.name, 'invalid');
+        throw new ApiError(400, 'VALIDATION_FAILED', `the job does not match the '${route.schemaName}' schema of route '${route.name}'`, {
+          details: zodProblems(parsed.error, pathPrefix),
+        });
       }
+      const data: unknown = parsed.data;
+      // Most jobs are unchanged by parsing: their request text is the message body, not serialised again.
+      const text = options.text !== undefined && route.keepsRequestText && sameJsonValue(payload, data) ? options.text : undefined;
       let routingKey: string;
       try {
         routingKey = route.routingKey.render(data, route.defaults);

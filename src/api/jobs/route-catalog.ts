@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { RouteConfig, Topology } from '../../config/topology-schema.ts';
 import { WarrenError } from '../../errors/index.ts';
-import { compileFastAccept, type FastAccept } from '../../jobs/fast-accept.ts';
 import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key-template.ts';
 
 /** A topology route prepared once at startup: schema looked up, routing key compiled. */
@@ -12,12 +11,28 @@ export interface CompiledRoute {
   defaults: Readonly<Record<string, string>>;
   schemaName: string;
   schema: z.ZodType;
-  /** Skips zod for payloads it certainly accepts unchanged; undefined when the schema is outside its subset. */
-  fastAccept: FastAccept | undefined;
+  /**
+   * The schema runs no transform (a `.transform()`, `z.custom()` or the like), so a payload that zod returns
+   * unchanged is the payload as sent and its request text may be published as is (see sameJsonValue).
+   */
+  keepsRequestText: boolean;
   publishTimeoutMs: number;
   description: string | undefined;
   /** JSON Schema of the payload (input side), for /v1/routes; undefined when zod can't express it. */
   jsonSchema: unknown;
+}
+
+/**
+ * True when the schema's output can be written as JSON Schema, which zod refuses for transforms and custom
+ * types: code that could change a value in place, where comparing the input with zod's output would not see it.
+ */
+function transformFree(schema: z.ZodType): boolean {
+  try {
+    z.toJSONSchema(schema, { io: 'output', unrepresentable: 'throw' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Routes by name. */
@@ -49,7 +64,7 @@ export function compileRoutes(topology: Pick<Topology, 'routes'>, schemas: Reado
       defaults: route.defaults,
       schemaName: route.schema,
       schema,
-      fastAccept: compileFastAccept(schema),
+      keepsRequestText: transformFree(schema),
       publishTimeoutMs: route.publishTimeout,
       description: route.description,
       jsonSchema: toJsonSchema(schema),
