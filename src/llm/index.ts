@@ -3,4 +3,3 @@ export * from './classify-llm-error.ts';
 export * from './rate-limiter.ts';
 export * from './estimate-tokens.ts';
 export * from './content-filter-error.ts';
-export * from './node-http-fetch.ts';

@@ -1,14 +1,14 @@
 import OpenAI from 'openai';
 import type { ProviderConfig } from '../config/topology-schema.ts';
-import { createNodeHttpFetch } from './node-http-fetch.ts';
 
 /** Options of {@link createOpenAiClient}. */
 export interface OpenAiClientOptions {
-  /** The fetch the SDK uses. @default a keep-alive node:http fetch shared by all clients (see createNodeHttpFetch) */
+  /**
+   * The fetch the SDK uses (its documented `fetch` option). @default the global fetch, whose
+   * connections Node keeps alive and pools per origin (undici's global dispatcher)
+   */
   fetch?: typeof fetch;
 }
-
-let sharedFetch: typeof fetch | undefined;
 
 /**
  * The openai client for one provider. `maxRetries: 0` because the queue owns
@@ -23,7 +23,7 @@ export function createOpenAiClient(provider: ProviderConfig, options: OpenAiClie
     apiKey: provider.apiKey === '' ? 'no-key' : provider.apiKey,
     maxRetries: 0,
     timeout: provider.timeout,
-    fetch: options.fetch ?? (sharedFetch ??= createNodeHttpFetch()),
+    fetch: options.fetch,
   });
 }
 
