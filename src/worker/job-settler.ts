@@ -16,7 +16,6 @@ import { republishProperties } from './republish.ts';
 import { planRetry } from './retry-plan.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import { safeErrorMessage } from './scrub-secrets.ts';
-import { createSucceededEventFields, resultJsonOf, resultMessageJson } from './settled-json.ts';
 import type { JobOutcome, WorkerMetrics } from './worker-metrics.ts';
 
 /** A handler's run time in whole milliseconds, as job events carry it. */
@@ -83,8 +82,6 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     c.jobs.inc();
     if (seconds !== undefined) c.duration.observe(seconds);
   }
-
-  const succeededFields = createSucceededEventFields(queueName);
 
   // Shared, so an event costs no closure of its own.
   function onEventFailure(err: unknown): void {
@@ -235,28 +232,22 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
 
   return {
     async succeed(d, result, usage, seconds) {
-      // The result is serialised once, for the event and the result message alike (settled-json.ts).
-      const resultJson = resultJsonOf(result);
-      const id = jobId(d);
-      const event = deps.events.emitFields(id, 'succeeded', succeededFields(id, d.route, d.attempt, usage, resultJson, durationMsOf(seconds)));
+      // `?? null`: a handler that returned nothing still gets `"result":null` in its event and result message.
+      const value = result ?? null;
+      const event = emit(d, { status: 'succeeded', route: d.route, attempt: d.attempt, result: value, usage }, seconds);
       const results = consumer.results;
       if (!results) {
-        // Awaited as is: a `.catch()` here would be one more promise per job.
-        try {
-          await event;
-        } catch (err) {
-          onEventFailure(err);
-        }
+        await event;
       } else {
-        const fields = { jobId: id, route: d.route, queue: queueName, attempt: d.attempt, usage };
-        const body = resultMessageJson(fields, consumerName, new Date().toISOString(), resultJson);
+        const id = jobId(d);
+        const body = JSON.stringify({ jobId: id, route: d.route, consumer: consumerName, attempt: d.attempt, result: value, usage, completedAt: new Date().toISOString() });
         const request: PublishRequest = {
           exchange: results.exchange,
           routingKey: results.routingKey,
           content: Buffer.from(body),
-          properties: { persistent: true, mandatory: true, messageId: `${fields.jobId}.result`, correlationId: fields.jobId, contentType: 'application/json', type: 'job.result', headers: { [HEADERS.route]: d.route ?? '' } },
+          properties: { persistent: true, mandatory: true, messageId: `${id}.result`, correlationId: id, contentType: 'application/json', type: 'job.result', headers: { [HEADERS.route]: d.route ?? '' } },
         };
-        await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event.catch(onEventFailure)]);
+        await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event]);
       }
       if (!ackDelivery(d)) return;
       count(d, 'succeeded', seconds);
