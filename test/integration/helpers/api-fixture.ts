@@ -1,5 +1,7 @@
 import amqplib from 'amqplib';
 import { topologySchema, type Topology } from '../../../src/config/topology-schema.ts';
+import { loadJobEventKeyring } from '../../../src/jobs/job-event-key.ts';
+import type { JobEventKeyring } from '../../../src/jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../../../src/observability/logger.ts';
 import type { TestVhost } from './test-vhost.ts';
 
@@ -84,4 +86,9 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** The job-event keys warren uses in the test's vhost (read from the broker, created if none): to write events as a worker would. */
+export function brokerEventKeys(vh: TestVhost): Promise<JobEventKeyring> {
+  return loadJobEventKeyring({ env: {}, vhost: vh.vhost, management: vh.management, logger: testLogger() });
 }
