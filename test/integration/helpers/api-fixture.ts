@@ -5,8 +5,8 @@ import type { JobEventKeyring } from '../../../src/jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../../../src/observability/logger.ts';
 import type { TestVhost } from './test-vhost.ts';
 
-/** Keys the API integration tests use. */
-export const API_KEYS = 'int-key-0123456789:*;chat-only-0123456789:chat';
+/** Keys the API integration tests use; the first (env#1, what AUTH presents) may also scrape /metrics. */
+export const API_KEYS = 'int-key-0123456789:*:metrics;chat-only-0123456789:chat';
 export const AUTH = { authorization: 'Bearer int-key-0123456789' };
 
 /**
