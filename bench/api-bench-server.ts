@@ -13,9 +13,12 @@ import amqplib from 'amqplib';
 import { Hono } from 'hono';
 import { startApi } from '../src/api/start-api.ts';
 import { topologySchema } from '../src/config/topology-schema.ts';
+import { createJobEventKeyring } from '../src/jobs/job-event-signature.ts';
 import { createSilentLogger } from '../src/observability/logger.ts';
 
 export const BENCH_KEY = 'bench-key-0123456789abcdef';
+/** Job-event signing root of the bench (given, so the prefill and the server agree without a broker parameter). */
+export const BENCH_EVENT_KEY = 'bench-event-key-0123456789abcdef';
 
 /** The topology warren serves in the benchmark: one chat route onto a quorum queue, job events into a stream. */
 export function benchTopology(amqpUrl: string, vhost: string) {
@@ -30,7 +33,7 @@ export function benchTopology(amqpUrl: string, vhost: string) {
 
 async function startWarren(amqpUrl: string, vhost: string): Promise<number> {
   // Everything as in production: auth on, metrics on, status index tailing the stream, queued events published.
-  const api = await startApi({ topology: benchTopology(amqpUrl, vhost), port: 0, host: '127.0.0.1', apiKeys: `${BENCH_KEY}:*`, logger: createSilentLogger(), ...(process.env.BENCH_CHANNELS ? { publisherChannels: Number(process.env.BENCH_CHANNELS) } : {}) });
+  const api = await startApi({ topology: benchTopology(amqpUrl, vhost), port: 0, host: '127.0.0.1', apiKeys: `${BENCH_KEY}:*:metrics`, eventKeys: createJobEventKeyring(BENCH_EVENT_KEY, vhost), logger: createSilentLogger(), ...(process.env.BENCH_CHANNELS ? { publisherChannels: Number(process.env.BENCH_CHANNELS) } : {}) });
   return api.port;
 }
 

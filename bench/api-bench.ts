@@ -24,7 +24,9 @@ import autocannon from 'autocannon';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
 import { JOB_EVENT_BATCH_TYPE } from '../src/api/status/job-event-codec.ts';
 import { jobEventsSchema } from '../src/config/topology-schema.ts';
-import { BENCH_KEY } from './api-bench-server.ts';
+import { signedEventProperties } from '../src/jobs/job-event-publisher.ts';
+import { createJobEventKeyring } from '../src/jobs/job-event-signature.ts';
+import { BENCH_EVENT_KEY, BENCH_KEY } from './api-bench-server.ts';
 import { brokerCpuMs } from './broker-cpu.ts';
 import type { BenchFigure } from './figures.ts';
 
@@ -186,12 +188,15 @@ async function load(url: string, body: string, headers: Record<string, string>, 
 }
 
 /** `count` synthetic `queued` events in `job.batch` messages of 1,000, confirmed, as the API's batcher writes them. */
-async function prefillJobEvents(conn: Awaited<ReturnType<typeof amqplib.connect>>, count: number): Promise<void> {
+async function prefillJobEvents(conn: Awaited<ReturnType<typeof amqplib.connect>>, count: number, vhost: string): Promise<void> {
   const confirm = await conn.createConfirmChannel();
   const at = new Date().toISOString();
+  // Signed as warren signs them: the status tail skips anything else.
+  const keys = createJobEventKeyring(BENCH_EVENT_KEY, vhost);
   for (let i = 0; i < count; i += 1_000) {
     const events = Array.from({ length: Math.min(1_000, count - i) }, () => ({ jobId: randomUUID(), status: 'queued', attempt: 1, at, source: 'api', route: 'chat' }));
-    confirm.publish('warren.events', '', Buffer.from(JSON.stringify(events)), { contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE });
+    const content = Buffer.from(JSON.stringify(events));
+    confirm.publish('warren.events', '', content, { contentType: 'application/json', ...signedEventProperties(keys, JOB_EVENT_BATCH_TYPE, content) });
   }
   await confirm.waitForConfirms();
   await confirm.close();
@@ -236,7 +241,7 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
     await ch.assertExchange('warren.events', 'fanout', { durable: true });
     await ch.assertQueue('warren.events.log', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '1h' } });
     await ch.bindQueue('warren.events.log', 'warren.events', '');
-    await prefillJobEvents(conn, INDEX_SIZE);
+    await prefillJobEvents(conn, INDEX_SIZE, vhost);
     return { vhost, amqpUrl, ch };
   }
 

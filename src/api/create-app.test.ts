@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { PublishBackpressureError, PublishRejectedError, PublishTimeoutError, UnroutableError, WarrenError } from '../errors/index.ts';
 import { HEADERS } from '../jobs/headers.ts';
-import { chatJob, createTestApp, get, post } from './api-test-kit.test-support.ts';
+import { KEYS, chatJob, createTestApp, get, post } from './api-test-kit.test-support.ts';
+import { parseApiKeysEnv } from './auth/api-keys.ts';
 
 async function body(res: Response): Promise<any> {
   return res.json();
 }
+
+/** Name of the test kit's default key (`all-key-…`, the second entry of KEYS): the owner of the jobs it submits. */
+const DEFAULT_KEY_NAME = 'env#2';
 
 describe('POST /v1/jobs/{route}', () => {
   it('publishes the request body as sent when validation leaves the payload unchanged', async () => {
@@ -226,6 +230,8 @@ describe('idempotency', () => {
     const first = createTestApp();
     const { id } = await body(await first.app.request('/v1/jobs/chat', post(chatJob(), undefined, { 'idempotency-key': 'x' })));
     const second = createTestApp();
+    // What the stream brings: the first replica's `queued` (with its owner), then a worker's `running`.
+    second.index.apply({ jobId: id, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', owner: DEFAULT_KEY_NAME });
     second.index.apply({ jobId: id, status: 'running', attempt: 1, at: new Date().toISOString(), route: 'chat' });
     const res = await second.app.request('/v1/jobs/chat', post(chatJob(), undefined, { 'idempotency-key': 'x' }));
     expect(await body(res)).toEqual({ id, route: 'chat', status: 'running' });
@@ -400,17 +406,41 @@ describe('status', () => {
     expect(r.headers.get('retry-after')).toBe('1');
   });
 
-  it('hides jobs of routes the key may not publish to', async () => {
+  it('shows a job only to the key that submitted it, and to admin keys; others get the 404 of an unknown job', async () => {
     const t = createTestApp();
-    t.index.apply({ jobId: 'task-job', status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'task' });
-    expect((await t.app.request('/v1/jobs/task-job', get('chat-key-0123456789'))).status).toBe(404);
-    expect((await t.app.request('/v1/jobs/task-job', get('all-key-0123456789'))).status).toBe(200);
+    const { id } = await body(await t.app.request('/v1/jobs/chat', post(chatJob(), 'chat-key-0123456789')));
+    expect(t.index.ownerOf(id)).toBe('env#1');
+    expect(t.events[0]).toMatchObject({ jobId: id, status: 'queued', owner: 'env#1' });
+    expect((await t.app.request(`/v1/jobs/${id}`, get('chat-key-0123456789'))).status).toBe(200);
+    // The all-routes key may publish to chat too: still not its job.
+    const other = await t.app.request(`/v1/jobs/${id}`, get('all-key-0123456789'));
+    expect(other.status).toBe(404);
+    // Word for word what an unknown id gets, so a key can't probe for other keys' ids.
+    const unknown = await body(await t.app.request('/v1/jobs/00000000-0000-4000-8000-000000000000', get('all-key-0123456789')));
+    expect(await body(other)).toEqual({ error: { ...unknown.error, message: unknown.error.message.replace('00000000-0000-4000-8000-000000000000', id) } });
+    expect((await t.app.request(`/v1/jobs/${id}/events`, get('all-key-0123456789'))).status).toBe(404);
+    expect((await t.app.request(`/v1/jobs/${id}`, get('admin-key-0123456789'))).status).toBe(200);
+    // A job the index knows no owner of (written before owners were recorded) is for keys that read all only.
+    t.index.apply({ jobId: 'ownerless', status: 'succeeded', attempt: 1, at: new Date().toISOString(), route: 'chat' });
+    expect((await t.app.request('/v1/jobs/ownerless', get('chat-key-0123456789'))).status).toBe(404);
+    expect((await t.app.request('/v1/jobs/ownerless', get('admin-key-0123456789'))).status).toBe(200);
+  });
+
+  it("a raw publish to an exchange is the submitter's job: others (even with the same grant) get 404, admin keys 200", async () => {
+    const t = createTestApp();
+    const res = await t.app.request('/v1/publish/documents', post({ headers: { format: 'pdf' }, payload: { a: 1 } }, 'all-key-0123456789'));
+    expect(res.status).toBe(202);
+    const { id } = await body(res);
+    expect(t.index.ownerOf(id)).toBe(DEFAULT_KEY_NAME);
+    expect((await t.app.request(`/v1/jobs/${id}`, get('all-key-0123456789'))).status).toBe(200);
+    expect((await t.app.request(`/v1/jobs/${id}`, get('chat-key-0123456789'))).status).toBe(404);
+    expect((await t.app.request(`/v1/jobs/${id}`, get('admin-key-0123456789'))).status).toBe(200);
   });
 
   it('streams status changes as SSE until the job ends', async () => {
     const t = createTestApp();
     const at = () => new Date().toISOString();
-    t.index.apply({ jobId: 'j1', status: 'queued', attempt: 1, at: at(), route: 'chat' });
+    t.index.apply({ jobId: 'j1', status: 'queued', attempt: 1, at: at(), route: 'chat', owner: DEFAULT_KEY_NAME });
     const res = await t.app.request('/v1/jobs/j1/events', get());
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
@@ -429,6 +459,7 @@ describe('status', () => {
 
   it('SSE for a finished job sends its state once and ends', async () => {
     const t = createTestApp();
+    t.index.apply({ jobId: 'd1', status: 'queued', attempt: 1, at: new Date(Date.now() - 1000).toISOString(), owner: DEFAULT_KEY_NAME });
     t.index.apply({ jobId: 'd1', status: 'dead-lettered', attempt: 3, at: new Date().toISOString(), error: { class: 'bad-request', message: 'no' } });
     const text = await (await t.app.request('/v1/jobs/d1/events', get())).text();
     expect([...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['dead-lettered']);
@@ -459,14 +490,18 @@ describe('meta endpoints', () => {
     expect(all.routes.map((r: { name: string }) => r.name)).toEqual(['chat', 'task']);
   });
 
-  it('/metrics needs a key and exposes publish outcomes and latencies', async () => {
-    const t = createTestApp();
+  it('/metrics needs a key with the metrics (or admin) scope and exposes publish outcomes and latencies', async () => {
+    const t = createTestApp({ authConfig: { mode: 'keys', keys: parseApiKeysEnv(`${KEYS};metrics-key-0123456789:task:metrics`) } });
     expect((await t.app.request('/metrics')).status).toBe(401);
+    const denied = await t.app.request('/metrics', get('all-key-0123456789'));
+    expect(denied.status).toBe(403);
+    expect((await body(denied)).error).toMatchObject({ code: 'FORBIDDEN', message: "this API key lacks the 'metrics' scope" });
+    expect((await t.app.request('/metrics', get('metrics-key-0123456789'))).status).toBe(200);
     await t.app.request('/v1/jobs/chat', post(chatJob()));
     t.publisher.fail = () => new UnroutableError('llm.jobs', 'k');
     await t.app.request('/v1/jobs/chat', post(chatJob()));
     await t.app.request('/v1/jobs/nope-route', post(chatJob()));
-    const text = await (await t.app.request('/metrics', get())).text();
+    const text = await (await t.app.request('/metrics', get('admin-key-0123456789'))).text();
     expect(text).toContain('warren_api_publishes_total{route="chat",outcome="accepted"} 1');
     expect(text).toContain('warren_api_publishes_total{route="chat",outcome="unroutable"} 1');
     expect(text).toMatch(/warren_api_confirm_latency_seconds_count\{route="chat"\} 1/);
@@ -495,6 +530,10 @@ describe('meta endpoints', () => {
     const t = createTestApp({ authConfig: { mode: 'none' } });
     const res = await t.app.request('/v1/jobs/task', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'x' }) });
     expect(res.status).toBe(202);
+    expect((await t.app.request(`/v1/jobs/${(await body(res)).id}`)).status).toBe(200);
+    t.index.apply({ jobId: 'ownerless', status: 'queued', attempt: 1, at: new Date().toISOString() });
+    expect((await t.app.request('/v1/jobs/ownerless')).status).toBe(200);
+    expect((await t.app.request('/metrics')).status).toBe(200);
   });
 });
 
@@ -502,7 +541,7 @@ describe('SSE de-duplication', () => {
   it('does not repeat a message for an event that changes nothing', async () => {
     const t = createTestApp();
     const at = new Date().toISOString();
-    t.index.apply({ jobId: 'dup', status: 'queued', attempt: 1, at, route: 'chat' });
+    t.index.apply({ jobId: 'dup', status: 'queued', attempt: 1, at, route: 'chat', owner: DEFAULT_KEY_NAME });
     const res = await t.app.request('/v1/jobs/dup/events', get());
     setTimeout(() => {
       // The same queued event again (as when this replica reads its own event back from the stream).

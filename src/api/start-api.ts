@@ -11,7 +11,9 @@ import { WarrenError } from '../errors/index.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import { createDlqRoutes } from '../dlq/dlq-routes.ts';
 import { createDlqService } from '../dlq/dlq-service.ts';
+import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
 import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
+import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
 import { loadPayloadSchemas } from '../worker/load-handlers.ts';
@@ -55,6 +57,8 @@ export interface StartApiOptions {
   publicDocs?: boolean;
   /** Collect Node process metrics. @default true */
   processMetrics?: boolean;
+  /** Signs and verifies job events. @default loaded by loadJobEventKeyring (WARREN_EVENT_KEY, else the broker) */
+  eventKeys?: JobEventKeyring;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -67,6 +71,15 @@ export interface RunningApi {
   index: JobStatusIndex;
   /** Stops accepting requests, ends SSE streams, flushes job events, closes channels (and the connection if it owns it). */
   close(): Promise<void>;
+}
+
+/** WARREN_EVENT_UNSIGNED_BEFORE: a stream offset, or undefined. */
+function unsignedBeforeOf(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.WARREN_EVENT_UNSIGNED_BEFORE?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new WarrenError('EVENT_KEY_INVALID', `WARREN_EVENT_UNSIGNED_BEFORE must be a stream offset (a whole number), got '${raw}'`);
+  return n;
 }
 
 function isLoopback(host: string): boolean {
@@ -100,6 +113,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     logger.warn({ host }, 'WARREN_AUTH=none on a non-loopback interface: anyone who can reach this port can publish jobs');
   }
   const payloadSchemas = options.payloadSchemas ?? (consumersDir !== undefined ? await loadPayloadSchemas(topology, consumersDir) : BUILTIN_PAYLOAD_SCHEMAS);
+  const unsignedBefore = unsignedBeforeOf(env);
 
   if (options.applyTopology === true) {
     await ensureTopology(topology, createManagementClient({ url: topology.connection.management }), logger);
@@ -115,8 +129,12 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       name: `warren-api-${process.pid}`,
       logger,
     });
+  let eventKeys: JobEventKeyring;
   try {
-    await connection.waitForConnection(options.connectTimeoutMs ?? 15_000);
+    const live = await connection.waitForConnection(options.connectTimeoutMs ?? 15_000);
+    eventKeys =
+      options.eventKeys ??
+      (await loadJobEventKeyring({ env, vhost: topology.connection.vhost, management: createManagementClient({ url: topology.connection.management }), connection: live, logger }));
   } catch (err) {
     if (ownsConnection) await connection.close().catch(() => undefined);
     throw err;
@@ -126,12 +144,23 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
   const replicaId = randomUUID();
-  const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, logger, replicaId });
-  const tailer = createJobEventsTailer({ connection, publisher, index, exchange: topology.jobEvents.exchange, stream: topology.jobEvents.stream, logger, replicaId });
+  const metrics = createApiMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
+  const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, signer: eventKeys, logger, replicaId });
+  const tailer = createJobEventsTailer({
+    connection,
+    publisher,
+    index,
+    exchange: topology.jobEvents.exchange,
+    stream: topology.jobEvents.stream,
+    keys: eventKeys,
+    ...(unsignedBefore === undefined ? {} : { unsignedBefore }),
+    onRejected: (reason) => metrics.eventRejected(reason),
+    logger,
+    replicaId,
+  });
   const probe = options.isTopologyApplied === undefined ? createTopologyProbe({ connection, ...apiTopologyNeeds(topology), logger }) : undefined;
   const isTopologyApplied = options.isTopologyApplied ?? (() => probe?.isApplied() ?? false);
   const shutdown = new AbortController();
-  const metrics = createApiMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
 
   // Requeues go through one channel of their own so a DLQ's order is kept in the origin queue.
   const dlqPublisher = createConfirmPublisher({ connection, channels: 1, logger });
@@ -141,7 +170,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       publisher: dlqPublisher,
       management: createManagementClient({ url: topology.connection.management, timeoutMs: 30_000 }),
       topology,
-      events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq'),
+      events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq', eventKeys),
       logger,
     }),
   });

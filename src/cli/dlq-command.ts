@@ -22,7 +22,9 @@ import {
   type RequeueProgress,
   type RequeueVia,
 } from '../dlq/index.ts';
+import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
 import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
+import { createSilentLogger } from '../observability/logger.ts';
 import { EXIT, type CliContext } from './cli-context.ts';
 
 /** Exit code of a run stopped by Ctrl-C / SIGTERM. */
@@ -96,7 +98,7 @@ async function withService<T>(ctx: CliContext, cmd: Command, journal: string | f
     publisher,
     management: ctx.management(topology),
     topology,
-    events: createJobEventPublisher(eventPublisher, topology.jobEvents, 'dlq'),
+    events: createJobEventPublisher(eventPublisher, topology.jobEvents, 'dlq', () => loadJobEventKeyring({ env: ctx.env, vhost: c.vhost, management: ctx.management(topology), logger: createSilentLogger() })),
   };
   if (journal !== false) deps.journal = (vhost, queue) => createFileJournal(typeof journal === 'string' ? journal : defaultJournalPath(vhost, queue, ctx.env));
   try {

@@ -8,6 +8,8 @@ export const HEADERS = {
   attempt: 'x-warren-attempt',
   /** On the API's job-event messages: the API process that wrote them (its tail skips its own, already applied). */
   replica: 'x-warren-replica',
+  /** On job-event messages: `v1.<keyId>.<HMAC>` over the type and body (job-event-signature.ts); the status tail skips messages without a valid one. */
+  eventSignature: 'x-warren-signature',
   /** Route the job was published through. */
   route: 'x-warren-route',
   /** W3C trace context carried from the HTTP request. */

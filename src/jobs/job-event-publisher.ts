@@ -1,6 +1,8 @@
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { JobEventsConfig } from '../config/topology-schema.ts';
+import { HEADERS } from './headers.ts';
 import type { JobEvent } from './job-event.ts';
+import { JOB_EVENT_APP_ID, type JobEventSigner } from './job-event-signature.ts';
 
 /** Publishes job lifecycle events to the job-events exchange (fanout into the stream). */
 export interface JobEventPublisher {
@@ -8,16 +10,38 @@ export interface JobEventPublisher {
   emit(event: Omit<JobEvent, 'at'> & { at?: string }): Promise<void>;
 }
 
-/** Creates the event publisher used by the API (queued), workers (running ... dead-lettered) and the DLQ tooling (requeued). */
-export function createJobEventPublisher(publisher: ConfirmPublisher, config: Pick<JobEventsConfig, 'exchange'>, source: string): JobEventPublisher {
+/**
+ * The properties of a job-events message: appId `warren` and the signature
+ * header, which the API's status tail requires. Every writer of the stream uses this.
+ */
+export function signedEventProperties(signer: JobEventSigner, type: string, content: Buffer): { appId: string; type: string; headers: Record<string, string> } {
+  return { appId: JOB_EVENT_APP_ID, type, headers: { [HEADERS.eventSignature]: signer.sign(type, content) } };
+}
+
+/**
+ * Creates the event publisher used by the API (queued), workers (running ...
+ * dead-lettered) and the DLQ tooling (requeued). `signer` may be a loader,
+ * called on the first emit (the CLI loads the key only when it has an event to
+ * write); when it fails, that emit and every later one reject.
+ */
+export function createJobEventPublisher(
+  publisher: Pick<ConfirmPublisher, 'publish'>,
+  config: Pick<JobEventsConfig, 'exchange'>,
+  source: string,
+  signer: JobEventSigner | (() => Promise<JobEventSigner>),
+): JobEventPublisher {
+  let loading: Promise<JobEventSigner> | undefined;
+  const signerNow = (): JobEventSigner | Promise<JobEventSigner> => (typeof signer === 'function' ? (loading ??= signer()) : signer);
   return {
-    emit(event) {
+    async emit(event) {
       const full: JobEvent = { source, ...event, at: event.at ?? new Date().toISOString() } as JobEvent;
+      const content = Buffer.from(JSON.stringify(full));
+      const s = await signerNow();
       return publisher.publish({
         exchange: config.exchange,
         routingKey: '',
-        content: Buffer.from(JSON.stringify(full)),
-        properties: { contentType: 'application/json', type: `job.${full.status}`, correlationId: full.jobId, timestamp: Date.now() },
+        content,
+        properties: { contentType: 'application/json', correlationId: full.jobId, timestamp: Date.now(), ...signedEventProperties(s, `job.${full.status}`, content) },
       });
     },
   };

@@ -32,5 +32,11 @@ export const jobEventSchema = z.object({
   durationMs: z.number().nonnegative().optional(),
   /** Which process emitted it (`api`, `worker`, `dlq`). */
   source: z.string().optional(),
+  /**
+   * Name of the API key that submitted the job (never the key or its hash):
+   * written by the API on `queued` only. The status index keeps the first one
+   * it sees and shows the job only to that key and to keys that read all.
+   */
+  owner: z.string().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -7,6 +7,7 @@ import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import { createRateLimiter } from '../llm/rate-limiter.ts';
 import { createSilentLogger } from '../observability/logger.ts';
 import { createConsumerRuntime } from './consumer-runtime.ts';
+import { createJobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import type { JobHandler } from './handler-contract.ts';
 import { createJobSettler } from './job-settler.ts';
@@ -48,7 +49,7 @@ function harness(handler: JobHandler, options: { timeout?: string; runningEventA
   };
   const logger = createSilentLogger();
   const metrics = createWorkerMetrics({ defaults: false });
-  const events = createBatchedJobEventPublisher(publisher, topology.jobEvents, 'worker');
+  const events = createBatchedJobEventPublisher(publisher, topology.jobEvents, 'worker', createJobEventKeyring('unit-test-event-key-0123456789', '/'));
   const routes = createRoutePublisher({ topology, publisher, schemas: BUILTIN_PAYLOAD_SCHEMAS, events });
   const settler = createJobSettler({ consumerName: 'tasks', consumer, topology, publisher, events, routes, metrics, logger, tiers: [], policy: undefined, secrets: [] });
   let deliver: ((m: ConsumeMessage | null) => void) | undefined;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
-import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
+import { signedEventProperties, type JobEventPublisher } from '../jobs/job-event-publisher.ts';
+import type { JobEventSigner } from '../jobs/job-event-signature.ts';
 
 /**
  * AMQP `type` of a job-events message holding a JSON array of events. The
@@ -71,6 +72,7 @@ export function createBatchedJobEventPublisher(
   publisher: Pick<ConfirmPublisher, 'publish'>,
   config: { exchange: string },
   source: string,
+  signer: JobEventSigner,
   options: EventBatcherOptions = {},
 ): BatchedJobEventPublisher {
   const maxBatch = options.maxBatch ?? 200;
@@ -95,10 +97,11 @@ export function createBatchedJobEventPublisher(
     const lone = b.jsons.length === 1 ? b.first : undefined;
     const content = Buffer.from(lone ? (b.jsons[0] as string) : `[${b.jsons.join(',')}]`);
     // persistent, mandatory and a messageId are what the confirm publisher would add; given here, it
-    // publishes this object as is instead of spreading it into a copy.
+    // publishes this object as is instead of spreading it into a copy. One signature per message, not per event.
+    const signed = signedEventProperties(signer, lone ? `job.${lone.status}` : JOB_EVENT_BATCH_TYPE, content);
     const properties = lone
-      ? { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', type: `job.${lone.status}`, correlationId: lone.jobId, timestamp: Date.now() }
-      : { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', type: JOB_EVENT_BATCH_TYPE, timestamp: Date.now() };
+      ? { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', correlationId: lone.jobId, timestamp: Date.now(), ...signed }
+      : { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', timestamp: Date.now(), ...signed };
     publisher.publish({ exchange: config.exchange, routingKey: '', content, properties }).then(b.resolve, b.reject);
   }
 

@@ -3,6 +3,8 @@ import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { createManagementClient } from '../broker/management-client.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
 import { WarrenError } from '../errors/index.ts';
+import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
+import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createOpenAiClients } from '../llm/openai-clients.ts';
 import { configureProviderBudgets, createRateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -45,6 +47,10 @@ export interface StartWorkerOptions {
   eventBatchDelayMs?: number;
   /** Connection name shown in the management UI. @default warren-worker-<pid> */
   connectionName?: string;
+  /** Signs job events. @default loaded by loadJobEventKeyring (WARREN_EVENT_KEY, else the broker) */
+  eventKeys?: JobEventKeyring;
+  /** Where WARREN_EVENT_KEY is read. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A running worker process part. */
@@ -121,12 +127,28 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     throw err;
   }
 
+  let eventKeys: JobEventKeyring;
+  try {
+    eventKeys =
+      options.eventKeys ??
+      (await loadJobEventKeyring({
+        env: options.env ?? process.env,
+        vhost: topology.connection.vhost,
+        management: createManagementClient({ url: topology.connection.management }),
+        connection: connection.current(),
+        logger,
+      }));
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+
   const metrics = createWorkerMetrics();
   const publisher = createConfirmPublisher({ connection, channels: 4, logger });
   // Job events get one channel of their own: AMQP keeps a channel's messages in order, so a
   // job's `running` never lands after its `succeeded`, without waiting for one confirm before the next.
   const eventPublisher = createConfirmPublisher({ connection, channels: 1, logger });
-  const events = createBatchedJobEventPublisher(eventPublisher, topology.jobEvents, 'worker', options.eventBatchDelayMs === undefined ? {} : { maxDelayMs: options.eventBatchDelayMs });
+  const events = createBatchedJobEventPublisher(eventPublisher, topology.jobEvents, 'worker', eventKeys, options.eventBatchDelayMs === undefined ? {} : { maxDelayMs: options.eventBatchDelayMs });
   const limiter = createRateLimiter(options.rateLimitWindowMs === undefined ? {} : { windowMs: options.rateLimitWindowMs });
   configureProviderBudgets(limiter, topology.providers);
   const clients = createOpenAiClients(topology.providers);

@@ -2,7 +2,8 @@ import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { TEST_AMQP_BASE } from './helpers/broker-env.ts';
-import { API_KEYS, apiTestTopology, chatBody, declareApiTestTopology, eventually, getJson, postJson, testLogger } from './helpers/api-fixture.ts';
+import { signedEventProperties } from '../../src/jobs/job-event-publisher.ts';
+import { API_KEYS, apiTestTopology, brokerEventKeys, chatBody, declareApiTestTopology, eventually, getJson, postJson, testLogger } from './helpers/api-fixture.ts';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
@@ -91,8 +92,8 @@ describe('publish API when the broker goes away', () => {
 
     // The status index resubscribed to the job-events stream by itself: a worker event written now reaches it.
     const events = await admin.createConfirmChannel();
-    const event = { jobId: before.body.id, status: 'running', attempt: 1, at: new Date().toISOString(), source: 'worker' };
-    events.publish('warren.events', '', Buffer.from(JSON.stringify(event)), { contentType: 'application/json', type: 'job.running' });
+    const event = Buffer.from(JSON.stringify({ jobId: before.body.id, status: 'running', attempt: 1, at: new Date().toISOString(), source: 'worker' }));
+    events.publish('warren.events', '', event, { contentType: 'application/json', ...signedEventProperties(await brokerEventKeys(vh), 'job.running', event) });
     await events.waitForConfirms();
     await events.close();
     const status = await eventually(async () => {

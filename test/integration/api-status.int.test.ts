@@ -8,7 +8,8 @@ import { createJobEventPublisher, type JobEventPublisher } from '../../src/jobs/
 import { createJobEventBatcher } from '../../src/api/status/job-event-batcher.ts';
 import { createJobEventsTailer } from '../../src/api/status/job-events-tailer.ts';
 import { createJobStatusIndex } from '../../src/api/status/job-status-index.ts';
-import { API_KEYS, AUTH, apiTestTopology, chatBody, declareApiTestTopology, eventually, getJson, postJson, testLogger } from './helpers/api-fixture.ts';
+import type { JobEventKeyring } from '../../src/jobs/job-event-signature.ts';
+import { API_KEYS, AUTH, apiTestTopology, brokerEventKeys, chatBody, declareApiTestTopology, eventually, getJson, postJson, testLogger } from './helpers/api-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
 interface SseMessage {
@@ -40,6 +41,7 @@ describe('job status from the job-events stream', () => {
   let conn: BrokerConnection;
   let publisher: ConfirmPublisher;
   let worker: JobEventPublisher;
+  let keys: JobEventKeyring;
 
   beforeAll(async () => {
     vh = await createTestVhost('api-status');
@@ -49,7 +51,8 @@ describe('job status from the job-events stream', () => {
     conn = createBrokerConnection({ urls: [vh.amqpUrl] });
     await conn.waitForConnection(10_000);
     publisher = createConfirmPublisher({ connection: conn });
-    worker = createJobEventPublisher(publisher, { exchange: 'warren.events' }, 'worker');
+    keys = await brokerEventKeys(vh);
+    worker = createJobEventPublisher(publisher, { exchange: 'warren.events' }, 'worker', keys);
   });
 
   afterAll(async () => {
@@ -159,14 +162,15 @@ describe('job status from the job-events stream', () => {
 
   it("a replica's tail skips the job events it wrote itself (already in its index) and applies everyone else's", async () => {
     const index = createJobStatusIndex({ capacity: 1000 });
-    const tailer = createJobEventsTailer({ connection: conn, publisher, index, exchange: 'warren.events', stream: 'warren.events.log', logger: testLogger(), replicaId: 'replica-me' });
+    const tailer = createJobEventsTailer({ connection: conn, publisher, index, exchange: 'warren.events', stream: 'warren.events.log', keys, logger: testLogger(), replicaId: 'replica-me' });
     try {
-      const mine = createJobEventBatcher({ publisher, exchange: 'warren.events', logger: testLogger(), replicaId: 'replica-me', maxDelayMs: 1 });
-      const theirs = createJobEventBatcher({ publisher, exchange: 'warren.events', logger: testLogger(), replicaId: 'replica-other', maxDelayMs: 1 });
+      const mine = createJobEventBatcher({ publisher, exchange: 'warren.events', signer: keys, logger: testLogger(), replicaId: 'replica-me', maxDelayMs: 1 });
+      const theirs = createJobEventBatcher({ publisher, exchange: 'warren.events', signer: keys, logger: testLogger(), replicaId: 'replica-other', maxDelayMs: 1 });
       const ids = { mine: crypto.randomUUID(), theirs: crypto.randomUUID() };
-      mine.emit({ jobId: ids.mine, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', source: 'api' });
+      // Owned by the key the test's requests use (the first of API_KEYS), so the API shows them to it.
+      mine.emit({ jobId: ids.mine, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', source: 'api', owner: 'env#1' });
       await mine.flush();
-      theirs.emit({ jobId: ids.theirs, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', source: 'api' });
+      theirs.emit({ jobId: ids.theirs, status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat', source: 'api', owner: 'env#1' });
       await theirs.flush();
       // The stream is read in order: once the later message is applied, the earlier one was read too.
       await eventually(async () => index.get(ids.theirs)?.status === 'queued');

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfirmPublisher, type ConfirmPublisher } from '../../src/broker/confirm-publisher.ts';
 import type { Topology } from '../../src/config/topology-schema.ts';
 import { createJobEventPublisher } from '../../src/jobs/job-event-publisher.ts';
+import { createJobEventKeyring } from '../../src/jobs/job-event-signature.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
 import { createDlqHarness, declareDlqWorld, drain, peekIds, waitForCount, warrenDeadLetterHeaders, writeDlqTopology, type DlqHarness } from './helpers/dlq-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
@@ -110,7 +111,7 @@ describe('warren dlq: origins, filters, dry run, cap (real broker)', () => {
 
     const { connection } = await import('../../src/broker/broker-connection.ts').then(async (m) => ({ connection: m.createBrokerConnection({ urls: [vh.amqpUrl], name: 'dlq-events' }) }));
     eventsPublisher = createConfirmPublisher({ connection, channels: 1 });
-    h = await createDlqHarness(vh, topology, { events: createJobEventPublisher(eventsPublisher, topology.jobEvents, 'dlq') });
+    h = await createDlqHarness(vh, topology, { events: createJobEventPublisher(eventsPublisher, topology.jobEvents, 'dlq', createJobEventKeyring('dlq-test-event-key-0123456789', vh.vhost)) });
     (h as { extraClose?: () => Promise<void> }).extraClose = async () => {
       await eventsPublisher.close();
       await connection.close();

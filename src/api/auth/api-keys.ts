@@ -7,9 +7,22 @@ import { WarrenError } from '../../errors/index.ts';
 /** Grant that allows every route and exchange, or every scope. */
 export const ALL = '*';
 
+/**
+ * Scopes a key may hold, beyond its publish grants:
+ * - `admin`: the DLQ endpoints; implies `read-all` and `metrics`;
+ * - `read-all`: read every key's jobs (status, `?wait`, SSE), not only its own;
+ * - `metrics`: `GET /metrics`.
+ */
+export const SCOPES = ['admin', 'read-all', 'metrics'] as const;
+const KNOWN_SCOPES: ReadonlySet<string> = new Set([...SCOPES, ALL]);
+
 /** One configured API key. The key itself is never kept, only its SHA-256. */
 export interface ApiKeyEntry {
-  /** Shown in logs instead of the key. */
+  /**
+   * Shown in logs instead of the key, and the owner recorded on every job the
+   * key submits (a key reads only jobs recorded under its name): keep it
+   * stable. Unique among the configured keys.
+   */
   name: string;
   /** SHA-256 of the key (32 bytes). */
   keyHash: Buffer;
@@ -41,25 +54,44 @@ function splitList(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+function checkScopes(scopes: readonly string[], where: string): void {
+  const unknown = scopes.filter((s) => !KNOWN_SCOPES.has(s));
+  if (unknown.length > 0) throw authError(`${where}: unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `'${u}'`).join(', ')}; known: ${[...SCOPES, ALL].join(', ')}`);
+}
+
+/** Refuses two keys with one name: they would read each other's jobs. */
+function checkUniqueNames(keys: readonly ApiKeyEntry[]): void {
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k.name)) throw authError(`two API keys are named '${k.name}'; names must be unique (a key reads the jobs recorded under its name)`);
+    seen.add(k.name);
+  }
+}
+
 /**
- * Parses `WARREN_API_KEYS`: entries separated by `;`, each `key:grants[:scopes]`
- * with comma-separated lists, e.g. `k1:chat,task;k2:*;admin-key:*:admin`.
- * Messages name the entry by position, never by its key.
+ * Parses `WARREN_API_KEYS`: entries separated by `;`, each
+ * `key:grants[:scopes[:name]]` with comma-separated lists, e.g.
+ * `k1:chat,task::app;k2:*;admin-key:*:admin:ops`. Without a name a key is
+ * named `env#<position>`. Messages name the entry by position, never by its key.
  */
 export function parseApiKeysEnv(value: string): ApiKeyEntry[] {
   const entries: ApiKeyEntry[] = [];
   const parts = value.split(';').map((s) => s.trim()).filter((s) => s !== '');
   parts.forEach((part, i) => {
     const fields = part.split(':');
-    if (fields.length < 2 || fields.length > 3) {
-      throw authError(`WARREN_API_KEYS entry #${i + 1} must look like 'key:route1,route2' or 'key:*:admin' (key, routes, optional scopes separated by ':')`);
+    if (fields.length < 2 || fields.length > 4) {
+      throw authError(`WARREN_API_KEYS entry #${i + 1} must look like 'key:route1,route2' or 'key:*:admin:name' (key, routes, optional scopes and name separated by ':')`);
     }
-    const [key = '', grants = '', scopes = ''] = fields;
+    const [key = '', grants = '', scopes = '', name = ''] = fields;
     if (!KEY_RE.test(key)) throw authError(`WARREN_API_KEYS entry #${i + 1}: the key is empty or has spaces / non-ASCII characters`);
     const grantList = splitList(grants);
     if (grantList.length === 0) throw authError(`WARREN_API_KEYS entry #${i + 1}: list the routes it may publish to, or '*'`);
-    entries.push({ name: `env#${i + 1}`, keyHash: hashApiKey(key), grants: new Set(grantList), scopes: new Set(splitList(scopes)) });
+    const scopeList = splitList(scopes);
+    checkScopes(scopeList, `WARREN_API_KEYS entry #${i + 1}`);
+    if (fields.length === 4 && !NAME_RE.test(name.trim())) throw authError(`WARREN_API_KEYS entry #${i + 1}: the name must be 1-100 letters, digits, . _ @ -`);
+    entries.push({ name: fields.length === 4 ? name.trim() : `env#${i + 1}`, keyHash: hashApiKey(key), grants: new Set(grantList), scopes: new Set(scopeList) });
   });
+  checkUniqueNames(entries);
   return entries;
 }
 
@@ -98,12 +130,17 @@ export function parseApiKeysFile(text: string, file: string): ApiKeyEntry[] {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw authError(`API keys file ${file} is invalid: ${problems}`);
   }
-  return parsed.data.keys.map((k, i) => ({
-    name: k.name ?? `file#${i + 1}`,
-    keyHash: k.sha256 !== undefined ? Buffer.from(k.sha256, 'hex') : hashApiKey(k.key as string),
-    grants: new Set(k.routes),
-    scopes: new Set(k.scopes),
-  }));
+  const keys = parsed.data.keys.map((k, i) => {
+    checkScopes(k.scopes, `API keys file ${file}: keys.${i}.scopes`);
+    return {
+      name: k.name ?? `file#${i + 1}`,
+      keyHash: k.sha256 !== undefined ? Buffer.from(k.sha256, 'hex') : hashApiKey(k.key as string),
+      grants: new Set(k.routes),
+      scopes: new Set(k.scopes),
+    };
+  });
+  checkUniqueNames(keys);
+  return keys;
 }
 
 /**
@@ -125,6 +162,7 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig
     }
     keys.push(...parseApiKeysFile(text, file));
   }
+  checkUniqueNames(keys);
   const mode = env.WARREN_AUTH?.trim().toLowerCase();
   if (mode === 'none') {
     if (keys.length > 0) throw authError('WARREN_AUTH=none conflicts with the API keys that are configured; remove one of them');

@@ -56,3 +56,23 @@ export function mayPublishExchange(p: Principal, exchange: string): boolean {
 export function hasScope(p: Principal, scope: string): boolean {
   return p.scopes.has(ALL) || p.scopes.has(scope);
 }
+
+/** True when the principal reads every key's jobs: `read-all`, or `admin` which implies it. */
+export function mayReadAllJobs(p: Principal): boolean {
+  return hasScope(p, 'read-all') || hasScope(p, 'admin');
+}
+
+/**
+ * True when the principal may read a job submitted by `owner` (a key's name;
+ * undefined for a job whose `queued` event the index never saw, e.g. written
+ * before owners were recorded, or published to the broker directly): its own
+ * jobs, or any job with `read-all` / `admin`.
+ */
+export function mayReadJob(p: Principal, owner: string | undefined): boolean {
+  return (owner !== undefined && owner === p.name) || mayReadAllJobs(p);
+}
+
+/** True when the principal may scrape `GET /metrics`: the `metrics` scope, or `admin`. */
+export function mayReadMetrics(p: Principal): boolean {
+  return hasScope(p, 'metrics') || hasScope(p, 'admin');
+}

@@ -20,6 +20,8 @@ export interface PublisherLike {
 /** A validated job, ready to publish. */
 export interface PreparedJob {
   id: string;
+  /** Name of the submitting API key, recorded in the `queued` event (see MessageMeta.owner). */
+  owner: string;
   /** Route name, absent for raw exchange publishes. */
   route: string | undefined;
   exchange: string;
@@ -36,6 +38,8 @@ export interface PreparedJob {
 /** Per-request message metadata. */
 export interface MessageMeta {
   id: string;
+  /** Name of the API key that submits the job: only it (and keys that read all) can read the job. */
+  owner: string;
   traceparent: string;
   correlationId: string;
   /** The id comes from an Idempotency-Key: other replicas de-duplicate on it, so its `queued` event is not held back. */
@@ -146,6 +150,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       }
       return {
         id: meta.id,
+        owner: meta.owner,
         route: route.name,
         exchange: route.exchange,
         routingKey,
@@ -162,6 +167,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
     prepareExchangeMessage(input, meta) {
       return {
         id: meta.id,
+        owner: meta.owner,
         route: undefined,
         exchange: input.exchange,
         routingKey: input.routingKey,
@@ -194,7 +200,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       }
       deps.metrics.confirmLatency(job.metricsLabel, (performance.now() - started) / 1000);
       deps.metrics.publish(job.metricsLabel, 'accepted');
-      const event: JobEvent = { jobId: job.id, status: 'queued', attempt: 1, at: nowIso(), source: 'api' };
+      const event: JobEvent = { jobId: job.id, status: 'queued', attempt: 1, at: nowIso(), source: 'api', owner: job.owner };
       if (job.route !== undefined) event.route = job.route;
       // This replica answers GET /v1/jobs/{id} at once; the others learn it from the stream.
       deps.index.apply(event);

@@ -1,4 +1,4 @@
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from '../../observability/fast-metrics.ts';
 
 /** Outcome of one publish attempt, as counted in `warren_api_publishes_total`. */
@@ -15,6 +15,8 @@ export interface ApiMetrics {
   http(path: string, route: string, method: string, status: number, seconds: number): void;
   /** Gauges of the status index. */
   setIndex(jobs: number, caughtUp: boolean): void;
+  /** Counts one job-events message the status tail skipped for its signature (`unsigned`, `unknown-key`, `bad-signature`). */
+  eventRejected(reason: string): void;
 }
 
 /** Options of {@link createApiMetrics}. */
@@ -58,6 +60,13 @@ export function createApiMetrics(options: ApiMetricsOptions = {}): ApiMetrics {
     registers: [registry],
   });
 
+  const rejectedEvents = new Counter({
+    name: `${p}job_events_rejected_total`,
+    help: 'Job-events stream messages the status index skipped because warren did not sign them, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+
   const publishChildren = new Map<string, { inc(): void }>();
   const confirmChildren = new Map<string, { observe(v: number): void }>();
   const httpChildren = new Map<string, { observe(v: number): void }>();
@@ -80,6 +89,9 @@ export function createApiMetrics(options: ApiMetricsOptions = {}): ApiMetrics {
       let child = httpChildren.get(key);
       if (!child) httpChildren.set(key, (child = http.labels({ path, route, method, status: String(status) })));
       child.observe(seconds);
+    },
+    eventRejected(reason) {
+      rejectedEvents.inc({ reason });
     },
     setIndex(jobs, caughtUp) {
       indexJobs.set(jobs);

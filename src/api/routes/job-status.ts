@@ -3,19 +3,19 @@ import { streamSSE } from 'hono/streaming';
 import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
-import { mayPublishRoute } from '../auth/authenticator.ts';
+import { mayReadJob } from '../auth/authenticator.ts';
 import { isTerminal, type JobStatusView } from '../status/job-status.ts';
 
 const JOB_ID_RE = /^[\w.:-]{1,200}$/;
 
-/** The job named in the path: 400 for a malformed id, 404 when unknown (or on a route this key can't see), 503 while replaying. */
+/** The job named in the path: 400 for a malformed id, 404 when unknown (or another key's), 503 while replaying. */
 function lookup(ctx: AppContext, c: Context<ApiEnv>): JobStatusView {
   const id = c.req.param('id') ?? '';
   if (!JOB_ID_RE.test(id)) throw new ApiError(400, 'INVALID_JOB_ID', 'a job id is 1-200 letters, digits, _ . : or -');
   const view = ctx.deps.index.get(id);
-  // A job on a route the key may not publish to is reported as unknown, so ids can't be probed.
-  if (view !== undefined && (view.route === undefined || mayPublishRoute(c.get('principal'), view.route))) return view;
-  if (view === undefined && !ctx.deps.index.isCaughtUp()) {
+  // Another key's job is reported exactly like an unknown one, so ids can't be probed.
+  if (view !== undefined && mayReadJob(c.get('principal'), ctx.deps.index.ownerOf(id))) return view;
+  if (!ctx.deps.index.isCaughtUp()) {
     throw new ApiError(503, 'STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly', { headers: { 'retry-after': '1' } });
   }
   throw new ApiError(404, 'JOB_NOT_FOUND', `no job '${id}' (unknown, or older than the status retention)`);

@@ -2,15 +2,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PublishRequest } from '../../broker/confirm-publisher.ts';
 import { PublishTimeoutError } from '../../errors/index.ts';
 import { createSilentLogger } from '../../observability/logger.ts';
+import { HEADERS } from '../../jobs/headers.ts';
+import { createJobEventKeyring } from '../../jobs/job-event-signature.ts';
 import { createJobEventBatcher } from './job-event-batcher.ts';
 import { JOB_EVENT_BATCH_TYPE, decodeJobEvents } from './job-event-codec.ts';
 
+const keyring = createJobEventKeyring('unit-test-event-key-0123456789', '/');
 const event = (n: number) => ({ jobId: `j${n}`, status: 'queued' as const, attempt: 1, at: '2025-01-01T00:00:00.000Z', source: 'api' });
 
 describe('job event batcher', () => {
   it('publishes a lone event exactly like createJobEventPublisher (one object, type job.<status>)', async () => {
     const sent: PublishRequest[] = [];
-    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', logger: createSilentLogger() });
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', signer: keyring, logger: createSilentLogger() });
     b.emit(event(1));
     await b.flush();
     expect(sent).toHaveLength(1);
@@ -19,9 +22,22 @@ describe('job event batcher', () => {
     expect(JSON.parse(sent[0]!.content.toString())).toEqual(event(1));
   });
 
+  it('signs every message and keeps the replica header beside the signature', async () => {
+    const sent: PublishRequest[] = [];
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', signer: keyring, logger: createSilentLogger(), replicaId: 'r1', maxBatch: 2 });
+    for (let i = 0; i < 3; i++) b.emit(event(i));
+    await b.flush();
+    expect(sent).toHaveLength(2);
+    for (const m of sent) {
+      expect(m.properties?.appId).toBe('warren');
+      expect(m.properties?.headers?.[HEADERS.replica]).toBe('r1');
+      expect(keyring.verify(m.properties?.type, m.content, m.properties?.headers?.[HEADERS.eventSignature])).toBe('valid');
+    }
+  });
+
   it('coalesces events of the same few milliseconds into one job.batch array, max per message', async () => {
     const sent: PublishRequest[] = [];
-    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', logger: createSilentLogger(), maxBatch: 3 });
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', signer: keyring, logger: createSilentLogger(), maxBatch: 3 });
     for (let i = 0; i < 7; i++) b.emit(event(i));
     await b.flush();
     expect(sent.map((s) => s.properties?.type)).toEqual([JOB_EVENT_BATCH_TYPE, JOB_EVENT_BATCH_TYPE, 'job.queued']);
@@ -41,6 +57,7 @@ describe('job event batcher', () => {
       const b = createJobEventBatcher({
         publisher: { publish: async (r) => void sent.push({ at: performance.now(), ids: decodeJobEvents(r.content).events.map((e) => e.jobId) }) },
         exchange: 'ev',
+        signer: keyring,
         logger: createSilentLogger(),
         maxDelayMs: 20,
         minIntervalMs: 100,
@@ -103,6 +120,7 @@ describe('job event batcher', () => {
         },
       },
       exchange: 'ev',
+        signer: keyring,
       logger: createSilentLogger(),
       attempts: 2,
     });
@@ -113,7 +131,7 @@ describe('job event batcher', () => {
 
   it('drops events beyond the bound instead of growing without limit', async () => {
     const sent: PublishRequest[] = [];
-    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', logger: createSilentLogger(), maxPending: 2, maxBatch: 100, maxDelayMs: 1000 });
+    const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', signer: keyring, logger: createSilentLogger(), maxPending: 2, maxBatch: 100, maxDelayMs: 1000 });
     for (let i = 0; i < 5; i++) b.emit(event(i));
     await b.flush();
     expect(sent.flatMap((s) => decodeJobEvents(s.content).events)).toHaveLength(2);
@@ -142,6 +160,8 @@ describe('decodeJobEvents fast path', () => {
       { jobId: 'a', status: 'queued', at: 'x', attempt: 1.5 },
       { jobId: 'a', status: 'queued', at: 'x', route: 7 },
       { jobId: 'a', status: 'queued', at: 'x', extra: 'stripped' },
+      { jobId: 'a', status: 'queued', attempt: 1, at: 'x', route: 'chat', source: 'api', owner: 'app' },
+      { jobId: 'a', status: 'queued', at: 'x', owner: 7 },
     ];
     for (const s of samples) {
       const parsed = jobEventSchema.safeParse(s);

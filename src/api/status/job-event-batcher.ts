@@ -1,6 +1,8 @@
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
 import type { JobEvent } from '../../jobs/job-event.ts';
+import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
+import type { JobEventSigner } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { JOB_EVENT_BATCH_TYPE } from './job-event-codec.ts';
 
@@ -22,6 +24,8 @@ export interface JobEventBatcherOptions {
   publisher: Pick<ConfirmPublisher, 'publish'>;
   /** The job-events fanout exchange. */
   exchange: string;
+  /** Signs each message (the stream tails skip unsigned ones). */
+  signer: JobEventSigner;
   logger: Logger;
   /** How long an event may wait for companions when the stream is quiet. @default 20 */
   maxDelayMs?: number;
@@ -74,12 +78,13 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
   async function publishBatch(events: JobEvent[]): Promise<void> {
     const single = events.length === 1 ? events[0] : undefined;
     const content = Buffer.from(JSON.stringify(single ?? events));
+    const signed = signedEventProperties(options.signer, single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE, content);
+    if (options.replicaId !== undefined) signed.headers[HEADERS.replica] = options.replicaId;
     const properties = {
       contentType: 'application/json',
-      type: single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE,
       timestamp: Date.now(),
       ...(single ? { correlationId: single.jobId } : {}),
-      ...(options.replicaId === undefined ? {} : { headers: { [HEADERS.replica]: options.replicaId } }),
+      ...signed,
     };
     for (let attempt = 1; ; attempt++) {
       try {

@@ -20,13 +20,14 @@ function simpleEvent(item: unknown): JobEvent | undefined {
   if (o.attempt !== undefined && !(typeof o.attempt === 'number' && Number.isInteger(o.attempt) && o.attempt >= 0)) return undefined;
   for (const k in o) {
     if (k === 'jobId' || k === 'status' || k === 'at' || k === 'attempt') continue;
-    if ((k === 'route' || k === 'queue' || k === 'source') && typeof o[k] === 'string') continue;
+    if ((k === 'route' || k === 'queue' || k === 'source' || k === 'owner') && typeof o[k] === 'string') continue;
     return undefined;
   }
   const e: JobEvent = { jobId: o.jobId, status: o.status as JobEvent['status'], at: o.at, attempt: (o.attempt as number | undefined) ?? 0 };
   if (typeof o.route === 'string') e.route = o.route;
   if (typeof o.queue === 'string') e.queue = o.queue;
   if (typeof o.source === 'string') e.source = o.source;
+  if (typeof o.owner === 'string') e.owner = o.owner;
   return e;
 }
 

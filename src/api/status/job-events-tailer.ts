@@ -3,6 +3,8 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
+import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
+import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from './job-event-codec.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
@@ -13,6 +15,8 @@ export interface JobEventsTailer {
   lastOffset(): number | undefined;
   /** Events applied since start (tests, diagnostics). */
   applied(): number;
+  /** Messages skipped because their signature was missing or wrong, since start. */
+  rejected(): number;
   close(): Promise<void>;
 }
 
@@ -24,6 +28,20 @@ export interface JobEventsTailerOptions {
   index: JobStatusIndex;
   /** Job-events fanout exchange (topology `jobEvents.exchange`). */
   exchange: string;
+  /**
+   * The deployment's event keys: messages whose signature does not verify are
+   * skipped and counted (anyone who can write to the exchange could otherwise
+   * rewrite a job's status); the replica's marker is signed with it.
+   */
+  keys: JobEventKeyring;
+  /**
+   * Accept unsigned messages below this stream offset (history written before
+   * the upgrade to signed events; WARREN_EVENT_UNSIGNED_BEFORE). Offsets are
+   * assigned by the broker, so nothing written later can fall below it. @default none
+   */
+  unsignedBefore?: number;
+  /** Called for each message skipped for its signature (a metric). */
+  onRejected?: (reason: Exclude<SignatureVerdict, 'valid'>) => void;
   /** Job-events stream queue (topology `jobEvents.stream`). */
   stream: string;
   logger: Logger;
@@ -54,6 +72,10 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
   const log = options.logger;
   let last: number | undefined;
   let applied = 0;
+  let rejected = 0;
+  let rejectedUnsigned = 0;
+  let lastRejectLog = 0;
+  let sawSigned = false;
   let closed = false;
   let channel: Channel | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -76,11 +98,12 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
     try {
       while (!closed && !markerPublished) {
         try {
+          const content = Buffer.from(JSON.stringify({ marker: markerId, at: new Date().toISOString() }));
           await options.publisher.publish({
             exchange: options.exchange,
             routingKey: '',
-            content: Buffer.from(JSON.stringify({ marker: markerId, at: new Date().toISOString() })),
-            properties: { contentType: 'application/json', type: INDEX_MARKER_TYPE, messageId: markerId },
+            content,
+            properties: { contentType: 'application/json', messageId: markerId, ...signedEventProperties(options.keys, INDEX_MARKER_TYPE, content) },
           });
           markerPublished = true;
         } catch (err) {
@@ -91,6 +114,34 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
     } finally {
       markerRunning = false;
     }
+  }
+
+  /** Verdict on one message: accepted (signed by this deployment, or old enough to predate signing) or the reason it is skipped. */
+  function check(msg: ConsumeMessage, offset: number | undefined): SignatureVerdict {
+    const verdict = options.keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
+    if (verdict === 'valid') {
+      if (!sawSigned && rejectedUnsigned > 0) {
+        log.warn(
+          { offset, skipped: rejectedUnsigned },
+          `the job-events stream holds unsigned messages before its first signed one (written before the upgrade to signed events?); they were skipped. To keep their history, set WARREN_EVENT_UNSIGNED_BEFORE=${offset ?? '<offset>'} on the API`,
+        );
+      }
+      sawSigned = true;
+      return verdict;
+    }
+    if (verdict === 'unsigned' && options.unsignedBefore !== undefined && offset !== undefined && offset < options.unsignedBefore) return 'valid';
+    rejected++;
+    if (verdict === 'unsigned') rejectedUnsigned++;
+    options.onRejected?.(verdict);
+    const now = Date.now();
+    if (now - lastRejectLog > 10_000) {
+      lastRejectLog = now;
+      log.warn(
+        { offset, reason: verdict, type: msg.properties.type, appId: msg.properties.appId, rejected },
+        'skipped a job-events message that warren did not sign (forged, or written with another WARREN_EVENT_KEY); job status ignores it',
+      );
+    }
+    return verdict;
   }
 
   async function subscribe(conn: ChannelModel): Promise<void> {
@@ -143,13 +194,14 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
             return;
           }
           const off = msg.properties.headers?.['x-stream-offset'];
-          if (typeof off === 'number') last = off;
+          const offset = typeof off === 'number' ? off : undefined;
+          if (offset !== undefined) last = offset;
           if (msg.properties.type === INDEX_MARKER_TYPE) {
-            if (msg.properties.messageId === markerId && !options.index.isCaughtUp()) {
+            if (msg.properties.messageId === markerId && !options.index.isCaughtUp() && check(msg, offset) === 'valid') {
               options.index.markCaughtUp();
-              log.info({ jobs: options.index.size(), events: applied }, 'status index caught up with the job-events stream');
+              log.info({ jobs: options.index.size(), events: applied, rejected }, 'status index caught up with the job-events stream');
             }
-          } else if (options.replicaId === undefined || msg.properties.headers?.[HEADERS.replica] !== options.replicaId) {
+          } else if ((options.replicaId === undefined || msg.properties.headers?.[HEADERS.replica] !== options.replicaId) && check(msg, offset) === 'valid') {
             const { events } = decodeJobEvents(msg.content);
             for (const e of events) options.index.apply(e);
             applied += events.length;
@@ -184,6 +236,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
   return {
     lastOffset: () => last,
     applied: () => applied,
+    rejected: () => rejected,
     async close() {
       closed = true;
       unsubscribe();

@@ -117,6 +117,19 @@ describe('job status index', () => {
     expect(new Set(held)).toEqual(newest);
   });
 
+  it('keeps the first owner it sees: a later event never moves a job to another key', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply({ ...ev('o', 'running', 1, 1) });
+    expect(idx.ownerOf('o')).toBeUndefined();
+    idx.apply({ ...ev('o', 'queued', 1, 0), owner: 'alice' });
+    expect(idx.ownerOf('o')).toBe('alice');
+    idx.apply({ ...ev('o', 'succeeded', 1, 2), owner: 'mallory' });
+    expect(idx.ownerOf('o')).toBe('alice');
+    // The owner is the index's to check, not part of the status document.
+    expect(idx.get('o')).not.toHaveProperty('owner');
+    expect(idx.ownerOf('unknown')).toBeUndefined();
+  });
+
   it('notifies subscribers and resolves waitFor', async () => {
     const idx = createJobStatusIndex({ capacity: 10 });
     const seen: string[] = [];

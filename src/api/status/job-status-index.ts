@@ -10,6 +10,8 @@ import { isTerminal, type AttemptView, type JobStatusView } from './job-status.t
  */
 export interface JobStatusIndex {
   get(id: string): JobStatusView | undefined;
+  /** Name of the API key that submitted the job (from its `queued` event); undefined when unknown or not held. */
+  ownerOf(id: string): string | undefined;
   /** Applies one lifecycle event; events may arrive slightly out of order (see the merge rules). */
   apply(event: JobEvent): void;
   /** Calls `listener` with the job's new view after each event that changes it. */
@@ -34,6 +36,8 @@ export interface JobStatusIndexOptions {
 
 interface JobRecord {
   id: string;
+  /** The submitting key's name: set once, by the first event that carries one (the API's `queued`). */
+  owner: string | undefined;
   route: string | undefined;
   queue: string | undefined;
   status: JobEvent['status'];
@@ -91,6 +95,8 @@ function toView(r: JobRecord): JobStatusView {
  *   DLQ tool's `requeued` event arrived).
  */
 function merge(r: JobRecord, e: JobEvent, maxAttempts: number): void {
+  // Ownership never changes hands: only the API writes it, once per job, and a later event can't move a job to another key.
+  if (r.owner === undefined && e.owner !== undefined) r.owner = e.owner;
   if (e.route !== undefined) r.route = e.route;
   if (e.queue !== undefined) r.queue = e.queue;
   if (e.at < r.createdAt) r.createdAt = e.at;
@@ -166,11 +172,13 @@ export function createJobStatusIndex(options: JobStatusIndexOptions): JobStatusI
       const r = jobs.get(id);
       return r === undefined ? undefined : toView(r);
     },
+    ownerOf: (id) => jobs.get(id)?.owner,
     apply(e) {
       let r = jobs.get(e.jobId);
       if (r === undefined) {
         r = {
           id: e.jobId,
+          owner: undefined,
           route: e.route,
           queue: e.queue,
           status: e.status,

@@ -1,10 +1,12 @@
 import amqplib from 'amqplib';
 import { topologySchema, type Topology } from '../../../src/config/topology-schema.ts';
+import { loadJobEventKeyring } from '../../../src/jobs/job-event-key.ts';
+import type { JobEventKeyring } from '../../../src/jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../../../src/observability/logger.ts';
 import type { TestVhost } from './test-vhost.ts';
 
-/** Keys the API integration tests use. */
-export const API_KEYS = 'int-key-0123456789:*;chat-only-0123456789:chat';
+/** Keys the API integration tests use; the first (env#1, what AUTH presents) may also scrape /metrics. */
+export const API_KEYS = 'int-key-0123456789:*:metrics;chat-only-0123456789:chat';
 export const AUTH = { authorization: 'Bearer int-key-0123456789' };
 
 /**
@@ -84,4 +86,9 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs}ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** The job-event keys warren uses in the test's vhost (read from the broker, created if none): to write events as a worker would. */
+export function brokerEventKeys(vh: TestVhost): Promise<JobEventKeyring> {
+  return loadJobEventKeyring({ env: {}, vhost: vh.vhost, management: vh.management, logger: testLogger() });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createManagementClient, seg, type ManagementClient } from '../../../src/broker/management-client.ts';
+import { eventKeyParameterName } from '../../../src/jobs/job-event-key.ts';
 import { TEST_AMQP_BASE, TEST_MANAGEMENT_URL } from './broker-env.ts';
 
 /** A freshly created vhost on the real broker, owned by one test file. */
@@ -25,6 +26,10 @@ export async function createTestVhost(prefix: string): Promise<TestVhost> {
     amqpUrl: `${TEST_AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`,
     managementUrl: TEST_MANAGEMENT_URL,
     management,
-    cleanup: () => management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }),
+    cleanup: async () => {
+      await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+      // The job-event key warren created for the vhost lives outside it (a global parameter).
+      await management.delete(`/global-parameters/${seg(eventKeyParameterName(vhost))}`, { ignoreNotFound: true });
+    },
   };
 }
