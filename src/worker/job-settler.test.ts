@@ -5,6 +5,7 @@ import { topologySchema } from '../config/topology-schema.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import { createSilentLogger } from '../observability/logger.ts';
 import { createDelivery } from './delivery.ts';
+import { createJobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import { createJobSettler } from './job-settler.ts';
 import { createRoutePublisher } from './route-publisher.ts';
@@ -27,7 +28,7 @@ function harness(withResults: boolean) {
     stats: () => ({ confirmed: 0, nacked: 0, returned: 0, timedOut: 0, waiting: 0, inFlight: 0 }),
     close: async () => undefined,
   };
-  const events = createBatchedJobEventPublisher(publisher, topology.jobEvents, 'worker');
+  const events = createBatchedJobEventPublisher(publisher, topology.jobEvents, 'worker', createJobEventKeyring('unit-test-event-key-0123456789', '/'));
   const routes = createRoutePublisher({ topology, publisher, schemas: BUILTIN_PAYLOAD_SCHEMAS, events });
   const settler = createJobSettler({
     consumerName: 'tasks-consumer',
