@@ -124,7 +124,16 @@ node_running() {
 
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-mgmt_ok() { curl -fsS -m 3 -u guest:guest "http://127.0.0.1:$(mgmt_port "$1")/api/overview" >/dev/null 2>&1; }
+# curl where installed; otherwise Node (always there for warren), so a fresh machine needs nothing more.
+mgmt_ok() {
+  local url
+  url="http://127.0.0.1:$(mgmt_port "$1")/api/overview"
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -m 3 -u guest:guest "$url" >/dev/null 2>&1
+  else
+    node -e 'fetch(process.argv[1], { headers: { authorization: "Basic " + Buffer.from("guest:guest").toString("base64") }, signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url" >/dev/null 2>&1
+  fi
+}
 
 any_running() {
   local n
