@@ -285,9 +285,29 @@ cmd_start() {
   print_urls
 }
 
+# Pids of Erlang VMs started for node N of this cluster directory, found by the data directory in their
+# environment (unique to this cluster): a node that is still booting has no pid file yet.
+node_vm_pids() {
+  local want="RABBITMQ_MNESIA_BASE=$(node_dir "$1")/mnesia" f pid
+  for f in /proc/[0-9]*/environ; do
+    pid="${f#/proc/}"
+    pid="${pid%/environ}"
+    grep -qa beam "/proc/$pid/cmdline" 2>/dev/null || continue
+    tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF "$want" && echo "$pid"
+  done
+  return 0
+}
+
 stop_node() {
-  local n="$1" pid i
-  node_running "$n" || return 0
+  local n="$1" pid i stray
+  if ! node_running "$n"; then
+    # Stopped while booting (a failed start): no pid file yet, but the VM may be there.
+    for stray in $(node_vm_pids "$n"); do
+      log "killing $(node_name "$n") (pid $stray), stopped while still starting"
+      kill -KILL "$stray" 2>/dev/null || true
+    done
+    return 0
+  fi
   pid="$(node_pid "$n")"
   log "stopping $(node_name "$n")"
   # `stop <pidfile>` returns once the VM has exited.
