@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: runs every benchmark of the project one after the other (never in
  * parallel: they would measure each other) and writes bench/REPORT.md with each
- * figure beside its reference from the same run, plus bench/report-chart.svg.
+ * figure beside its reference (measured in the same run, or a labelled constant),
+ * the round's verdict, plus bench/report-chart.svg. Exits 1 when any bench failed:
+ * a missed target, its own failure flag, a figure it could not measure (BullMQ
+ * without Redis), or an exception.
  *
  *   npm run bench                      # everything
  *   npm run bench -- --only api,worker # some
@@ -10,13 +13,13 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchFigure } from './figures.ts';
+import { apiVerdict, dlqVerdict, roundPassed, runBench, topologyVerdict, workerVerdict, type BenchOutcome, type BenchVerdict } from './bench-outcomes.ts';
 import { renderChart, renderReport } from './report.ts';
 
 interface BenchModule {
   name: string;
-  /** Runs the benchmark and returns its figures. */
-  run(quick: boolean): Promise<BenchFigure[]>;
+  /** Runs the benchmark and returns its figures and verdict. */
+  run(quick: boolean): Promise<BenchVerdict>;
 }
 
 const BENCHES: BenchModule[] = [
@@ -24,46 +27,28 @@ const BENCHES: BenchModule[] = [
     name: 'topology',
     async run() {
       const { run } = await import('./topology-bench.ts');
-      const r = await run();
-      return [
-        { group: 'topology', name: `plan, ${r.queues} queues + ${r.bindings} bindings applied`, unit: 'ms', value: r.planAppliedMs, target: `< ${r.targets.planMs} ms`, pass: r.planAppliedMs < r.targets.planMs, higherIsBetter: false },
-        { group: 'topology', name: 'plan as a new CLI process', unit: 'ms', value: r.planProcessMs, target: `< ${r.targets.planMs} ms`, pass: r.planProcessMs < r.targets.planMs, higherIsBetter: false },
-        { group: 'topology', name: 'no-op apply', unit: 'ms', value: r.noopApplyMs, target: `< ${r.targets.noopApplyMs} ms`, pass: r.noopApplyMs < r.targets.noopApplyMs, higherIsBetter: false },
-        { group: 'topology', name: `apply from scratch (${r.applyWrites} writes)`, unit: 'ms', value: r.applyFromScratchMs, target: 'informational', pass: true, higherIsBetter: false },
-      ];
+      return topologyVerdict(await run());
     },
   },
   {
     name: 'api',
     async run(quick) {
       const { run } = await import('./api-bench.ts');
-      return (await run({ quick })).figures;
+      return apiVerdict(await run({ quick }));
     },
   },
   {
     name: 'worker',
     async run(quick) {
       const { run } = await import('./worker-bench.ts');
-      return (await run({ quick })).figures;
+      return workerVerdict(await run({ quick }));
     },
   },
   {
     name: 'dlq',
     async run(quick) {
       const { run } = await import('./dlq-bench.ts');
-      const r = await run(quick ? { messages: 2_000 } : {});
-      return [
-        {
-          group: 'dlq',
-          name: `requeue of ${r.messages.toLocaleString('en-US')} dead letters (${r.queueType})`,
-          unit: 'msg/s',
-          value: r.warren.perSecond,
-          reference: r.bare.perSecond,
-          referenceName: 'bare amqplib get / publish-confirm / ack',
-          target: `>= ${Math.round(r.target * 100)}% of reference`,
-          pass: r.pass,
-        },
-      ];
+      return dlqVerdict(await run(quick ? { messages: 2_000 } : {}));
     },
   },
 ];
@@ -76,28 +61,25 @@ function parseArgs(argv: readonly string[]): { only: Set<string> | undefined; qu
 
 async function main(): Promise<void> {
   const { only, quick } = parseArgs(process.argv.slice(2));
+  const unknown = [...(only ?? [])].filter((n) => !BENCHES.some((b) => b.name === n));
+  if (unknown.length > 0) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')}`);
   const startedAt = new Date();
-  const figures: BenchFigure[] = [];
+  const outcomes: BenchOutcome[] = [];
   const notes: string[] = [];
   for (const bench of BENCHES) {
     if (only && !only.has(bench.name)) continue;
     process.stderr.write(`\n=== bench: ${bench.name} ===\n`);
-    const t0 = Date.now();
-    try {
-      const got = await bench.run(quick);
-      figures.push(...got);
-      notes.push(`${bench.name}: ${Math.round((Date.now() - t0) / 1000)} s`);
-    } catch (err) {
-      notes.push(`${bench.name} FAILED: ${(err as Error).message}`);
-      process.stderr.write(`bench ${bench.name} failed: ${(err as Error).stack ?? String(err)}\n`);
-    }
+    const outcome = await runBench(bench.name, () => bench.run(quick));
+    outcomes.push(outcome);
+    if (!outcome.pass) process.stderr.write(`bench ${bench.name} FAILED${outcome.problems.length > 0 ? `: ${outcome.problems.join('; ')}` : ' (a figure missed its target)'}\n`);
   }
   if (quick) notes.push('run with --quick: smaller runs, figures are indicative only');
   const here = dirname(fileURLToPath(import.meta.url));
-  writeFileSync(join(here, 'REPORT.md'), renderReport(figures, { startedAt, durationMs: Date.now() - startedAt.getTime(), notes }));
-  writeFileSync(join(here, 'report-chart.svg'), renderChart(figures));
-  process.stdout.write(renderReport(figures, { startedAt, durationMs: Date.now() - startedAt.getTime(), notes }));
-  process.exitCode = figures.every((f) => f.pass) && !notes.some((n) => n.includes('FAILED')) ? 0 : 1;
+  const report = renderReport(outcomes, { startedAt, durationMs: Date.now() - startedAt.getTime(), notes });
+  writeFileSync(join(here, 'REPORT.md'), report);
+  writeFileSync(join(here, 'report-chart.svg'), renderChart(outcomes.flatMap((o) => o.figures)));
+  process.stdout.write(report);
+  process.exitCode = roundPassed(outcomes) ? 0 : 1;
 }
 
 await main();

@@ -482,6 +482,7 @@ function figuresOf(r: Pick<WorkerBenchResult, 'throughput' | 'llm' | 'rateLimit'
         value: llm.steadyPerSec,
         reference: llm.boundPerSec,
         referenceName: "Little's law bound",
+        referenceKind: 'constant',
         target: '>= 90% of reference',
         pass: llm.steadyPct >= 90,
       },
@@ -497,13 +498,14 @@ function figuresOf(r: Pick<WorkerBenchResult, 'throughput' | 'llm' | 'rateLimit'
       value: rl.completedInWindow,
       reference: rl.budget,
       referenceName: 'budget',
+      referenceKind: 'constant',
       target: '95-100% of budget, zero 429s',
       pass: rl.achievedPct >= 95 && rl.achievedPct <= 100 && rl.worker429s === 0 && rl.fakeRejected === 0,
     });
   }
   const memory = r.memory;
   if (memory) {
-    figures.push({ group: 'worker', name: `RSS with ${memory.inFlight} jobs in flight`, unit: 'MB', value: memory.rssMb, reference: 250, referenceName: 'limit', target: '< 250 MB', pass: memory.rssMb < 250 && memory.inFlight >= 1000, higherIsBetter: false });
+    figures.push({ group: 'worker', name: `RSS with ${memory.inFlight} jobs in flight`, unit: 'MB', value: memory.rssMb, reference: 250, referenceName: 'limit', referenceKind: 'constant', target: '< 250 MB', pass: memory.rssMb < 250 && memory.inFlight >= 1000, higherIsBetter: false });
   }
   return figures;
 }

@@ -124,7 +124,16 @@ node_running() {
 
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-mgmt_ok() { curl -fsS -m 3 -u guest:guest "http://127.0.0.1:$(mgmt_port "$1")/api/overview" >/dev/null 2>&1; }
+# curl where installed; otherwise Node (always there for warren), so a fresh machine needs nothing more.
+mgmt_ok() {
+  local url
+  url="http://127.0.0.1:$(mgmt_port "$1")/api/overview"
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -m 3 -u guest:guest "$url" >/dev/null 2>&1
+  else
+    node -e 'fetch(process.argv[1], { headers: { authorization: "Basic " + Buffer.from("guest:guest").toString("base64") }, signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url" >/dev/null 2>&1
+  fi
+}
 
 any_running() {
   local n
@@ -276,9 +285,29 @@ cmd_start() {
   print_urls
 }
 
+# Pids of Erlang VMs started for node N of this cluster directory, found by the data directory in their
+# environment (unique to this cluster): a node that is still booting has no pid file yet.
+node_vm_pids() {
+  local want="RABBITMQ_MNESIA_BASE=$(node_dir "$1")/mnesia" f pid
+  for f in /proc/[0-9]*/environ; do
+    pid="${f#/proc/}"
+    pid="${pid%/environ}"
+    grep -qa beam "/proc/$pid/cmdline" 2>/dev/null || continue
+    tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF "$want" && echo "$pid"
+  done
+  return 0
+}
+
 stop_node() {
-  local n="$1" pid i
-  node_running "$n" || return 0
+  local n="$1" pid i stray
+  if ! node_running "$n"; then
+    # Stopped while booting (a failed start): no pid file yet, but the VM may be there.
+    for stray in $(node_vm_pids "$n"); do
+      log "killing $(node_name "$n") (pid $stray), stopped while still starting"
+      kill -KILL "$stray" 2>/dev/null || true
+    done
+    return 0
+  fi
   pid="$(node_pid "$n")"
   log "stopping $(node_name "$n")"
   # `stop <pidfile>` returns once the VM has exited.

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: type-check, unit, integration (real RabbitMQ), browser e2e, then the single-node failure suite.
+# The whole test suite: type-check, unit, integration (real RabbitMQ), browser e2e, the single-node failure
+# suite, then the 3-node cluster failure suite (scripts/cluster.sh starts its own nodes on other ports and
+# stops them; the broker on 5672 is not touched).
 # Arguments are passed to vitest instead (e.g. `npm test -- --project unit`).
 # Ensures the broker (and its plugins) first, so it works on a fresh machine.
 set -euo pipefail
@@ -12,11 +14,21 @@ npx tsc -p tsconfig.json --noEmit
 if [ $# -gt 0 ]; then
   exec npx vitest run "$@"
 fi
-# Unit, integration and browser e2e projects (vitest.config.ts), then the single-node failure suite.
+# Unit, integration and browser e2e projects (vitest.config.ts), then the single-node failure suite,
+# then the cluster failure suite.
 results=$(mktemp -d)
+# The cluster suite stops its nodes itself; this catches a run that dies or is interrupted before that
+# (WARREN_CLUSTER_KEEP=1 keeps a cluster running between runs on purpose, so it is left alone then).
+cleanup() {
+  if [ "${WARREN_CLUSTER_KEEP:-}" != "1" ]; then bash scripts/cluster.sh stop >/dev/null 2>&1 || true; fi
+  rm -rf "$results"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/main.json" || status=$?
 npx vitest run --config test/chaos/vitest.config.ts --project chaos --reporter=default --reporter=json --outputFile.json="$results/chaos.json" || status=$?
+npx vitest run --config test/chaos/vitest.config.ts --project cluster --reporter=default --reporter=json --outputFile.json="$results/cluster.json" || status=$?
 # One closing line for the whole suite: "N passed, N failed".
 node -e '
   const fs = require("fs"); let passed = 0, failed = 0, skipped = 0;
@@ -27,6 +39,5 @@ node -e '
     skipped += r.numPendingTests + r.numTodoTests;
   }
   console.log(`\n${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$results/main.json" "$results/chaos.json"
-rm -rf "$results"
+' "$results/main.json" "$results/chaos.json" "$results/cluster.json"
 exit "$status"

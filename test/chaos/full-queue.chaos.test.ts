@@ -39,6 +39,9 @@ describe('full queue with overflow reject-publish', () => {
     expect(report.accepted).toBe(burst.accepted + 40);
     expect(report.lost).toBe(0);
     expect(report.finished).toBe(report.accepted);
+    expect(report.succeeded).toBe(report.accepted);
+    expect(report.deadLettered).toBe(0);
+    expect(s.observer.deadLetters()).toBe(0);
     expect(report.rejected).toEqual({ '503:PUBLISH_REJECTED': refused });
     expect(report.rejectedButProcessed).toEqual([]);
     expect(report.unknownFinished).toBe(0);

@@ -39,6 +39,14 @@ describe('LLM provider outage: 500s then 429s', () => {
     expect(before.lost).toBe(0);
     expect(before.deadLettered).toBeGreaterThan(0);
     expect(before.succeeded).toBeGreaterThan(0);
+    expect(before.succeeded + before.deadLettered).toBe(before.accepted);
+    // Each dead letter is a job the outage made run out of attempts, nothing else.
+    const unexpected = s.ledger
+      .acceptedIds()
+      .map((id) => ({ id, info: s.observer.deadLetterInfo(id) }))
+      .filter(({ info }) => info !== undefined && (info.reason !== 'attempts-exhausted' || info.attempts !== ATTEMPTS || !['server-error', 'rate-limited'].includes(info.errorClass ?? '')));
+    expect(unexpected).toEqual([]);
+    expect(s.observer.deadLetters()).toBe(before.deadLettered);
     const byStatus = s.llm.stats().byStatus;
     expect(byStatus['500'] ?? 0).toBeGreaterThan(0);
     expect(byStatus['429'] ?? 0).toBeGreaterThan(0);

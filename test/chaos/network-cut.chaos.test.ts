@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryLosses, disconnectsByProcess, duplicateBound, FAULT_LOG } from './helpers/fault-evidence.ts';
 import { createScenario, SINGLE_BROKER, type Scenario } from './helpers/scenario.ts';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 import { waitUntil } from './helpers/wait-until.ts';
 import { freePort } from './helpers/warren-processes.ts';
 
 const HEARTBEAT_S = 2;
+/** Consumer prefetch of the scenario topology (its default). */
+const PREFETCH = 50;
 
 describe('network between warren and the broker: cut, then a silent stall longer than the heartbeat', () => {
   let s: Scenario;
@@ -25,10 +28,11 @@ describe('network between warren and the broker: cut, then a silent stall longer
     await proxy?.close();
   });
 
-  it('recovers by itself; 503s while cut off, retried with the Idempotency-Key, and every job finishes', async () => {
+  it('every process loses and regains its connection twice by itself; 503s while cut off, retried with the Idempotency-Key; every job succeeds, duplicates within what the faults explain', async () => {
     const api = await s.startApi('api', await freePort());
-    await s.startWorker('worker-1');
-    await s.startWorker('worker-2');
+    const workers = [await s.startWorker('worker-1'), await s.startWorker('worker-2')];
+    const procs = [api.proc, ...workers];
+    const connects = (n: number) => procs.every((p) => p.logCount(FAULT_LOG.connected) >= n);
 
     // A client that honours 503 + Retry-After and keeps its Idempotency-Key.
     const load = s.clientLoad(() => [api.url], { ratePerSecond: 50, durationMs: 24_000, maxInFlight: 200, retries: 30 });
@@ -38,6 +42,8 @@ describe('network between warren and the broker: cut, then a silent stall longer
     await sleep(3 * HEARTBEAT_S * 1000);
     proxy.restore();
     await waitUntil(async () => (await fetch(`${api.url}/readyz`)).ok, 30_000, 'API ready after the cut');
+    // Every process came back on its own before the second fault (so the stall hits live connections).
+    await waitUntil(() => connects(2), 30_000, 'API and workers reconnected after the cut');
 
     await sleep(3_000);
     proxy.stall(); // nothing moves, nothing closes: only heartbeats can tell
@@ -48,6 +54,7 @@ describe('network between warren and the broker: cut, then a silent stall longer
     const first503 = Object.entries(summary.firstAnswers)
       .filter(([k]) => k.startsWith('503'))
       .reduce((n, [, v]) => n + v, 0);
+    const bound = () => duplicateBound({ unknownOutcomes: load.unknownOutcomes(), prefetch: PREFETCH, deliveryLosses: deliveryLosses(workers) });
     const report = await s.finish({
       settleTimeoutMs: 60_000,
       notes: (r) => {
@@ -55,10 +62,16 @@ describe('network between warren and the broker: cut, then a silent stall longer
         return (
           `first answers ${JSON.stringify(summary.firstAnswers)}, ${summary.retried} retries, proxy saw ${proxy.acceptedTotal()} connections. ` +
           `Duplicates: ${d.resent} re-sent after a 503 whose publish had been stored ("may not be stored": the replica did not know the job yet, so it published again), ` +
-          `${d.other} redelivered because their ack died with the connection`
+          `${d.other} redelivered because their ack died with the connection; bound ${bound()} (${load.unknownOutcomes()} answers with an unknown outcome + ${PREFETCH} x ${deliveryLosses(workers)} delivery losses); disconnects ${JSON.stringify(disconnectsByProcess(procs))}`
         );
       },
     });
+    // Both faults reached every process: each logged two lost connections (the cut, then the stall once
+    // heartbeats noticed it) and came back by itself each time.
+    for (const p of procs) {
+      expect(p.logCount(FAULT_LOG.disconnected), `${p.name} disconnects`).toBeGreaterThanOrEqual(2);
+    }
+    await waitUntil(() => connects(3), 30_000, 'API and workers reconnected after the stall');
     // While the broker was unreachable the API said so at once (503 + Retry-After) instead of buffering.
     expect(first503).toBeGreaterThan(0);
     expect(summary.noAnswer).toBe(0);
@@ -66,7 +79,13 @@ describe('network between warren and the broker: cut, then a silent stall longer
     expect(report.accepted).toBe(summary.submitted);
     expect(report.lost).toBe(0);
     expect(report.finished).toBe(report.accepted);
+    expect(report.succeeded).toBe(report.accepted);
+    expect(report.deadLettered).toBe(0);
+    expect(s.observer.deadLetters()).toBe(0);
     expect(report.unknownFinished).toBe(0);
+    // Every duplicate is explained: a re-send after an answer that left the outcome unknown, or a redelivery
+    // of at most `prefetch` jobs each time a worker lost its unacked deliveries.
+    expect(report.duplicates).toBeLessThanOrEqual(bound());
     // Both failures forced reconnects through the proxy.
     expect(proxy.acceptedTotal()).toBeGreaterThan(3);
     expect(await s.nonTerminalInStatusView(api.url, s.ledger.acceptedIds())).toEqual([]);

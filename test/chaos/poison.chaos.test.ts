@@ -81,6 +81,7 @@ describe('poison payloads mixed into normal load', () => {
     }
     expect(wrong).toEqual([]);
     expect(report.deadLettered).toBe(poisoned + direct.length);
+    expect(s.observer.deadLetters()).toBe(poisoned + direct.length);
     expect(report.succeeded).toBe(JOBS - poisoned);
     expect(await s.nonTerminalInStatusView(api.url, [...idsBySeq.values()])).toEqual([]);
   });

@@ -1,12 +1,15 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import amqplib from 'amqplib';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
+import { createFakeLlmServer, type FakeLlmServer } from '../../src/llm/fake-llm/index.ts';
+import { createSilentLogger } from '../../src/observability/logger.ts';
+import { startWorker } from '../../src/worker/start-worker.ts';
 import { TEST_MANAGEMENT_URL } from '../integration/helpers/broker-env.ts';
-import { createTestVhost, type TestVhost } from '../integration/helpers/test-vhost.ts';
+import { createWorkerHarness, type WorkerHarness } from '../integration/helpers/worker-harness.ts';
 
 /** Debian's chromium, installed by scripts/ensure-chromium.sh (playwright-core never downloads a browser). */
 const CHROMIUM = process.env.WARREN_CHROMIUM ?? '/usr/bin/chromium';
@@ -14,15 +17,51 @@ const CHROMIUM = process.env.WARREN_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = process.env.WARREN_UPDATE_SCREENSHOT === '1'
   ? resolve(import.meta.dirname, '../../docs/img/management-ui-dlq.png')
   : join(tmpdir(), `warren-management-ui-dlq-${process.pid}.png`);
+const API_KEY = 'e2e-key-0123456789';
+
+/** The shipped LLM layout, small: quorum work queue dead-lettering to llm.dlx -> llm.dead, one chat route and consumer. */
+function llmTopology(llmUrl: string): Record<string, unknown> {
+  return {
+    exchanges: { 'llm.jobs': { type: 'topic' }, 'llm.dlx': { type: 'direct' }, 'llm.results': { type: 'fanout' } },
+    queues: {
+      'llm.standard': {
+        type: 'quorum',
+        deadLetter: { exchange: 'llm.dlx', routingKey: 'llm.dead' },
+        deadLetterStrategy: 'at-least-once',
+        overflow: 'reject-publish',
+        deliveryLimit: 5,
+        retry: 'standard',
+      },
+      'llm.dead': { type: 'quorum' },
+      'llm.results.q': { type: 'classic' },
+    },
+    bindings: [
+      { source: 'llm.jobs', queue: 'llm.standard', routingKey: 'llm.standard.#' },
+      { source: 'llm.dlx', queue: 'llm.dead', routingKey: 'llm.dead' },
+      { source: 'llm.results', queue: 'llm.results.q' },
+    ],
+    retryPolicies: { standard: { attempts: 3, backoff: ['200ms'] } },
+    routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
+    providers: { fake: { baseURL: llmUrl, timeout: '5s' } },
+    consumers: {
+      'llm-standard': { queue: 'llm.standard', handler: 'chat-completion', route: 'chat', provider: 'fake', prefetch: 10, timeout: '10s', results: { exchange: 'llm.results' } },
+    },
+  };
+}
 
 /**
  * An operator's first step on a bad day: open the DLQ in the RabbitMQ management
- * UI, "Get messages", and read why the job died. A real headless browser against
- * the real management UI; the screenshot is the one the README shows.
+ * UI, "Get messages", and read why the job died. The dead letter is warren's own:
+ * the job goes in through the publish API, a real worker calls the fake LLM, which
+ * answers 400 context_length_exceeded, and the worker dead-letters it. A real
+ * headless browser against the real management UI; the screenshot is the one the
+ * README shows.
  */
-describe('management UI shows warren dead-letter headers (headless chromium)', () => {
-  let vh: TestVhost;
+describe('management UI shows the dead letter a warren worker produced (headless chromium)', () => {
+  let h: WorkerHarness;
+  let llm: FakeLlmServer;
   let browser: Browser;
+  let jobId: string;
   const ui = new URL(TEST_MANAGEMENT_URL);
   const user = decodeURIComponent(ui.username || 'guest');
   const password = decodeURIComponent(ui.password || 'guest');
@@ -30,32 +69,34 @@ describe('management UI shows warren dead-letter headers (headless chromium)', (
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (installs Debian's chromium with apt-get)`);
-    vh = await createTestVhost('dlq-ui');
-    const conn = await amqplib.connect(vh.amqpUrl);
-    const ch = await conn.createConfirmChannel();
-    await ch.assertExchange('llm.dlx', 'direct');
-    await ch.assertQueue('llm.dead', { arguments: { 'x-queue-type': 'quorum' } });
-    await ch.bindQueue('llm.dead', 'llm.dlx', 'llm.dead');
-    // What a warren worker publishes when a job has used up its attempts.
-    ch.publish('llm.dlx', 'llm.dead', Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Summarise the incident report' }], priority: 'standard' })), {
-      messageId: 'job-7f3a9c',
-      contentType: 'application/json',
-      persistent: true,
-      headers: {
-        [HEADERS.route]: 'chat',
-        [HEADERS.errorClass]: 'rate-limited',
-        [HEADERS.errorMessage]: '429 Too Many Requests: rate limit reached for gpt-4o-mini (retry after 20s)',
-        [HEADERS.reason]: 'attempts-exhausted',
-        [HEADERS.attempts]: 5,
-        [HEADERS.attempt]: 5,
-        [HEADERS.originExchange]: 'llm.jobs',
-        [HEADERS.originRoutingKey]: 'llm.standard.chat',
-        [HEADERS.originQueue]: 'llm.standard',
-        [HEADERS.failedAt]: new Date().toISOString(),
-      },
-    });
-    await ch.waitForConfirms();
-    await conn.close();
+    llm = await createFakeLlmServer({ latencyMs: 20 });
+    h = await createWorkerHarness('dlq-ui', () => llmTopology(llm.url));
+    const logger = createSilentLogger();
+    let api: RunningApi | undefined;
+    const worker = await startWorker({ topology: h.loaded, logger });
+    try {
+      api = await startApi({ topology: h.loaded, port: 0, apiKeys: `${API_KEY}:*`, logger, processMetrics: false });
+      const res = await fetch(`${api.url}/v1/jobs/chat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Summarise the incident report [[fail:400:context-length]]' }] }),
+      });
+      expect(res.status).toBe(202);
+      jobId = ((await res.json()) as { id: string }).id;
+      // The worker's own verdict, as the status API reports it.
+      const deadline = Date.now() + 30_000;
+      let status = '';
+      while (Date.now() < deadline && status !== 'dead-lettered') {
+        const view = await fetch(`${api.url}/v1/jobs/${jobId}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+        status = view.ok ? ((await view.json()) as { status: string }).status : '';
+        if (status !== 'dead-lettered') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe('dead-lettered');
+    } finally {
+      await api?.close();
+      await worker.close(5_000);
+    }
+    expect(llm.stats().byStatus['400']).toBe(1);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -65,10 +106,11 @@ describe('management UI shows warren dead-letter headers (headless chromium)', (
 
   afterAll(async () => {
     await browser?.close();
-    await vh?.cleanup();
+    await h?.close();
+    await llm?.close();
   });
 
-  it('logs in, opens the DLQ, gets a message and finds x-warren-error-class', async () => {
+  it('logs in, opens the DLQ, gets the message and finds the headers the worker wrote', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${base}/`);
     await page.fill('input[name="username"]', user);
@@ -76,17 +118,31 @@ describe('management UI shows warren dead-letter headers (headless chromium)', (
     await page.click('input[type="submit"][value="Login"]');
     await page.waitForSelector('#logout', { timeout: 15_000 });
 
-    await page.goto(`${base}/#/queues/${encodeURIComponent(vh.vhost)}/llm.dead`);
+    await page.goto(`${base}/#/queues/${encodeURIComponent(h.vh.vhost)}/llm.dead`);
     const section = page.locator('div:has(> h2:text-is("Get messages"))');
     await section.locator('h2').click();
     await section.locator('input[type="submit"][value="Get Message(s)"]').click();
     const wrapper = page.locator('#msg-wrapper');
     await expect.poll(async () => wrapper.innerText(), { timeout: 15_000 }).toContain(HEADERS.errorClass);
     const text = await wrapper.innerText();
-    expect(text).toContain('rate-limited');
+    // This job (the id the API answered), dead-lettered by the worker for the provider's 400, from its origin queue.
+    expect(text).toContain(jobId);
+    expect(text).toContain('context-length');
+    expect(text).toContain(HEADERS.reason);
     expect(text).toContain(HEADERS.originQueue);
     expect(text).toContain('llm.standard');
+    expect(text).toContain('Summarise the incident report');
 
+    // The UI slides the message open: shoot once its box has stopped growing, or the picture shows only the form.
+    let lastHeight = -1;
+    await expect
+      .poll(async () => {
+        const height = (await wrapper.boundingBox())?.height ?? 0;
+        const settled = height > 100 && height === lastHeight;
+        lastHeight = height;
+        return settled;
+      }, { timeout: 15_000, interval: 250 })
+      .toBe(true);
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await section.scrollIntoViewIfNeeded();
     await section.screenshot({ path: SCREENSHOT });

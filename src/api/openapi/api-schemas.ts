@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { DlqListing } from '../../dlq/dlq-service.ts';
+import type { DlqMessageView, DlqSummary } from '../../dlq/dlq-summary.ts';
+import type { RequeueReport } from '../../dlq/dlq-requeue.ts';
 import { jobEventSchema, jobStatusSchema } from '../../jobs/job-event.ts';
 import { batchModeSchema } from '../jobs/batch-mode.ts';
 
@@ -92,3 +95,110 @@ export const readinessSchema = z
     checks: z.object({ broker: z.boolean(), publisher: z.boolean(), topology: z.boolean(), statusIndex: z.boolean() }),
   })
   .meta({ id: 'Readiness' });
+
+// ---- Dead-letter endpoints (src/dlq/dlq-routes.ts). The handlers answer what DlqService returns; these
+// schemas describe those objects field by field, and the checks at the end of the file make the compiler
+// refuse a documented field that the service's types do not have (or have with another type).
+
+const dlqOriginSchema = z.object({
+  exchange: z.string(),
+  routingKey: z.string(),
+  queue: z.string().optional().meta({ description: 'Queue the message died in, when known.' }),
+  source: z.enum(['x-warren-origin', 'x-death', 'x-last-death', 'x-first-death']).meta({ description: 'Which headers the origin was read from.' }),
+});
+
+const countsSchema = z.record(z.string(), z.number().int());
+
+export const dlqSummarySchema = z
+  .object({
+    queue: z.string(),
+    total: z.number().int().meta({ description: 'Ready messages when the read started.' }),
+    scanned: z.number().int(),
+    matched: z.number().int().meta({ description: 'Messages that passed the filters.' }),
+    truncated: z.boolean().meta({ description: 'The queue held more than one read can hold (65,535), or `limit` stopped the scan.' }),
+    byKind: countsSchema,
+    byRoute: countsSchema,
+    byReason: countsSchema,
+    byErrorClass: countsSchema,
+    byOrigin: countsSchema,
+    unknownOrigin: z.number().int().meta({ description: 'Matched messages whose origin cannot be determined (a requeue leaves them in place).' }),
+    overCap: z.number().int().meta({ description: 'Matched messages already requeued `maxRequeues` times (a requeue skips them).' }),
+    maxRequeues: z.number().int(),
+    alreadyRequeued: z.number().int(),
+    oldest: z.string().optional(),
+    newest: z.string().optional(),
+  })
+  .meta({ id: 'DlqSummary' });
+
+export const dlqMessageSchema = z
+  .object({
+    index: z.number().int().meta({ description: 'Position in the queue (0 = head).' }),
+    messageId: z.string().optional(),
+    jobId: z.string().optional(),
+    kind: z.enum(['warren', 'broker', 'unknown']).meta({ description: 'Who dead-lettered it: a warren worker (x-warren-* headers) or the broker (x-death).' }),
+    reason: z.string(),
+    errorClass: z.string().optional(),
+    errorMessage: z.string().optional(),
+    route: z.string().optional(),
+    origin: dlqOriginSchema.optional(),
+    originProblem: z.string().optional().meta({ description: 'Why the origin is unknown (only without `origin`).' }),
+    failedAt: z.string().optional(),
+    attempts: z.number().int().optional(),
+    requeued: z.number().int().meta({ description: 'Times the DLQ tooling already requeued it (x-warren-requeued).' }),
+    redelivered: z.boolean(),
+    bodyBytes: z.number().int(),
+    bodyPreview: z.string().meta({ description: 'The first 200 characters of the body.' }),
+  })
+  .meta({ id: 'DlqMessage' });
+
+export const dlqListingSchema = z
+  .object({
+    queue: z.string(),
+    summary: dlqSummarySchema,
+    messages: z.array(dlqMessageSchema),
+    warnings: z.array(z.string()),
+    offset: z.number().int(),
+    pageSize: z.number().int(),
+  })
+  .meta({ id: 'DlqListing', description: 'A summary of the matching dead letters and one page of them; the queue is left exactly as it was.' });
+
+const requeueNoteSchema = z.object({ messageId: z.string().optional(), reason: z.string(), detail: z.string() });
+
+export const dlqRequeueReportSchema = z
+  .object({
+    queue: z.string(),
+    action: z.enum(['requeue', 'drop']),
+    dryRun: z.boolean(),
+    total: z.number().int(),
+    snapshot: z.number().int(),
+    scanned: z.number().int(),
+    selected: z.number().int(),
+    moved: z.number().int().meta({ description: 'Delivered to their destination and removed from the DLQ (dry run: would be).' }),
+    skipped: z.object({ filtered: z.number().int(), capped: z.number().int(), unknownOrigin: z.number().int(), notScanned: z.number().int() }),
+    failed: z.number().int().meta({ description: 'Left in the DLQ because the republish failed.' }),
+    deduplicated: z.number().int(),
+    possibleDuplicates: z.number().int(),
+    unacked: z.number().int(),
+    destinations: countsSchema,
+    unknownOrigins: z.array(requeueNoteSchema),
+    failures: z.array(requeueNoteSchema),
+    plan: z.array(z.object({ messageId: z.string().optional(), reason: z.string(), to: z.string() })),
+    interrupted: z.boolean(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    eventErrors: z.number().int(),
+    warnings: z.array(z.string()),
+    durationMs: z.number(),
+    rate: z.number(),
+    journal: z.string().optional(),
+  })
+  .meta({ id: 'DlqRequeueReport' });
+
+/** Documented fields must exist, with the same types, on what the DLQ service returns (compile-time). */
+type Documents<Actual, Schema extends z.ZodType> = Actual extends z.input<Schema> ? true : never;
+const dlqSchemasMatchService: [
+  Documents<DlqSummary, typeof dlqSummarySchema>,
+  Documents<DlqMessageView, typeof dlqMessageSchema>,
+  Documents<DlqListing & { queue: string; offset: number; pageSize: number }, typeof dlqListingSchema>,
+  Documents<RequeueReport, typeof dlqRequeueReportSchema>,
+] = [true, true, true, true];
+void dlqSchemasMatchService;

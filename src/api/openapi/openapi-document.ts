@@ -5,6 +5,8 @@ import { batchModeSchema } from '../jobs/batch-mode.ts';
 import { exchangePublishSchema } from '../routes/publish.ts';
 import {
   batchResultSchema,
+  dlqListingSchema,
+  dlqRequeueReportSchema,
   errorSchema,
   jobAcceptedSchema,
   jobStatusViewSchema,
@@ -136,10 +138,102 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     responses: { 200: json(readinessSchema, 'Ready.'), 503: err('Not ready; details has each check.') },
   });
   r.registerPath({ method: 'get', path: '/metrics', tags: ['meta'], summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
+  r.registerPath({ method: 'get', path: '/openapi.json', tags: ['meta'], summary: 'This document', security: secured, responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: z.object({}).loose() } } } } });
+  r.registerPath({ method: 'get', path: '/docs', tags: ['meta'], summary: 'Swagger UI for this document', security: secured, responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } } });
+  if (ctx.deps.dlq !== undefined) registerDlqPaths(r);
 
   return doc.getOpenAPI31Document({
     openapi: '3.1.0',
     info: { title: 'warren API', version: '1', description: 'Publish LLM and task jobs to RabbitMQ with publisher confirms, and follow their status.' },
-    tags: [{ name: 'jobs' }, { name: 'publish' }, { name: 'meta' }],
+    tags: [{ name: 'jobs' }, { name: 'publish' }, { name: 'dlq' }, { name: 'meta' }],
+  });
+}
+
+// Filters of both DLQ endpoints (src/dlq/message-filter.ts): every given filter must match.
+const listFilter = (what: string) => z.string().optional().meta({ description: `${what}; several as a comma-separated list (or the parameter repeated).` });
+const dlqFilterFields = {
+  route: listFilter('Route names'),
+  reason: listFilter('Dead-letter reason or error class (e.g. `rate-limited`, `expired`, `delivery_limit`)'),
+  errorClass: listFilter('Error class only (x-warren-error-class)'),
+  origin: listFilter('Origin queues'),
+  id: listFilter('Message ids or job ids'),
+  since: z.string().optional().meta({ description: 'Died at or after: a duration ago (`30m`, `2h`, `7d`) or an ISO date.' }),
+  before: z.string().optional().meta({ description: 'Died before: a duration ago or an ISO date.' }),
+};
+const asArray = (description: string) => z.union([z.string(), z.array(z.string())]).optional().meta({ description: `${description}: an array, or a comma-separated string.` });
+
+/** GET /v1/dlq/{queue} and POST /v1/dlq/{queue}/requeue (mounted when the API has the DLQ service; admin scope). */
+function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
+  const queue = z.object({ queue: z.string().meta({ description: 'A dead-letter queue of the topology (e.g. `llm.dead`).' }) });
+  const dlqErrors = {
+    400: err('Invalid filter, query or body (unknown fields are refused).'),
+    401: err('Missing or invalid API key.'),
+    403: err('The key lacks the `admin` scope.'),
+    404: err('`DLQ_QUEUE_NOT_FOUND`: no such queue.'),
+    409: err('`DLQ_QUEUE_BUSY`: the queue has consumers; a consistent snapshot cannot be read.'),
+    422: err('`DLQ_NOT_A_DEAD_LETTER_QUEUE`, `DLQ_UNKNOWN_ROUTE` or `DLQ_UNSUPPORTED_QUEUE`.'),
+    503: err('`DLQ_CONNECTION_LOST` / `BROKER_UNAVAILABLE`: the broker is unreachable or the connection dropped mid-run.'),
+  };
+  r.registerPath({
+    method: 'get',
+    path: '/v1/dlq/{queue}',
+    tags: ['dlq'],
+    summary: 'Summary and a page of the dead letters matching the filters (the queue is left as it was)',
+    security: secured,
+    request: {
+      params: queue,
+      query: z.object({
+        ...dlqFilterFields,
+        limit: z.coerce.number().int().positive().optional().meta({ description: 'Stop after this many matching messages.' }),
+        offset: z.coerce.number().int().nonnegative().optional().meta({ description: 'Matching messages to skip before the page. Default 0.' }),
+        pageSize: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'Matching messages returned. Default 50.' }),
+        maxRequeues: z.coerce.number().int().nonnegative().optional().meta({ description: 'Counted as over the cap in the summary. Default 5.' }),
+      }),
+    },
+    responses: { 200: json(dlqListingSchema, 'The listing.'), ...dlqErrors },
+  });
+  r.registerPath({
+    method: 'post',
+    path: '/v1/dlq/{queue}/requeue',
+    tags: ['dlq'],
+    summary: 'Send the matching dead letters back to their origin (or to a route); `dryRun` shows the plan',
+    security: secured,
+    request: {
+      params: queue,
+      body: {
+        required: false,
+        content: {
+          'application/json': {
+            schema: z
+              .object({
+                route: asArray('Route names'),
+                reason: asArray('Reasons or error classes'),
+                errorClass: asArray('Error classes'),
+                origin: asArray('Origin queues'),
+                id: asArray('Message ids or job ids'),
+                since: dlqFilterFields.since,
+                before: dlqFilterFields.before,
+                limit: z.number().int().positive().optional().meta({ description: 'Move at most this many messages.' }),
+                toRoute: z.string().min(1).optional().meta({ description: 'Send every selected message to this route instead of its origin.' }),
+                via: z.enum(['auto', 'exchange', 'queue']).optional().meta({ description: 'Origin exchange + routing key, straight to the origin queue, or `auto` (default).' }),
+                dryRun: z.boolean().optional().meta({ description: 'Report what would happen; change nothing. Default false.' }),
+                rate: z.union([z.number().positive(), z.string()]).optional().meta({ description: 'Publishes per second: a number, or `500/s`, `30/m`.' }),
+                maxRequeues: z.number().int().nonnegative().optional().meta({ description: 'Skip messages already requeued this often. Default 5.' }),
+                keepAttempts: z.boolean().optional().meta({ description: 'Keep x-warren-attempt instead of resetting it to 1. Default false.' }),
+                force: z.boolean().optional().meta({ description: 'Use a queue the topology does not know as a DLQ. Default false.' }),
+              })
+              .strict(),
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(dlqRequeueReportSchema, 'The run finished; `report` counts every message.'),
+      ...dlqErrors,
+      503: json(
+        z.object({ error: errorSchema.shape.error, report: dlqRequeueReportSchema.optional() }),
+        'The broker is unreachable, or the run stopped early (connection lost ...): `error` says why and, when the run had started, `report` what was done.',
+      ),
+    },
   });
 }

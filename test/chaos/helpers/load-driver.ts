@@ -4,7 +4,7 @@ import type { JobLedger } from './job-ledger.ts';
 /** What one submission got back from the API. */
 export type SubmitResult =
   | { kind: 'accepted'; jobId: string; status: number }
-  | { kind: 'rejected'; status: number; jobId?: string; retryAfter?: string; code?: string }
+  | { kind: 'rejected'; status: number; jobId?: string; retryAfter?: string; code?: string; message?: string }
   | { kind: 'no-answer'; error: string };
 
 /** Submits job number `seq` (with a client key unique to it); never throws. */

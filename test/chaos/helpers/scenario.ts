@@ -58,7 +58,8 @@ export interface Scenario {
   readonly observer: FinishObserver;
   /** Starts an API process on a fixed port (so a restarted one comes back on the same URL). */
   startApi(name: string, port: number): Promise<ApiProcess>;
-  startWorker(name: string): Promise<ManagedProcess>;
+  /** Starts a worker process; `env` adds variables (e.g. WARREN_METRICS_PORT to scrape its /metrics). */
+  startWorker(name: string, env?: NodeJS.ProcessEnv): Promise<ManagedProcess>;
   /** Processes started so far (cleanup kills the ones still running). */
   processes(): ManagedProcess[];
   /** The job id the API gives a request with this Idempotency-Key. */
@@ -78,7 +79,7 @@ export interface Scenario {
    * Idempotency-Key, up to `retries` times. `split` tells the duplicates the client re-sent
    * from the rest (see retryTracker).
    */
-  clientLoad(apiUrls: () => readonly string[], options: ClientLoadOptions): { done: Promise<LoadSummary>; split: RetryTracker['split'] };
+  clientLoad(apiUrls: () => readonly string[], options: ClientLoadOptions): { done: Promise<LoadSummary>; split: RetryTracker['split']; unknownOutcomes: RetryTracker['unknownOutcomes'] };
   /** Waits until every accepted job finished, then returns the report (printed and recorded). */
   finish(options?: { settleTimeoutMs?: number; notes?: string | ((report: LedgerReport) => string) }): Promise<LedgerReport>;
   /** Jobs whose `GET /v1/jobs/{id}` is not terminal on the given API (the status view must show each job once, finished). */
@@ -96,6 +97,13 @@ export interface RetryTracker {
   onAttempt: NonNullable<LoadOptions['onAttempt']>;
   /** Duplicate job ids split by whether the client had re-sent them. */
   split(duplicateIds: readonly string[]): { resent: number; other: number };
+  /**
+   * Answers after which the client could not know whether the job was stored: no answer at all, or a 503
+   * that says "may not be stored" (the publish was written, its confirm never came). Only these let a
+   * re-send with the same Idempotency-Key publish a job a second time; definitive refusals ("not
+   * published", PUBLISH_REJECTED, PUBLISH_BACKPRESSURE) do not.
+   */
+  unknownOutcomes(): number;
 }
 
 /** Chat job body; the prompt may carry fake-LLM markers. */
@@ -152,8 +160,8 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
       procs.push(api.proc);
       return api;
     },
-    async startWorker(procName) {
-      const w = await startWorkerProcess({ name: procName, topologyFile });
+    async startWorker(procName, env) {
+      const w = await startWorkerProcess({ name: procName, topologyFile, ...(env === undefined ? {} : { env }) });
       procs.push(w);
       return w;
     },
@@ -176,8 +184,11 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
           }
           const retryAfter = res.headers.get('retry-after');
           let code: string | undefined;
+          let message: string | undefined;
           try {
-            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+            const error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+            code = error?.code;
+            message = error?.message;
           } catch {
             // not a JSON error body
           }
@@ -187,18 +198,24 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
             jobId: scenario.jobIdFor(clientKey),
             ...(retryAfter === null ? {} : { retryAfter }),
             ...(code === undefined ? {} : { code }),
+            ...(message === undefined ? {} : { message }),
           };
         } catch (err) {
-          return { kind: 'no-answer', error: (err as Error).message };
+          // fetch says only "fetch failed"; the cause tells a refused connection from one cut mid-request.
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+          return { kind: 'no-answer', error: [(err as Error).message, cause?.code ?? cause?.message].filter(Boolean).join(': ') };
         }
       };
     },
     retryTracker() {
       const resent = new Set<string>();
+      let unknown = 0;
       return {
-        onAttempt: (_seq, clientKey, _result, attempt) => {
+        onAttempt: (_seq, clientKey, result, attempt) => {
           if (attempt > 1) resent.add(scenario.jobIdFor(clientKey));
+          if (result.kind === 'no-answer' || (result.kind === 'rejected' && result.status === 503 && /may not be stored/.test(result.message ?? ''))) unknown += 1;
         },
+        unknownOutcomes: () => unknown,
         split: (ids) => {
           const n = ids.filter((id) => resent.has(id)).length;
           return { resent: n, other: ids.length - n };
@@ -214,7 +231,7 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
         submit: scenario.submitter(apiUrls),
         retryOn: (r) => r.kind === 'no-answer' || (r.kind === 'rejected' && r.status === 503),
       });
-      return { done, split: tracker.split };
+      return { done, split: tracker.split, unknownOutcomes: tracker.unknownOutcomes };
     },
     async finish(o = {}) {
       await observer.settle(o.settleTimeoutMs ?? 60_000);

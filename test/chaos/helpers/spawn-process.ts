@@ -30,6 +30,11 @@ export interface ManagedProcess {
   isRunning(): boolean;
   /** Resident set size in bytes (Linux /proc), or undefined once exited. */
   rssBytes(): number | undefined;
+  /**
+   * How many JSON log lines (pino) with exactly this `msg` the process printed so far, over its whole
+   * life (unlike {@link output}, which keeps only the tail): the evidence that a fault reached it.
+   */
+  logCount(msg: string): number;
 }
 
 /** Options of {@link spawnNode}. */
@@ -71,14 +76,31 @@ export function spawnNode(options: SpawnNodeOptions): ManagedProcess {
   let running = true;
   const watchers = new Set<() => void>();
 
-  const onData = (chunk: Buffer) => {
+  const logCounts = new Map<string, number>();
+  const partial = { stdout: '', stderr: '' };
+  const countLogLines = (stream: 'stdout' | 'stderr', text: string) => {
+    const lines = (partial[stream] + text).split('\n');
+    partial[stream] = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+        if (typeof msg === 'string') logCounts.set(msg, (logCounts.get(msg) ?? 0) + 1);
+      } catch {
+        // not a log line
+      }
+    }
+  };
+
+  const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
     const text = chunk.toString('utf8');
+    countLogLines(stream, text);
     output = (output + text).slice(-OUTPUT_MAX);
     if (echo) process.stderr.write(text.replace(/^/gm, `[${options.name}] `));
     for (const w of watchers) w();
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout?.on('data', onData('stdout'));
+  child.stderr?.on('data', onData('stderr'));
 
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -96,6 +118,7 @@ export function spawnNode(options: SpawnNodeOptions): ManagedProcess {
     exited,
     isRunning: () => running,
     rssBytes: () => (running ? readRssBytes(pid) : undefined),
+    logCount: (msg) => logCounts.get(msg) ?? 0,
     waitForOutput(pattern, timeoutMs) {
       return new Promise<string>((resolve, reject) => {
         const check = () => {
