@@ -70,6 +70,14 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   let closeError: Error | undefined;
   let closed = false;
   let expectedClose = false;
+  // Declared before the channel's handlers: a channel closed early (a busy queue, a missing queue)
+  // calls wake() from its 'close' event, and a throw there would take the whole connection down.
+  let waiter: (() => void) | undefined;
+  function wake(): void {
+    const w = waiter;
+    waiter = undefined;
+    w?.();
+  }
   const attach = (ch: Channel) => {
     ch.on('error', (err: Error) => {
       closeError = err;
@@ -108,12 +116,6 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   const unacked = new Map<number, ConsumeMessage>();
   let received = 0;
   let handed = 0;
-  let waiter: (() => void) | undefined;
-  function wake(): void {
-    const w = waiter;
-    waiter = undefined;
-    w?.();
-  }
 
   let consumerTag: string | undefined;
   if (snapshot > 0) {
