@@ -93,15 +93,15 @@ describe('resolveDeadLetter', () => {
     };
     expect(problem({ 'x-first-death-queue': 'warren.events.log' })).toBe("x-first-death-queue names queue 'warren.events.log', which is the job-events stream");
     expect(problem({ 'x-last-death-queue': 'llm.jobs.log' })).toBe("x-last-death-queue names queue 'llm.jobs.log', which is a stream");
-    expect(problem({ [HEADERS.originExchange]: 'warren.events', [HEADERS.originRoutingKey]: '' })).toBe("x-warren-origin-* names exchange 'warren.events' is the job-events exchange");
-    expect(problem({ [HEADERS.originExchange]: '..', [HEADERS.originRoutingKey]: 'k', [HEADERS.originQueue]: 'llm.standard' })).toMatch(/exchange '\.\.' is '\.\.', which a URL path resolves away/);
+    expect(problem({ [HEADERS.originExchange]: 'warren.events', [HEADERS.originRoutingKey]: '' })).toBe("x-warren-origin-* names exchange 'warren.events', which is the job-events exchange");
+    expect(problem({ [HEADERS.originExchange]: '..', [HEADERS.originRoutingKey]: 'k', [HEADERS.originQueue]: 'llm.standard' })).toMatch(/exchange '\.\.', which is a path segment that a URL resolves away/);
     expect(problem({ [HEADERS.originExchange]: 'llm.dlx', [HEADERS.originRoutingKey]: 'llm.dead' })).toMatch(/is a dead-letter exchange/);
     expect(problem({ [HEADERS.originExchange]: 'llm.audit', [HEADERS.originRoutingKey]: 'llm.x' })).toMatch(/is internal/);
     expect(problem({ [HEADERS.originExchange]: 'amq.topic', [HEADERS.originRoutingKey]: 'llm.standard.chat' })).toMatch(/amq\.\* name/);
     expect(problem({ [HEADERS.originExchange]: 'llm.results', [HEADERS.originRoutingKey]: '' })).toMatch(/is a results exchange/);
     // A key that reaches only the audit tap, or the alternate exchange's parking queue, is no origin either.
     expect(problem({ [HEADERS.originExchange]: 'llm.jobs', [HEADERS.originRoutingKey]: 'llm.nothing' })).toMatch(/reaches no work queue/);
-    expect(problem({ [HEADERS.originExchange]: 'tasks', [HEADERS.originRoutingKey]: 'other' })).toMatch(/would also reach queue 'tasks.unrouted', which is not a work queue/);
+    expect(problem({ [HEADERS.originExchange]: 'tasks', [HEADERS.originRoutingKey]: 'other' })).toMatch(/which would also reach queue 'tasks.unrouted' \(it is not a work queue/);
     expect(problem({ [HEADERS.originExchange]: '', [HEADERS.originRoutingKey]: 'llm.dead' })).toBe("x-warren-origin-* names 'llm.dead', the queue being read");
     expect(problem({ [HEADERS.originQueue]: 'llm.standard ' })).toMatch(/whitespace/);
     expect(problem({ [HEADERS.originQueue]: 'a/b' })).toMatch(/contains '\/'/);

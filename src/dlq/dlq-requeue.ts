@@ -134,7 +134,7 @@ function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: Requeue
     }
     // The payload fills the key: the route must still lead to work queues only.
     const reach = policy.reach(route.exchange, filled.key, headers);
-    if ('problem' in reach) return { problem: `route '${opts.toRoute}': ${reach.problem}`, unknownOrigin: false };
+    if ('problem' in reach) return { problem: `route '${opts.toRoute}' leads to ${reach.problem}`, unknownOrigin: false };
     const queue = reach.work.size === 1 ? [...reach.work][0] : undefined;
     return { exchange: route.exchange, routingKey: filled.key, queue, route: opts.toRoute, label: `route ${opts.toRoute}: ${route.exchange}/${filled.key}` };
   }
@@ -146,7 +146,7 @@ function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: Requeue
   if (o.exchange === '' && o.queue !== undefined) return direct(o.queue);
   if (via === 'queue' && o.queue !== undefined) return direct(o.queue);
   const reach = policy.reach(o.exchange, o.routingKey, headers);
-  if ('problem' in reach) return { problem: reach.problem, unknownOrigin: true };
+  if ('problem' in reach) return { problem: `the origin is ${reach.problem}`, unknownOrigin: true };
   if (via !== 'exchange') {
     if (o.queue !== undefined) {
       // Through the exchange only when it leads to the origin queue and nowhere else (no fan-out copy, no audit copy).

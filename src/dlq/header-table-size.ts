@@ -40,8 +40,7 @@ export function fieldTableBytes(table: Record<string, unknown>, depth = 0): numb
 }
 
 /**
- * Most header bytes a republish may carry: amqplib encodes all message
- * properties into one 64 KiB buffer, and the other properties (message id,
- * correlation id, type, ...) need up to about 2.5 KiB of it.
+ * Most header bytes a republish may carry: amqplib encodes a message's header
+ * table into one 64 KiB buffer and refuses anything larger at publish time.
  */
-export const MAX_REPUBLISH_HEADER_BYTES = 60 * 1024;
+export const MAX_REPUBLISH_HEADER_BYTES = 65_536;

@@ -36,7 +36,7 @@ export interface OriginPolicy {
   exchangeProblem(exchange: string): string | undefined;
   /** Why `key` can't be a routing key (longer than 255 bytes, control characters). */
   routingKeyProblem(key: string): string | undefined;
-  /** Where exchange + key lead per the topology, or why that is not only work queues. */
+  /** Where exchange + key lead per the topology, or why that is not only work queues (a noun phrase: "exchange 'x', which is internal"). */
   reach(exchange: string, routingKey: string, headers?: Record<string, unknown>): OriginReach | { problem: string };
   /** True when `name` is a route of the topology. */
   isRoute(name: string): boolean;
@@ -51,7 +51,7 @@ export function shownName(name: string): string {
 /** Why `name` is not a plain AMQP object name (undefined: it is). */
 export function plainNameProblem(name: string): string | undefined {
   if (name === '') return 'is empty';
-  if (name === '.' || name === '..') return `is '${name}', which a URL path resolves away`;
+  if (name === '.' || name === '..') return 'is a path segment that a URL resolves away';
   if (Buffer.byteLength(name, 'utf8') > 255) return 'is longer than 255 bytes';
   if (/[\s\p{C}]/u.test(name)) return 'contains whitespace or control characters';
   if (name.includes('/')) return "contains '/'";
@@ -112,24 +112,24 @@ export function createOriginPolicy(dt: DlqTopology): OriginPolicy {
 
   function reach(exchange: string, routingKey: string, headers: Record<string, unknown> = {}): OriginReach | { problem: string } {
     const ex = exchangeProblem(exchange);
-    if (ex !== undefined) return { problem: `exchange ${shownName(exchange)} ${ex}` };
+    if (ex !== undefined) return { problem: `exchange ${shownName(exchange)}, which ${ex}` };
     const key = routingKeyProblem(routingKey);
-    if (key !== undefined) return { problem: `routing key ${shownName(routingKey)} ${key}` };
+    if (key !== undefined) return { problem: `routing key ${shownName(routingKey)}, which ${key}` };
     if (exchange === '') {
       const q = queueProblem(routingKey);
-      return q === undefined ? { work: new Set([routingKey]), taps: new Set() } : { problem: `queue ${shownName(routingKey)} ${q}` };
+      return q === undefined ? { work: new Set([routingKey]), taps: new Set() } : { problem: `queue ${shownName(routingKey)}, which ${q}` };
     }
     const reached = dt.routeQueues(exchange, routingKey, headers);
     const via = `exchange ${shownName(exchange)} with routing key ${shownName(routingKey)}`;
-    if (reached === undefined) return { problem: `the topology can't tell where ${via} leads (a binding to an exchange it doesn't declare)` };
+    if (reached === undefined) return { problem: `${via}, which leads where the topology can't tell (a binding to an exchange it doesn't declare)` };
     const work = new Set<string>();
     const tapped = new Set<string>();
     for (const q of reached) {
       if (workQueues.has(q)) work.add(q);
       else if (taps.has(q)) tapped.add(q);
-      else return { problem: `${via} would also reach queue ${shownName(q)}, which ${queueProblem(q) ?? 'is not a work queue'}` };
+      else return { problem: `${via}, which would also reach queue ${shownName(q)} (it ${queueProblem(q) ?? 'is not a work queue'})` };
     }
-    if (work.size === 0) return { problem: `${via} reaches no work queue of the topology` };
+    if (work.size === 0) return { problem: `${via}, which reaches no work queue of the topology` };
     return { work, taps: tapped };
   }
 
