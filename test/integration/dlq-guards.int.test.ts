@@ -1,7 +1,6 @@
 import amqplib from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../../src/config/topology-schema.ts';
-import { fieldTableBytes, MAX_REPUBLISH_HEADER_BYTES } from '../../src/dlq/index.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
 import { createDlqHarness, declareDlqWorld, drain, peekIds, waitForCount, warrenDeadLetterHeaders, writeDlqTopology, type DlqHarness } from './helpers/dlq-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
@@ -85,9 +84,11 @@ describe('warren dlq requeue: counters that lie, and one bad dead letter among g
   it('one bad dead letter among good ones: the good ones are requeued, in order; each bad one stays in the DLQ with its reason', async () => {
     const good = (id: string) => ({ id, headers: warrenDeadLetterHeaders({ exchange: 'jobs', routingKey: 'a.chat', queue: 'work.a', errorClass: 'rate-limited', route: 'a' }) });
     const direct = (id: string) => ({ id, headers: { 'x-first-death-queue': 'work.a', 'x-first-death-reason': 'rejected' } });
-    // Headers that fit a publish (amqplib's 64 KiB) until the requeue adds its own few hundred bytes.
-    const bigHeaders: Record<string, unknown> = { 'x-first-death-queue': 'work.a', 'x-first-death-reason': 'rejected', 'x-blob': '' };
-    bigHeaders['x-blob'] = 'b'.repeat(MAX_REPUBLISH_HEADER_BYTES - 60 - fieldTableBytes(bigHeaders));
+    // Headers that fit a publish (amqplib encodes a header table into 64 KiB) until the requeue adds
+    // its own few hundred bytes. A table of strings takes 4 bytes + per entry 1 + key + 1 + 4 + value.
+    const bigHeaders: Record<string, string> = { 'x-first-death-queue': 'work.a', 'x-first-death-reason': 'rejected', 'x-blob': '' };
+    const tableBytes = (t: Record<string, string>) => 4 + Object.entries(t).reduce((n, [k, v]) => n + 6 + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    bigHeaders['x-blob'] = 'b'.repeat(65_536 - 60 - tableBytes(bigHeaders));
     const messages = [
       good('g1'),
       direct('g2'),
