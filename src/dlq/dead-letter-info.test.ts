@@ -21,6 +21,7 @@ exchanges:
   tasks: { type: direct, alternateExchange: tasks.unrouted }
   tasks.unrouted: { type: fanout }
   llm.results: { type: fanout }
+  fan: { type: fanout }
 queues:
   llm.standard: { type: quorum, deadLetter: { exchange: llm.dlx, routingKey: llm.dead }, retry: r }
   llm.realtime: { type: quorum, deadLetter: { exchange: llm.dlx, routingKey: llm.dead } }
@@ -38,6 +39,8 @@ bindings:
   - { source: tasks, queue: tasks.default, routingKey: default }
   - { source: tasks.unrouted, queue: tasks.unrouted }
   - { source: llm.results, queue: llm.results.log }
+  - { source: fan, queue: llm.realtime }
+  - { source: fan, queue: tasks.default }
 retryPolicies:
   r: { attempts: 3, backoff: [5s] }
 routes:
@@ -102,6 +105,7 @@ describe('resolveDeadLetter', () => {
     // A key that reaches only the audit tap, or the alternate exchange's parking queue, is no origin either.
     expect(problem({ [HEADERS.originExchange]: 'llm.jobs', [HEADERS.originRoutingKey]: 'llm.nothing' })).toMatch(/reaches no work queue/);
     expect(problem({ [HEADERS.originExchange]: 'tasks', [HEADERS.originRoutingKey]: 'other' })).toMatch(/which would also reach queue 'tasks.unrouted' \(it is not a work queue/);
+    expect(problem({ [HEADERS.originExchange]: 'fan', [HEADERS.originRoutingKey]: '' })).toBe("x-warren-origin-* names exchange 'fan' with routing key '', which reaches 'llm.realtime', 'tasks.default', and no single origin queue");
     expect(problem({ [HEADERS.originExchange]: '', [HEADERS.originRoutingKey]: 'llm.dead' })).toBe("x-warren-origin-* names 'llm.dead', the queue being read");
     expect(problem({ [HEADERS.originQueue]: 'llm.standard ' })).toMatch(/whitespace/);
     expect(problem({ [HEADERS.originQueue]: 'a/b' })).toMatch(/contains '\/'/);

@@ -108,8 +108,12 @@ function checkOrigin(claim: DeadLetterOrigin, headers: Record<string, unknown>, 
   if (claim.exchange === '') return { origin: { ...claim, routingKey: queue as string, queue } };
   const reach = origins.reach(claim.exchange, claim.routingKey, headers);
   if ('problem' in reach) return { problem: `${from} names ${reach.problem}` };
-  // Exactly one work queue behind the exchange: that is the queue the job belongs to.
-  if (queue === undefined && reach.work.size === 1) queue = [...reach.work][0];
+  if (queue === undefined) {
+    // Exactly one work queue behind the exchange: that is the queue the job belongs to. Several: a
+    // requeue would copy the job into each, so no origin.
+    if (reach.work.size !== 1) return { problem: `${from} names exchange ${shownName(claim.exchange)} with routing key ${shownName(claim.routingKey)}, which reaches ${[...reach.work].map(shownName).join(', ')}, and no single origin queue` };
+    queue = [...reach.work][0];
+  }
   return { origin: { ...claim, queue } };
 }
 

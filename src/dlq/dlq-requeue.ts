@@ -8,7 +8,7 @@ import { createDlqTopology } from './dlq-topology.ts';
 import { createExchangeProbe } from './exchange-probe.ts';
 import { fieldTableBytes, MAX_REPUBLISH_HEADER_BYTES } from './header-table-size.ts';
 import { matchesFilter, type DlqFilter } from './message-filter.ts';
-import { createOriginPolicy, type OriginPolicy } from './origin-policy.ts';
+import { createOriginPolicy, shownName, type OriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { createMemoryJournal, dedupeKey } from './requeue-journal.ts';
 import { requeueProperties } from './requeue-message.ts';
@@ -148,12 +148,10 @@ function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: Requeue
   const reach = policy.reach(o.exchange, o.routingKey, headers);
   if ('problem' in reach) return { problem: `the origin is ${reach.problem}`, unknownOrigin: true };
   if (via !== 'exchange') {
-    if (o.queue !== undefined) {
-      // Through the exchange only when it leads to the origin queue and nowhere else (no fan-out copy, no audit copy).
-      if (reach.taps.size > 0 || reach.work.size !== 1 || !reach.work.has(o.queue)) return direct(o.queue);
-    } else if (reach.taps.size > 0) {
-      return { problem: `exchange '${o.exchange}' with routing key '${o.routingKey}' reaches ${[...reach.work].join(', ')} and audit queues, and the dead letter names no single origin queue`, unknownOrigin: true };
-    }
+    // The resolver names a queue for every origin it accepts; without one, never fan out.
+    if (o.queue === undefined) return { problem: `the origin is exchange ${shownName(o.exchange)} with no single origin queue`, unknownOrigin: true };
+    // Through the exchange only when it leads to the origin queue and nowhere else (no fan-out copy, no audit copy).
+    if (reach.taps.size > 0 || reach.work.size !== 1 || !reach.work.has(o.queue)) return direct(o.queue);
   }
   const arrow = o.queue === undefined ? '' : ` -> ${o.queue}`;
   return { exchange: o.exchange, routingKey: o.routingKey, queue: o.queue, route: undefined, label: `${o.exchange}/${o.routingKey}${arrow}` };
