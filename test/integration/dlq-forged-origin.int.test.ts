@@ -1,7 +1,7 @@
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../../src/config/topology-schema.ts';
-import { formatListing } from '../../src/dlq/index.ts';
+import { createDlqRoutes, formatListing } from '../../src/dlq/index.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
 import { censusDiff, settledCensus, streamLength, type Census } from './helpers/broker-census.ts';
 import { createDlqHarness, drain, peekIds, waitForCount, type DlqHarness } from './helpers/dlq-fixture.ts';
@@ -66,10 +66,15 @@ describe('warren dlq requeue never publishes a forged dead letter outside the wo
     expect(eventsBefore).toBe(0);
   });
 
-  it('list and the /v1/dlq read API show each forged one as unknown origin, with the name it gave and why it is refused', async () => {
+  it('`warren dlq list` and the /v1/dlq read route show each forged one as unknown origin, with the name it gave and why it is refused', async () => {
     const listing = await h.service.list('llm.dead', { filter: {}, pageSize: 20 });
+    const res = await createDlqRoutes({ service: h.service }).request('/llm.dead?pageSize=20');
+    expect(res.status).toBe(200);
+    const http = (await res.json()) as { summary: { unknownOrigin: number }; messages: Array<{ messageId: string; origin?: unknown; originProblem?: string }> };
+    expect(http.summary.unknownOrigin).toBe(FORGED.length);
     expect(listing.summary.unknownOrigin).toBe(FORGED.length);
-    const problems = Object.fromEntries(listing.messages.map((m) => [m.messageId, m.origin === undefined ? m.originProblem : 'ok']));
+    const problems = Object.fromEntries(http.messages.map((m) => [m.messageId, m.origin === undefined ? m.originProblem : 'ok']));
+    expect(Object.fromEntries(listing.messages.map((m) => [m.messageId, m.origin === undefined ? m.originProblem : 'ok']))).toEqual(problems);
     expect(problems).toEqual({
       'forged-first-death': "x-first-death-queue names queue 'warren.events.log', which is the job-events stream",
       'forged-last-death': "x-last-death-queue names queue 'warren.events.log', which is the job-events stream",
