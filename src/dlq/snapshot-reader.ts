@@ -207,7 +207,7 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
         // one it hasn't applied yet. So the barrier is "these 32 are ready again" (a quorum
         // queue counts a return once it applied it), bounded in case someone else consumes.
         const ready = (await channel.checkQueue(queue)).messageCount;
-        const until = Date.now() + 3_000 + pending.length * 2;
+        const until = Date.now() + Math.min(30_000, 3_000 + pending.length * 2);
         for (let i = 0; i < pending.length; i += 32) {
           const chunk = pending.slice(i, i + 32);
           for (const m of chunk) channel.nack(m, false, true);
