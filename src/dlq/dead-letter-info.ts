@@ -1,6 +1,7 @@
 import type { MessageProperties } from 'amqplib';
 import { HEADERS } from '../jobs/headers.ts';
-import { epochMs, headerNumber, headerString, headerTime } from './header-values.ts';
+import { epochMs, headerCount, headerName, headerNumber, headerString, headerTime } from './header-values.ts';
+import { shownName, type OriginPolicy } from './origin-policy.ts';
 
 /** Who dead-lettered the message: a warren worker (x-warren-* headers) or the broker (x-death). */
 export type DeadLetterKind = 'warren' | 'broker' | 'unknown';
@@ -53,26 +54,67 @@ export interface DeadLetterInfo {
 export interface ResolveContext {
   /** The queue being read (its own x-death entries, e.g. a DLQ with a TTL, are never an origin). */
   queue: string;
-  waitQueues: ReadonlyMap<string, string>;
-  deadLetterQueues: ReadonlySet<string>;
-  routeFor?(exchange: string, routingKey: string): string | undefined;
+  /** Which origins are valid (work queues, routes): see {@link OriginPolicy}. */
+  origins: OriginPolicy;
 }
 
-/** Parses `x-death` (most recent first, as the broker keeps it). Malformed entries are skipped. */
+const asName = (value: unknown): string | undefined => {
+  const n = headerName(value);
+  return typeof n === 'string' ? n : undefined;
+};
+
+/** Parses `x-death` (most recent first, as the broker keeps it). Malformed entries (names that aren't strings) are skipped. */
 export function parseDeaths(value: unknown): DeathEntry[] {
   if (!Array.isArray(value)) return [];
   const out: DeathEntry[] = [];
   for (const raw of value) {
-    if (raw === null || typeof raw !== 'object') continue;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || Buffer.isBuffer(raw)) continue;
     const e = raw as Record<string, unknown>;
-    const queue = headerString(e['queue']);
-    const reason = headerString(e['reason']);
-    if (queue === undefined || reason === undefined) continue;
-    const keys = Array.isArray(e['routing-keys']) ? (e['routing-keys'] as unknown[]).map(headerString).filter((k): k is string => k !== undefined) : [];
+    const queue = asName(e['queue']);
+    const reason = asName(e['reason']);
+    const exchange = e['exchange'] === undefined ? '' : asName(e['exchange']);
+    if (queue === undefined || reason === undefined || exchange === undefined) continue;
+    const keys = Array.isArray(e['routing-keys']) ? (e['routing-keys'] as unknown[]).map(asName).filter((k): k is string => k !== undefined) : [];
     const time = headerNumber(e['time']);
-    out.push({ queue, reason, exchange: headerString(e['exchange']) ?? '', routingKeys: keys, count: headerNumber(e['count']) ?? 1, time: time === undefined ? undefined : epochMs(time) });
+    out.push({ queue, reason, exchange, routingKeys: keys, count: headerCount(e['count']) ?? 1, time: time === undefined ? undefined : epochMs(time) });
   }
   return out;
+}
+
+const SOURCE_HEADERS: Record<DeadLetterOrigin['source'], string> = {
+  'x-warren-origin': 'x-warren-origin-*',
+  'x-death': 'x-death',
+  'x-last-death': 'x-last-death-queue',
+  'x-first-death': 'x-first-death-queue',
+};
+
+/**
+ * Checks a claimed origin against the topology: its queue must be a work queue
+ * (not the queue being read), its exchange + routing key must lead only to work
+ * queues (see {@link OriginPolicy}). The default exchange always means "straight
+ * to the queue", so its routing key becomes the queue. Returns the origin to use
+ * or why there is none.
+ */
+function checkOrigin(claim: DeadLetterOrigin, headers: Record<string, unknown>, ctx: ResolveContext): { origin: DeadLetterOrigin } | { problem: string } {
+  const from = SOURCE_HEADERS[claim.source];
+  const { origins } = ctx;
+  let queue = claim.queue;
+  if (claim.exchange === '' && queue === undefined) queue = origins.topology.waitQueues.get(claim.routingKey) ?? claim.routingKey;
+  if (queue !== undefined) {
+    if (queue === ctx.queue) return { problem: `${from} names ${shownName(queue)}, the queue being read` };
+    const problem = origins.queueProblem(queue);
+    if (problem !== undefined) return { problem: `${from} names queue ${shownName(queue)}, which ${problem}` };
+  }
+  if (claim.exchange === '') return { origin: { ...claim, routingKey: queue as string, queue } };
+  const reach = origins.reach(claim.exchange, claim.routingKey, headers);
+  if ('problem' in reach) return { problem: `${from} names ${reach.problem}` };
+  if (queue === undefined) {
+    // Exactly one work queue behind the exchange: that is the queue the job belongs to. Several: a
+    // requeue would copy the job into each, so no origin.
+    if (reach.work.size !== 1) return { problem: `${from} names exchange ${shownName(claim.exchange)} with routing key ${shownName(claim.routingKey)}, which reaches ${[...reach.work].map(shownName).join(', ')}, and no single origin queue` };
+    queue = [...reach.work][0];
+  }
+  return { origin: { ...claim, queue } };
 }
 
 /**
@@ -93,45 +135,58 @@ export function resolveDeadLetter(message: { properties: MessageProperties }, ct
   const props = message.properties;
   const h = (props.headers ?? {}) as Record<string, unknown>;
   const deaths = parseDeaths(h['x-death']);
-  const isOwnQueue = (q: string) => q === ctx.queue || ctx.deadLetterQueues.has(q);
-  const workQueueOf = (q: string) => ctx.waitQueues.get(q) ?? q;
+  const dt = ctx.origins.topology;
+  const isOwnQueue = (q: string) => q === ctx.queue || dt.deadLetterQueues.has(q);
+  const workQueueOf = (q: string) => dt.waitQueues.get(q) ?? q;
   const latest = deaths.find((d) => !isOwnQueue(d.queue));
-  const latestWork = deaths.find((d) => !isOwnQueue(d.queue) && !ctx.waitQueues.has(d.queue));
+  const latestWork = deaths.find((d) => !isOwnQueue(d.queue) && !dt.waitQueues.has(d.queue));
 
   const warrenFailedAt = headerTime(h[HEADERS.failedAt]);
   // A warren dead letter carries x-death only from earlier retries (older than failed-at);
   // a broker death after a warren failure is newer than failed-at.
   const warrenDied = warrenFailedAt !== undefined && (latest?.time === undefined || warrenFailedAt >= latest.time - 1000);
-  const kind: DeadLetterKind = warrenDied ? 'warren' : latest ? 'broker' : headerString(h['x-first-death-queue']) !== undefined ? 'broker' : 'unknown';
+  const kind: DeadLetterKind = warrenDied ? 'warren' : latest ? 'broker' : h['x-first-death-queue'] !== undefined ? 'broker' : 'unknown';
 
-  const oExchange = headerString(h[HEADERS.originExchange]);
-  const oKey = headerString(h[HEADERS.originRoutingKey]);
-  const oQueue = headerString(h[HEADERS.originQueue]);
-  let origin: DeadLetterOrigin | undefined;
+  // A name header of the wrong type is not something warren or the broker writes: nothing of the origin is trusted then.
+  let notAName: string | undefined;
+  const nameHeader = (header: string): string | undefined => {
+    const v = headerName(h[header]);
+    if (typeof v === 'object') {
+      notAName ??= `${header} is ${v.invalid}, not a name`;
+      return undefined;
+    }
+    return v;
+  };
+  const oExchange = nameHeader(HEADERS.originExchange);
+  const oKey = nameHeader(HEADERS.originRoutingKey);
+  const oQueue = nameHeader(HEADERS.originQueue);
+  const lastQueue = nameHeader('x-last-death-queue');
+  const firstQueue = nameHeader('x-first-death-queue');
+  let claim: DeadLetterOrigin | undefined;
   let originProblem: string | undefined;
 
   const brokerQueue = latest ? workQueueOf(latest.queue) : undefined;
-  if (oExchange !== undefined && oKey !== undefined) {
+  if (notAName !== undefined) {
+    originProblem = notAName;
+  } else if (oExchange !== undefined && oKey !== undefined) {
     const queue = warrenDied ? (oQueue ?? brokerQueue) : (brokerQueue ?? oQueue);
-    origin = { exchange: oExchange, routingKey: oKey, queue: queue === undefined ? undefined : workQueueOf(queue), source: 'x-warren-origin' };
+    claim = { exchange: oExchange, routingKey: oKey, queue: queue === undefined ? undefined : workQueueOf(queue), source: 'x-warren-origin' };
   } else if (latest) {
     // The wait queue's own entry records the publish into the wait queue; the work queue's
     // entry (if any) records the publish that reached the work queue.
     if (latestWork && latestWork === latest) {
-      origin = { exchange: latest.exchange, routingKey: latest.routingKeys[0] ?? '', queue: latest.queue, source: 'x-death' };
+      claim = { exchange: latest.exchange, routingKey: latest.routingKeys[0] ?? '', queue: latest.queue, source: 'x-death' };
     } else {
       const work = workQueueOf(latest.queue);
-      origin = { exchange: '', routingKey: work, queue: work, source: 'x-death' };
+      claim = { exchange: '', routingKey: work, queue: work, source: 'x-death' };
     }
   } else if (oQueue !== undefined) {
-    origin = { exchange: '', routingKey: workQueueOf(oQueue), queue: workQueueOf(oQueue), source: 'x-warren-origin' };
+    claim = { exchange: '', routingKey: workQueueOf(oQueue), queue: workQueueOf(oQueue), source: 'x-warren-origin' };
   } else {
-    const lastQueue = headerString(h['x-last-death-queue']);
-    const firstQueue = headerString(h['x-first-death-queue']);
     const q = lastQueue !== undefined && !isOwnQueue(lastQueue) ? lastQueue : firstQueue !== undefined && !isOwnQueue(firstQueue) ? firstQueue : undefined;
     if (q !== undefined) {
       const work = workQueueOf(q);
-      origin = { exchange: '', routingKey: work, queue: work, source: q === lastQueue ? 'x-last-death' : 'x-first-death' };
+      claim = { exchange: '', routingKey: work, queue: work, source: q === lastQueue ? 'x-last-death' : 'x-first-death' };
     } else {
       originProblem =
         deaths.length > 0 || firstQueue !== undefined
@@ -139,13 +194,21 @@ export function resolveDeadLetter(message: { properties: MessageProperties }, ct
           : 'it has neither x-warren-origin-* headers nor x-death: it was published straight to the dead-letter exchange or queue';
     }
   }
+  let origin: DeadLetterOrigin | undefined;
+  if (claim) {
+    const checked = checkOrigin(claim, h, ctx);
+    if ('problem' in checked) originProblem = checked.problem;
+    else origin = checked.origin;
+  }
 
   const reason =
     kind === 'warren'
       ? (headerString(h[HEADERS.reason]) ?? headerString(h[HEADERS.errorClass]) ?? 'unknown')
       : (latest?.reason ?? headerString(h['x-last-death-reason']) ?? headerString(h['x-first-death-reason']) ?? 'unknown');
   const messageId = headerString(props.messageId);
-  const route = headerString(h[HEADERS.route]) ?? (origin && ctx.routeFor ? ctx.routeFor(origin.exchange, origin.routingKey) : undefined);
+  // Only a route the topology declares: the route of a job decides who may read its status.
+  const headerRoute = asName(h[HEADERS.route]);
+  const route = headerRoute !== undefined && ctx.origins.isRoute(headerRoute) ? headerRoute : origin ? dt.routeFor(origin.exchange, origin.routingKey) : undefined;
   const timestamp = headerNumber(props.timestamp);
 
   return {
@@ -159,8 +222,8 @@ export function resolveDeadLetter(message: { properties: MessageProperties }, ct
     origin,
     originProblem,
     failedAt: kind === 'warren' ? warrenFailedAt : (latest?.time ?? warrenFailedAt ?? (timestamp === undefined ? undefined : epochMs(timestamp))),
-    attempts: headerNumber(h[HEADERS.attempts]) ?? headerNumber(h[HEADERS.attempt]),
-    requeued: headerNumber(h[HEADERS.requeued]) ?? 0,
+    attempts: headerCount(h[HEADERS.attempts]) ?? headerCount(h[HEADERS.attempt]),
+    requeued: headerCount(h[HEADERS.requeued]) ?? 0,
     deaths,
   };
 }

@@ -86,20 +86,3 @@ export async function preflightQueue(opts: {
   }
   return { queue, type, sources, isDeadLetterQueue, managementAvailable, brokerVersion, warnings };
 }
-
-/** Checks once per name whether an exchange exists (true when the management API can't tell). */
-export function createExchangeChecker(management: ManagementClient, vhost: string): (exchange: string) => Promise<boolean> {
-  const cache = new Map<string, Promise<boolean>>();
-  return (exchange) => {
-    if (exchange === '') return Promise.resolve(true);
-    let hit = cache.get(exchange);
-    if (!hit) {
-      hit = management.get(`/exchanges/${seg(vhost)}/${seg(exchange)}`).then(
-        () => true,
-        (err: unknown) => !(err instanceof ManagementApiError && err.status === 404),
-      );
-      cache.set(exchange, hit);
-    }
-    return hit;
-  };
-}

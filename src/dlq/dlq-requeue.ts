@@ -1,11 +1,14 @@
-import type { ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage, Options } from 'amqplib';
 import { isWarrenError } from '../errors/index.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { DlqError } from './dlq-error.ts';
-import { createExchangeChecker, preflightQueue } from './dlq-preflight.ts';
-import { createDlqTopology, type DlqTopology } from './dlq-topology.ts';
+import { preflightQueue } from './dlq-preflight.ts';
+import { createDlqTopology } from './dlq-topology.ts';
+import { createExchangeProbe } from './exchange-probe.ts';
+import { fieldTableBytes, MAX_REPUBLISH_HEADER_BYTES } from './header-table-size.ts';
 import { matchesFilter, type DlqFilter } from './message-filter.ts';
+import { createOriginPolicy, shownName, type OriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { createMemoryJournal, dedupeKey } from './requeue-journal.ts';
 import { requeueProperties } from './requeue-message.ts';
@@ -119,7 +122,9 @@ interface Destination {
   label: string;
 }
 
-function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: RequeueOptions, dt: DlqTopology): Destination | { problem: string; unknownOrigin: boolean } {
+function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: RequeueOptions, policy: OriginPolicy): Destination | { problem: string; unknownOrigin: boolean } {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const dt = policy.topology;
   if (opts.toRoute !== undefined) {
     const route = dt.topology.routes[opts.toRoute];
     if (!route) return { problem: `unknown route '${opts.toRoute}'`, unknownOrigin: false };
@@ -127,26 +132,58 @@ function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: Requeue
     if ('missing' in filled) {
       return { problem: `route '${opts.toRoute}' needs ${filled.missing.map((m) => `{${m}}`).join(', ')} and neither the payload nor the route defaults give it`, unknownOrigin: false };
     }
-    const reached = dt.routeQueues(route.exchange, filled.key, msg.properties.headers as Record<string, unknown> | undefined);
-    const queue = reached && reached.size === 1 ? [...reached][0] : undefined;
+    // The payload fills the key: the route must still lead to work queues only.
+    const reach = policy.reach(route.exchange, filled.key, headers);
+    if ('problem' in reach) return { problem: `route '${opts.toRoute}' leads to ${reach.problem}`, unknownOrigin: false };
+    const queue = reach.work.size === 1 ? [...reach.work][0] : undefined;
     return { exchange: route.exchange, routingKey: filled.key, queue, route: opts.toRoute, label: `route ${opts.toRoute}: ${route.exchange}/${filled.key}` };
   }
   const o = info.origin;
   if (!o) return { problem: info.originProblem ?? 'origin unknown', unknownOrigin: true };
   const direct = (q: string): Destination => ({ exchange: '', routingKey: q, queue: q, route: undefined, label: `queue ${q}` });
   const via = opts.via ?? 'auto';
+  // The resolver only lets through origins the policy accepts; the default exchange means "that queue".
+  if (o.exchange === '' && o.queue !== undefined) return direct(o.queue);
   if (via === 'queue' && o.queue !== undefined) return direct(o.queue);
-  if (via === 'auto' && o.queue !== undefined && o.exchange !== '') {
-    const reached = dt.routeQueues(o.exchange, o.routingKey, msg.properties.headers as Record<string, unknown> | undefined);
-    if (reached && (reached.size !== 1 || !reached.has(o.queue))) return direct(o.queue);
+  const reach = policy.reach(o.exchange, o.routingKey, headers);
+  if ('problem' in reach) return { problem: `the origin is ${reach.problem}`, unknownOrigin: true };
+  if (via !== 'exchange') {
+    // The resolver names a queue for every origin it accepts; without one, never fan out.
+    if (o.queue === undefined) return { problem: `the origin is exchange ${shownName(o.exchange)} with no single origin queue`, unknownOrigin: true };
+    // Through the exchange only when it leads to the origin queue and nowhere else (no fan-out copy, no audit copy).
+    if (reach.taps.size > 0 || reach.work.size !== 1 || !reach.work.has(o.queue)) return direct(o.queue);
   }
   const arrow = o.queue === undefined ? '' : ` -> ${o.queue}`;
-  return { exchange: o.exchange, routingKey: o.routingKey, queue: o.queue, route: undefined, label: `${o.exchange === '' ? '(default)' : o.exchange}/${o.routingKey}${arrow}` };
+  return { exchange: o.exchange, routingKey: o.routingKey, queue: o.queue, route: undefined, label: `${o.exchange}/${o.routingKey}${arrow}` };
 }
 
 /** Outcome of a publish error: definitely not stored (safe to forget) or unknown. */
 function definitelyNotStored(err: unknown): boolean {
   return isWarrenError(err) && ['UNROUTABLE', 'PUBLISH_REJECTED', 'EXCHANGE_NOT_FOUND', 'PUBLISH_BACKPRESSURE'].includes(err.code);
+}
+
+/**
+ * What a failed publish says in the report. A channel the broker closed fails
+ * every publish in flight on it: the broker's own words name the culprit, the
+ * publisher's (written per publish, e.g. "exchange '' does not exist") may not.
+ */
+function failureDetail(err: unknown): string {
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (isWarrenError(err) && err.code === 'EXCHANGE_NOT_FOUND' && cause instanceof Error) {
+    return `the broker closed the publish channel before confirming this message: ${cause.message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Why a message can't be republished as it is (headers amqplib would refuse), or undefined. */
+function republishProblem(properties: Options.Publish): string | undefined {
+  try {
+    const bytes = fieldTableBytes((properties.headers ?? {}) as Record<string, unknown>);
+    if (bytes > MAX_REPUBLISH_HEADER_BYTES) return `its headers take ${bytes} bytes, more than the ${MAX_REPUBLISH_HEADER_BYTES} a republish can carry`;
+  } catch (err) {
+    return `its headers can't be republished: ${(err as Error).message}`;
+  }
+  return undefined;
 }
 
 /**
@@ -166,8 +203,10 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     const known = Object.keys(deps.topology.routes);
     throw new DlqError('DLQ_UNKNOWN_ROUTE', `--to-route '${opts.toRoute}' is not a route of the topology (routes: ${known.length > 0 ? known.join(', ') : 'none'})`);
   }
+  const policy = createOriginPolicy(dt);
   const facts = await preflightQueue({ management: deps.management, vhost, queue, dlqTopology: dt, requireDeadLetterQueue: true, force: opts.force ?? false });
-  const exchangeExists = createExchangeChecker(deps.management, vhost);
+  const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
+  const exchangeExists = createExchangeProbe(connection);
   let events = deps.events;
   const warnings = [...facts.warnings];
   if (events && !dryRun && action === 'requeue' && !(await exchangeExists(deps.topology.jobEvents.exchange))) {
@@ -175,7 +214,6 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     events = undefined;
   }
 
-  const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
   const reader = await openSnapshotReader({ connection, queue });
   const journal = !dryRun && deps.journal ? deps.journal(vhost, queue) : createMemoryJournal();
   const limiter = createRateLimiter(opts.ratePerSec);
@@ -211,6 +249,8 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
   }
 
   let inFlight = 0;
+  /** Exchanges that confirmed a publish in this run. */
+  const proven = new Set<string>();
   let slotWaiters: Array<() => void> = [];
   const releaseSlot = () => {
     inFlight--;
@@ -270,7 +310,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         journal.forget(key);
         report.possibleDuplicates++;
       }
-      const info = resolveDeadLetter(msg, { queue, waitQueues: dt.waitQueues, deadLetterQueues: dt.deadLetterQueues, routeFor: dt.routeFor });
+      const info = resolveDeadLetter(msg, { queue, origins: policy });
       if (!matchesFilter(info, opts.filter)) {
         report.skipped.filtered++;
         progress();
@@ -283,7 +323,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       }
       let dest: Destination | undefined;
       if (action === 'requeue') {
-        const d = destinationFor(info, msg, opts, dt);
+        const d = destinationFor(info, msg, opts, policy);
         if ('problem' in d) {
           if (d.unknownOrigin) {
             report.skipped.unknownOrigin++;
@@ -314,22 +354,19 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         progress();
         continue;
       }
-      if (!(await exchangeExists(dest.exchange))) {
+      const fail = (detail: string) => {
         report.failed++;
-        note(report.failures, { messageId: info.messageId, reason: info.reason, detail: `exchange '${dest.exchange}' does not exist` });
+        note(report.failures, { messageId: info.messageId, reason: info.reason, detail });
         progress();
+      };
+      if (!(await exchangeExists(dest.exchange))) {
+        fail(`exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
         continue;
       }
-      await limiter.take(opts.signal);
-      await waitFor(() => inFlight < windowSize);
-      const lost = reader.lostWith();
-      // The DLQ copy could no longer be acked: don't send a message we would leave in both places.
-      if (lost) throw new DlqError('DLQ_CONNECTION_LOST', `lost the connection to the broker: ${lost.message}`, { cause: lost });
-      inFlight++;
-      const target = dest;
       // The requeue's moment is before the republish: a worker may finish the job before the
       // confirm comes back, and its events must then win over this one (see the status merge rules).
       const requeuedAt = new Date(now());
+      const target = dest;
       const properties = requeueProperties(msg.properties, {
         origin: { exchange: target.exchange, routingKey: target.routingKey, queue: target.queue },
         requeued: info.requeued,
@@ -338,11 +375,27 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         fromQueue: queue,
         now: requeuedAt,
       });
+      const unsendable = republishProblem(properties);
+      if (unsendable !== undefined) {
+        fail(unsendable);
+        continue;
+      }
+      await limiter.take(opts.signal);
+      // The first publish to an exchange in a run goes alone: should the broker close the channel
+      // over it (an exchange deleted or made internal behind the topology's back), no other
+      // message shares its confirm window.
+      const untried = !proven.has(target.exchange);
+      await waitFor(() => inFlight < (untried ? 1 : windowSize));
+      const lost = reader.lostWith();
+      // The DLQ copy could no longer be acked: don't send a message we would leave in both places.
+      if (lost) throw new DlqError('DLQ_CONNECTION_LOST', `lost the connection to the broker: ${lost.message}`, { cause: lost });
+      inFlight++;
       journal.published(key);
-      deps.publisher
+      const settled = deps.publisher
         .publish({ exchange: target.exchange, routingKey: target.routingKey, content: msg.content, properties, timeoutMs: opts.publishTimeoutMs ?? 10_000 })
         .then(
           async () => {
+            proven.add(target.exchange);
             journal.confirmed(key);
             if (opts.beforeAck) await opts.beforeAck(msg);
             if (reader.ack(msg)) {
@@ -354,7 +407,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
                   jobId: info.jobId,
                   status: 'requeued' as const,
                   at: requeuedAt.toISOString(),
-                  attempt: opts.keepAttempts ? (info.attempts ?? 1) : 1,
+                  attempt: opts.keepAttempts ? Math.max(1, info.attempts ?? 1) : 1,
                   source: 'dlq',
                   ...(target.route ?? info.route ? { route: (target.route ?? info.route) as string } : {}),
                   ...(target.queue === undefined ? {} : { queue: target.queue }),
@@ -368,13 +421,14 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
           (err: unknown) => {
             if (definitelyNotStored(err)) journal.abandon(key);
             report.failed++;
-            note(report.failures, { messageId: info.messageId, reason: info.reason, detail: (err as Error).message });
+            note(report.failures, { messageId: info.messageId, reason: info.reason, detail: failureDetail(err) });
           },
         )
         .finally(() => {
           releaseSlot();
           progress();
         });
+      if (untried) await settled;
       if (ackedSinceSync.length >= 1000 || performance.now() - lastSync > 1000) await syncJournal();
     }
   } catch (err) {

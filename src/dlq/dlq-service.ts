@@ -6,6 +6,7 @@ import { runRequeue, type RequeueOptions, type RequeueReport } from './dlq-reque
 import { createSummaryBuilder, messageView, type DlqMessageView, type DlqSummary } from './dlq-summary.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
+import { createOriginPolicy } from './origin-policy.ts';
 import { dedupeKey } from './requeue-journal.ts';
 import { openSnapshotReader } from './snapshot-reader.ts';
 
@@ -73,6 +74,7 @@ function utf8OrBase64(content: Buffer): { body: string; bodyEncoding: 'utf8' | '
 export function createDlqService(deps: DlqDeps): DlqService {
   const vhost = deps.topology.connection.vhost;
   const dt = createDlqTopology(deps.topology);
+  const origins = createOriginPolicy(dt);
 
   /** Reads the snapshot, calls `visit` for matching messages, then returns everything in place. */
   async function scan(queue: string, options: InspectOptions, visit: (index: number, msg: ConsumeMessage, info: DeadLetterInfo) => void | Promise<void>) {
@@ -93,7 +95,7 @@ export function createDlqService(deps: DlqDeps): DlqService {
         const msg = await reader.next();
         if (!msg) break;
         summary.scanned();
-        const info = resolveDeadLetter(msg, { queue, waitQueues: dt.waitQueues, deadLetterQueues: dt.deadLetterQueues, routeFor: dt.routeFor });
+        const info = resolveDeadLetter(msg, { queue, origins });
         if (matchesFilter(info, options.filter)) {
           const already = journal !== undefined && msg.fields.redelivered && journal.leftover(dedupeKey(msg)) === 'confirmed';
           summary.add(info, already);

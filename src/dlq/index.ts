@@ -1,6 +1,7 @@
 export * from './dlq-error.ts';
 export * from './header-values.ts';
 export * from './dlq-topology.ts';
+export * from './origin-policy.ts';
 export * from './dead-letter-info.ts';
 export * from './message-filter.ts';
 export * from './rate-limiter.ts';
@@ -8,6 +9,8 @@ export * from './routing-key-template.ts';
 export * from './requeue-message.ts';
 export * from './requeue-journal.ts';
 export * from './snapshot-reader.ts';
+export * from './exchange-probe.ts';
+export * from './header-table-size.ts';
 export * from './dlq-preflight.ts';
 export * from './dlq-summary.ts';
 export * from './dlq-deps.ts';

@@ -1,5 +1,6 @@
 import type { MessageProperties, Options } from 'amqplib';
 import { HEADERS } from '../jobs/headers.ts';
+import { headerCount } from './header-values.ts';
 
 /** Headers the DLQ tooling adds besides those in HEADERS. */
 export const DLQ_HEADERS = {
@@ -16,6 +17,9 @@ export const DLQ_HEADERS = {
  * 4.x ignores it. Stripping them gives the same behaviour on both, and the
  * origin survives in x-warren-origin-* which we write below. The failure
  * headers describe the death being undone; a new failure writes fresh ones.
+ * `CC` / `BCC` are the broker's sender-selected routing: a requeue goes to its
+ * origin only, never to queues a header names (a `CC` naming the job-events
+ * stream would otherwise plant a copy there).
  */
 export const STRIPPED_ON_REQUEUE: readonly string[] = [
   'x-death',
@@ -31,6 +35,8 @@ export const STRIPPED_ON_REQUEUE: readonly string[] = [
   HEADERS.failedAt,
   HEADERS.reason,
   HEADERS.attempts,
+  'CC',
+  'BCC',
 ];
 
 /** What changes on the way back. */
@@ -50,8 +56,11 @@ export interface RequeueStamp {
 
 /**
  * Properties of the republished message: every AMQP property kept as it was
- * (delivery mode, message id, correlation id, timestamp, content type, ...),
- * headers changed only as described in {@link STRIPPED_ON_REQUEUE} and the stamp.
+ * (delivery mode, message id, correlation id, timestamp, content type, ...)
+ * except `userId`, headers changed only as described in {@link STRIPPED_ON_REQUEUE}
+ * and the stamp. `userId` is dropped because the broker checks it against the
+ * publishing connection's user: a dead letter published by another user would
+ * have the broker close the requeue channel, failing every message in flight.
  */
 export function requeueProperties(props: MessageProperties, stamp: RequeueStamp): Options.Publish {
   const headers: Record<string, unknown> = {};
@@ -59,6 +68,8 @@ export function requeueProperties(props: MessageProperties, stamp: RequeueStamp)
     if (!STRIPPED_ON_REQUEUE.includes(k)) headers[k] = v;
   }
   headers[HEADERS.requeued] = stamp.requeued + 1;
+  // Kept attempts are clamped like every counter: a forged negative attempt must not buy extra retries.
+  if (stamp.keepAttempts && headers[HEADERS.attempt] !== undefined) headers[HEADERS.attempt] = Math.max(1, headerCount(headers[HEADERS.attempt]) ?? 1);
   headers[DLQ_HEADERS.requeuedAt] = stamp.now.toISOString();
   headers[DLQ_HEADERS.requeuedFrom] = stamp.fromQueue;
   if (!stamp.keepAttempts) headers[HEADERS.attempt] = 1;
@@ -73,7 +84,7 @@ export function requeueProperties(props: MessageProperties, stamp: RequeueStamp)
     // The confirm publisher defaults to persistent; keep the original delivery mode instead.
     persistent: props.deliveryMode === 2,
   };
-  const copy = ['contentType', 'contentEncoding', 'priority', 'correlationId', 'replyTo', 'expiration', 'messageId', 'timestamp', 'type', 'userId', 'appId'] as const;
+  const copy = ['contentType', 'contentEncoding', 'priority', 'correlationId', 'replyTo', 'expiration', 'messageId', 'timestamp', 'type', 'appId'] as const;
   for (const key of copy) {
     const v: unknown = props[key];
     if (v !== undefined && v !== null) (out as Record<string, unknown>)[key] = v;

@@ -70,6 +70,14 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   let closeError: Error | undefined;
   let closed = false;
   let expectedClose = false;
+  // Declared before the channel's handlers: a channel closed early (a busy queue, a missing queue)
+  // calls wake() from its 'close' event, and a throw there would take the whole connection down.
+  let waiter: (() => void) | undefined;
+  function wake(): void {
+    const w = waiter;
+    waiter = undefined;
+    w?.();
+  }
   const attach = (ch: Channel) => {
     ch.on('error', (err: Error) => {
       closeError = err;
@@ -108,12 +116,6 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   const unacked = new Map<number, ConsumeMessage>();
   let received = 0;
   let handed = 0;
-  let waiter: (() => void) | undefined;
-  function wake(): void {
-    const w = waiter;
-    waiter = undefined;
-    w?.();
-  }
 
   let consumerTag: string | undefined;
   if (snapshot > 0) {
@@ -200,17 +202,21 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
         unacked.clear();
         // The channel coalesces consecutive nacks into one settle command and a 3.10 quorum
         // queue applies that as a map: ordered up to 32 entries (Erlang flatmap), unordered
-        // beyond. So: at most 32 nacks, then a round trip as a barrier, then the next 32.
+        // beyond. So: at most 32 nacks, then a barrier, then the next 32. A round trip alone is
+        // not enough on a busy broker: the queue's client also merges returns that wait behind
+        // one it hasn't applied yet. So the barrier is "these 32 are ready again" (a quorum
+        // queue counts a return once it applied it), bounded in case someone else consumes.
+        const ready = (await channel.checkQueue(queue)).messageCount;
+        const until = Date.now() + Math.min(30_000, 3_000 + pending.length * 2);
         for (let i = 0; i < pending.length; i += 32) {
-          for (const m of pending.slice(i, i + 32)) channel.nack(m, false, true);
-          await channel.checkQueue(queue);
+          const chunk = pending.slice(i, i + 32);
+          for (const m of chunk) channel.nack(m, false, true);
+          // Also what lets a run started right after this one see them all in its snapshot.
+          while ((await channel.checkQueue(queue)).messageCount < ready + i + chunk.length && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
         }
-        // A quorum queue applies returns asynchronously: wait (bounded) until they are ready
-        // again, so a run started right after this one sees them in its snapshot.
-        const until = Date.now() + 3_000;
-        while (returned > 0 && Date.now() < until && (await channel.checkQueue(queue)).messageCount < returned) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        if (returned === 0) await channel.checkQueue(queue);
         await channel.close();
       } catch {
         // The channel died on its way down: the broker returns the unacked messages all the same.

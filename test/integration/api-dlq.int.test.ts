@@ -1,8 +1,9 @@
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
+import { createBrokerConnection, type BrokerConnection } from '../../src/broker/broker-connection.ts';
 import { testLogger } from './helpers/api-fixture.ts';
-import { warrenDeadLetterHeaders, writeDlqTopology } from './helpers/dlq-fixture.ts';
+import { waitForCount, warrenDeadLetterHeaders, writeDlqTopology } from './helpers/dlq-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
 const ADMIN = { authorization: 'Bearer admin-key-0123456789' };
@@ -13,15 +14,21 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
   let api: RunningApi;
   let conn: amqplib.ChannelModel;
   let ch: amqplib.ConfirmChannel;
+  /** The API's own broker connection (injected, so the test sees every drop). */
+  let apiConnection: BrokerConnection;
+  const drops: Array<string | undefined> = [];
 
   beforeAll(async () => {
     vh = await createTestVhost('api-dlq');
     const { topology } = writeDlqTopology(vh);
+    apiConnection = createBrokerConnection({ urls: topology.connection.urls, vhost: vh.vhost, name: `api-dlq-${process.pid}` });
+    apiConnection.onDisconnect((err) => drops.push(err?.message));
     api = await startApi({
       topology,
       port: 0,
       apiKeys: 'admin-key-0123456789:*:admin;plain-key-0123456789:*',
       applyTopology: true,
+      connection: apiConnection,
       logger: testLogger(),
     });
     conn = await amqplib.connect(vh.amqpUrl);
@@ -39,6 +46,7 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
   afterAll(async () => {
     await conn?.close();
     await api?.close();
+    await apiConnection?.close();
     await vh?.cleanup();
   });
 
@@ -67,5 +75,38 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
     expect(back && back.properties.messageId).toBe('dead-1');
     const left = await ch.get('dead', { noAck: true });
     expect(left && left.properties.messageId).toBe('dead-2');
+  });
+
+  /** Another key's job; its HTTP status, or 0 when no answer came within 15 s. */
+  const publishJob = (body: unknown) =>
+    fetch(`${api.url}/v1/jobs/a`, { method: 'POST', headers: { ...PLAIN, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+
+  it('a 409 for a busy DLQ leaves the API connection and every other key\'s publishes untouched', async () => {
+    // Another consumer on the DLQ: the exclusive reader must refuse (409) and close only its own channel.
+    const other = await conn.createChannel();
+    await other.consume('dead', () => undefined, { noAck: false });
+    try {
+      const publishes = Array.from({ length: 60 }, (_, i) => publishJob({ type: 'busy', input: { i } }));
+      const reads = Array.from({ length: 5 }, async () => {
+        // Bounded: a request stuck behind a dead connection counts as a failure, not a test timeout.
+        const r = await fetch(`${api.url}/v1/dlq/dead`, { headers: ADMIN, signal: AbortSignal.timeout(15_000) }).catch((err: unknown) => err as Error);
+        return r instanceof Error ? { status: 0, body: { error: { code: r.message } } } : { status: r.status, body: (await r.json()) as { error?: { code?: string } } };
+      });
+      const [statuses, busy] = await Promise.all([Promise.all(publishes), Promise.all(reads)]);
+      for (const b of busy) expect(b).toMatchObject({ status: 409, body: { error: { code: 'DLQ_QUEUE_BUSY' } } });
+      expect(statuses.filter((s) => s !== 202)).toEqual([]);
+      // A torn-down connection shows up a moment after the 409: give it the time, then check that it never dropped.
+      await new Promise((r) => setTimeout(r, 500));
+      const after = await Promise.all(Array.from({ length: 20 }, () => publishJob({ type: 'after' })));
+      expect(after.filter((s) => s !== 202)).toEqual([]);
+      expect(drops).toEqual([]);
+      expect(apiConnection.isConnected()).toBe(true);
+      await waitForCount(ch, 'work.a', 80);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -124,10 +124,13 @@ export async function peekIds(conn: amqplib.ChannelModel, queue: string): Promis
     ids.push(String(m.properties.messageId));
     got.push(m);
   }
-  // Nacks in chunks of 32 with a round trip between: a 3.10 quorum queue settles a batch in map order.
+  // Nacks in chunks of 32, each ready again before the next: a 3.10 quorum queue settles a batch in map
+  // order, and on a busy broker merges returns queued behind one it hasn't applied yet (as the DLQ reader does).
+  const until = Date.now() + 10_000;
   for (let i = 0; i < got.length; i += 32) {
-    for (const m of got.slice(i, i + 32)) ch.nack(m, false, true);
-    await ch.checkQueue(queue);
+    const chunk = got.slice(i, i + 32);
+    for (const m of chunk) ch.nack(m, false, true);
+    while ((await ch.checkQueue(queue)).messageCount < messageCount - got.length + i + chunk.length && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   }
   await ch.close();
   return ids;
