@@ -85,6 +85,8 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   const scope: JobScope = { consumer: name, queue, logger, routes: deps.routes, provider: consumer.provider, llmClient: deps.llmClient, model: consumer.model, limiter, metrics };
 
   let session: ChannelSession | undefined;
+  /** The connection that opened `session`: tells a reconnect from a repeated setup call on the same connection. */
+  let sessionOpenedBy: ChannelModel | undefined;
   let opening = false;
   let stopping = false;
   let unsubscribe: (() => void) | undefined;
@@ -114,8 +116,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     if (stopping || opening) return;
     if (session?.open) {
       // A setup hook after a reconnect while the old channel has not reported its close yet.
-      const sameConnection = (session.channel as unknown as { connection?: unknown }).connection === conn.connection;
-      if (sameConnection) return;
+      if (sessionOpenedBy === conn) return;
       onClosed(session);
     }
     opening = true;
@@ -131,6 +132,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       channel.on('close', () => onClosed(s));
       await channel.prefetch(consumer.prefetch);
       session = s;
+      sessionOpenedBy = conn;
       const ok = await channel.consume(queue, (msg) => (msg === null ? onCancelled(s) : onDelivery(s, msg)), { noAck: false });
       s.consumerTag = ok.consumerTag;
       logger.info({ prefetch: consumer.prefetch, concurrency }, 'consuming');
@@ -164,7 +166,10 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   function onClosed(s: ChannelSession): void {
     if (!s.open) return;
     s.open = false;
-    if (session === s) session = undefined;
+    if (session === s) {
+      session = undefined;
+      sessionOpenedBy = undefined;
+    }
     let lost = 0;
     for (const d of live) {
       if (d.session !== s || d.settled) continue;
