@@ -63,7 +63,7 @@ export function createBrokerConnection(options: BrokerConnectionOptions): Broker
       timeout: 5_000,
       // Nagle would hold a publish behind an unacknowledged earlier write for up to 40 ms (delayed ACK).
       noDelay: true,
-    } as never,
+    },
   });
   const setups = new Set<(c: ChannelModel) => void | Promise<void>>();
   const disconnectListeners = new Set<(err: Error | undefined) => void>();

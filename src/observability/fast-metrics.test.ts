@@ -26,4 +26,63 @@ describe('fast metrics', () => {
       { labels: { consumer: 'b', outcome: 'failed' }, value: 1 },
     ]);
   });
+
+  it('registers real prom-client metrics, nothing else', () => {
+    const reg = new Registry();
+    new FastCounter('c_total', 'c', ['k'], reg);
+    new FastHistogram('h_seconds', 'h', ['k'], [1], reg);
+    expect(reg.getSingleMetric('c_total')).toBeInstanceOf(Counter);
+    expect(reg.getSingleMetric('h_seconds')).toBeInstanceOf(Histogram);
+  });
+
+  it('repeated scrapes show the same counts, and later increments are added once', async () => {
+    const reg = new Registry();
+    const fc = new FastCounter('c_total', 'c', ['k'], reg);
+    const child = fc.labels({ k: 'x' });
+    child.inc(2);
+    const first = await reg.metrics();
+    expect(first).toContain('c_total{k="x"} 2\n');
+    expect(await reg.metrics()).toBe(first);
+    child.inc();
+    expect(await reg.metrics()).toContain('c_total{k="x"} 3\n');
+  });
+
+  it('shows a child from labels() on, at zero, and labels() again keeps its counts', async () => {
+    const reg = new Registry();
+    const fc = new FastCounter('c_total', 'c', ['k'], reg);
+    const fh = new FastHistogram('h_seconds', 'h', ['k'], [1], reg);
+    fc.labels({ k: 'idle' });
+    fh.labels({ k: 'idle' });
+    let text = await reg.metrics();
+    expect(text).toContain('c_total{k="idle"} 0\n');
+    expect(text).toContain('h_seconds_count{k="idle"} 0\n');
+    fh.labels({ k: 'busy' }).observe(0.5);
+    fh.labels({ k: 'busy' }).observe(2);
+    text = await reg.metrics();
+    expect(text).toContain('h_seconds_bucket{le="1",k="busy"} 1\n');
+    expect(text).toContain('h_seconds_count{k="busy"} 2\n');
+    expect(text).toContain('h_seconds_sum{k="busy"} 2.5\n');
+  });
+
+  it('ignores a non-finite observation instead of throwing', async () => {
+    const reg = new Registry();
+    const fh = new FastHistogram('h_seconds', 'h', ['k'], [1], reg);
+    const child = fh.labels({ k: 'x' });
+    expect(() => child.observe(Number.NaN)).not.toThrow();
+    expect(() => fh.observe({ k: 'x' }, Number.POSITIVE_INFINITY)).not.toThrow();
+    expect(await reg.metrics()).toContain('h_seconds_count{k="x"} 0\n');
+  });
+
+  it('reset() sets every child back to zero and keeps it shown', async () => {
+    const reg = new Registry();
+    const fc = new FastCounter('c_total', 'c', ['k'], reg);
+    const fh = new FastHistogram('h_seconds', 'h', ['k'], [1], reg);
+    fc.inc({ k: 'x' }, 4);
+    fh.labels({ k: 'x' }).observe(0.5);
+    fc.reset();
+    fh.reset();
+    const text = await reg.metrics();
+    expect(text).toContain('c_total{k="x"} 0\n');
+    expect(text).toContain('h_seconds_count{k="x"} 0\n');
+  });
 });

@@ -54,27 +54,37 @@ function harness(handler: JobHandler, options: { timeout?: string; runningEventA
   const settler = createJobSettler({ consumerName: 'tasks', consumer, topology, publisher, events, routes, metrics, logger, tiers: [], policy: undefined, secrets: [] });
   let deliver: ((m: ConsumeMessage | null) => void) | undefined;
   let closeChannel: (() => void) | undefined;
-  const channel = {
-    on(event: string, cb: () => void) {
-      if (event === 'close') closeChannel = cb;
-    },
-    prefetch: async () => undefined,
-    consume: async (_q: string, cb: (m: ConsumeMessage | null) => void) => {
-      deliver = cb;
-      return { consumerTag: 'c1' };
-    },
-    ack(m: { fields: { deliveryTag: number } }, multiple: boolean) {
-      log.push(`ack ${m.fields.deliveryTag}${multiple ? ' multiple' : ''}`);
-    },
-    nack(m: { fields: { deliveryTag: number } }) {
-      log.push(`nack ${m.fields.deliveryTag}`);
-    },
-    close: async () => undefined,
-    cancel: async () => undefined,
-  };
-  const conn = { createChannel: async () => channel };
+  /** Every channel opened, with the connection it was opened on and the tags acked on it. */
+  const channels: { conn: number; acked: number[] }[] = [];
+  function openChannel(connId: number) {
+    const record = { conn: connId, acked: [] as number[] };
+    channels.push(record);
+    return {
+      on(event: string, cb: () => void) {
+        if (event === 'close') closeChannel = cb;
+      },
+      prefetch: async () => undefined,
+      consume: async (_q: string, cb: (m: ConsumeMessage | null) => void) => {
+        deliver = cb;
+        return { consumerTag: `c${channels.length}` };
+      },
+      ack(m: { fields: { deliveryTag: number } }, multiple: boolean) {
+        record.acked.push(m.fields.deliveryTag);
+        log.push(`ack ${m.fields.deliveryTag}${multiple ? ' multiple' : ''}`);
+      },
+      nack(m: { fields: { deliveryTag: number } }) {
+        log.push(`nack ${m.fields.deliveryTag}`);
+      },
+      close: async () => undefined,
+      cancel: async () => undefined,
+    };
+  }
+  const makeConn = (id: number) => ({ createChannel: async () => openChannel(id) });
+  let conn = makeConn(1);
+  let setup: ((c: unknown) => void | Promise<void>) | undefined;
   const connection = {
-    onConnect(cb: (c: unknown) => void) {
+    onConnect(cb: (c: unknown) => void | Promise<void>) {
+      setup = cb;
       void cb(conn);
       return () => undefined;
     },
@@ -108,12 +118,22 @@ function harness(handler: JobHandler, options: { timeout?: string; runningEventA
     send(input: Record<string, unknown>) {
       tag++;
       deliver?.({
-        fields: { consumerTag: 'c1', deliveryTag: tag, redelivered: false, exchange: 'jobs', routingKey: 'tasks' },
+        fields: { consumerTag: `c${channels.length}`, deliveryTag: tag, redelivered: false, exchange: 'jobs', routingKey: 'tasks' },
         properties: { contentType: 'application/json', headers: { 'x-warren-route': 'task' }, messageId: `job-${tag}` },
         content: Buffer.from(JSON.stringify({ type: 't', input })),
       } as unknown as ConsumeMessage);
     },
     closeChannel: () => closeChannel?.(),
+    channels,
+    metrics,
+    /**
+     * Runs the connection's setup hook again, as amqp-connection-manager does
+     * after a reconnect: on a new connection, or on the same one.
+     */
+    async reconnect(to: 'new' | 'same') {
+      if (to === 'new') conn = makeConn(channels.length + 1);
+      await setup?.(conn);
+    },
     eventsOf: (jobId: string) =>
       published
         .filter((r) => r.exchange === topology.jobEvents.exchange)
@@ -206,6 +226,40 @@ describe('consumer runtime', () => {
     await turn();
     expect(h.log.filter((l) => l.startsWith('ack') || l.startsWith('nack'))).toEqual([]);
     expect(h.runtime.stats().unsettled).toBe(0);
+    await h.runtime.stop(Date.now());
+  });
+
+  it('after a reconnect whose old channel has not reported its close, consumes on the new connection and never acks the old deliveries', async () => {
+    let release: (() => void) | undefined;
+    const h = harness((job) => ((job.payload as { input: { wait?: boolean } }).input.wait ? new Promise((r) => (release = () => r('late'))) : Promise.resolve('ok')));
+    await h.runtime.start();
+    h.send({ wait: true });
+    await turn();
+    await h.reconnect('new');
+    expect(h.channels.map((c) => c.conn)).toEqual([1, 2]);
+    expect(h.runtime.stats().consuming).toBe(true);
+    expect((await h.metrics.jobs.get()).values).toContainEqual({ labels: { consumer: 'tasks', route: 'task', outcome: 'dropped' }, value: 1 });
+    release?.();
+    h.send({});
+    for (let i = 0; i < 4; i++) {
+      await turn();
+      h.confirmAll();
+      await turn();
+    }
+    // The first delivery's tag means nothing on the new channel: it is never acked anywhere; the broker redelivers it.
+    expect(h.channels[0]?.acked).toEqual([]);
+    expect(h.channels[1]?.acked).toEqual([2]);
+    expect(h.runtime.stats().unsettled).toBe(0);
+    await h.runtime.stop(Date.now());
+  });
+
+  it('a setup call on the connection that opened the channel opens no second one', async () => {
+    const h = harness(async () => 'ok');
+    await h.runtime.start();
+    await h.reconnect('same');
+    await turn();
+    expect(h.channels.map((c) => c.conn)).toEqual([1]);
+    expect(h.runtime.stats().consuming).toBe(true);
     await h.runtime.stop(Date.now());
   });
 });
