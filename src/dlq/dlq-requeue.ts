@@ -1,5 +1,6 @@
 import type { ConsumeMessage, Options } from 'amqplib';
 import { isWarrenError } from '../errors/index.ts';
+import { requeueProperties } from '../jobs/message-properties.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { DlqError } from './dlq-error.ts';
@@ -11,7 +12,6 @@ import { matchesFilter, type DlqFilter } from './message-filter.ts';
 import { createOriginPolicy, shownName, type OriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { createMemoryJournal, dedupeKey } from './requeue-journal.ts';
-import { requeueProperties } from './requeue-message.ts';
 import { fillRoutingKey, parseJsonBody } from './routing-key-template.ts';
 import { openSnapshotReader } from './snapshot-reader.ts';
 

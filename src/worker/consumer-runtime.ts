@@ -3,7 +3,7 @@ import type OpenAI from 'openai';
 import type { BrokerConnection } from '../broker/broker-connection.ts';
 import type { ConsumerConfig } from '../config/topology-schema.ts';
 import { WarrenError } from '../errors/index.ts';
-import { HEADERS } from '../jobs/headers.ts';
+import { readAttempt, readRoute, type AmqpHeaders } from '../jobs/job-headers.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { estimateChatTokens } from '../llm/estimate-tokens.ts';
 import { budgetKeys, type RateLimiter } from '../llm/rate-limiter.ts';
@@ -12,7 +12,6 @@ import { createAckBatcher } from './ack-batcher.ts';
 import { createDelivery, loseDelivery, requeueDelivery, type ChannelSession, type Delivery } from './delivery.ts';
 import type { JobHandler } from './handler-contract.ts';
 import { createJobAndContext, jobIdOf, type JobScope } from './job-context.ts';
-import { headerString, readAttempt, type AmqpHeaders } from './job-headers.ts';
 import type { JobSettler } from './job-settler.ts';
 import { createJobControl } from './job-control.ts';
 import type { BudgetGrant } from './llm-context.ts';
@@ -200,7 +199,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     const d = createDelivery(s, msg, readAttempt(headers));
     live.add(d);
     if (msg.fields.redelivered) metrics.redeliveries.inc({ consumer: name });
-    const routeHeader = headerString(headers, HEADERS.route);
+    const routeHeader = readRoute(headers);
     const v = deps.validator.validate(msg.content, routeHeader);
     if (!v.ok) {
       d.state = 'settling';

@@ -6,8 +6,9 @@ import type { RouteConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
 import { HEADERS } from '../jobs/headers.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
-import { republishProperties } from './republish.ts';
-import { FORWARDED_TO_HEADER, headerString, withoutDeathHeaders, type AmqpHeaders } from './job-headers.ts';
+import { headerString } from '../jobs/header-values.ts';
+import type { AmqpHeaders } from '../jobs/job-headers.ts';
+import { firstPublishProperties, forwardProperties } from '../jobs/message-properties.ts';
 
 /** Fills `{field}` placeholders of a route's routing key from the payload, then the route's defaults. */
 export function renderRoutingKey(routeName: string, route: RouteConfig, payload: unknown): string {
@@ -57,19 +58,14 @@ export function createRoutePublisher(deps: {
       }
       const routingKey = renderRoutingKey(name, route, body);
       const id = randomUUID();
-      const headers: AmqpHeaders = {
-        [HEADERS.route]: name,
-        [HEADERS.attempt]: 1,
-        [HEADERS.originExchange]: route.exchange,
-        [HEADERS.originRoutingKey]: routingKey,
-      };
-      const traceparent = headerString(parentHeaders, HEADERS.traceparent);
-      if (traceparent !== undefined) headers[HEADERS.traceparent] = traceparent;
+      const headers: AmqpHeaders = { [HEADERS.route]: name };
+      const traceparent = headerString(parentHeaders?.[HEADERS.traceparent]);
+      if (traceparent !== undefined && traceparent !== '') headers[HEADERS.traceparent] = traceparent;
       await deps.publisher.publish({
         exchange: route.exchange,
         routingKey,
         content: Buffer.from(JSON.stringify(body)),
-        properties: { messageId: id, contentType: 'application/json', timestamp: Math.floor(Date.now() / 1000), headers },
+        properties: firstPublishProperties(id, id, 'warren-worker', headers),
         timeoutMs: route.publishTimeout,
       });
       // The job is stored; its status event is observability and must not fail the parent job.
@@ -79,18 +75,13 @@ export function createRoutePublisher(deps: {
     async forward(name, msg, payload) {
       const route = routeOf(name);
       const routingKey = renderRoutingKey(name, route, payload);
-      const headers = withoutDeathHeaders(msg.properties.headers as AmqpHeaders | undefined);
-      const previous = headerString(headers, HEADERS.route);
-      const chain = [headerString(headers, FORWARDED_TO_HEADER), name].filter((x): x is string => x !== undefined).join(',');
-      Object.assign(headers, {
-        [HEADERS.route]: name,
-        [HEADERS.attempt]: 1,
-        [HEADERS.originExchange]: route.exchange,
-        [HEADERS.originRoutingKey]: routingKey,
-        [FORWARDED_TO_HEADER]: chain,
-        ...(previous === undefined ? {} : { 'x-warren-forwarded-from': previous }),
+      await deps.publisher.publish({
+        exchange: route.exchange,
+        routingKey,
+        content: msg.content,
+        properties: forwardProperties(msg.properties, { route: name, origin: { exchange: route.exchange, routingKey } }),
+        timeoutMs: route.publishTimeout,
       });
-      await deps.publisher.publish({ exchange: route.exchange, routingKey, content: msg.content, properties: republishProperties(msg.properties, headers), timeoutMs: route.publishTimeout });
     },
   };
 }
