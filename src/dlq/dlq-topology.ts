@@ -1,5 +1,5 @@
 import type { Topology } from '../config/topology-schema.ts';
-import { retryTiers } from '../topology/desired-state.ts';
+import { retryTiers } from '../jobs/retry-tiers.ts';
 
 /**
  * What the DLQ tooling needs to know from topology.yaml: which queues are

@@ -6,7 +6,7 @@ import { readForwardedTo, type AmqpHeaders } from '../jobs/job-headers.ts';
 import { resultProperties, retryProperties } from '../jobs/message-properties.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RetryTier } from '../topology/desired-state.ts';
+import type { RetryTier } from '../jobs/retry-tiers.ts';
 import { classifyJobError, type JobFailure } from './classify-job-error.ts';
 import { deadLetterRequest, originOf } from './dead-letter.ts';
 import { ackDelivery, type Delivery } from './delivery.ts';

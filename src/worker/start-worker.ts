@@ -9,7 +9,7 @@ import { createOpenAiClients } from '../llm/openai-clients.ts';
 import { configureProviderBudgets, createRateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
-import { retryTiers } from '../topology/desired-state.ts';
+import { retryTiers } from '../jobs/retry-tiers.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import { createConsumerRuntime, type ConsumerRuntime } from './consumer-runtime.ts';
 import type { JobHandler } from './handler-contract.ts';
