@@ -8,7 +8,6 @@ import { createOriginPolicy } from './origin-policy.ts';
 import { TEST_TOPOLOGY } from './test-topology.test-support.ts';
 import { matchesFilter } from './message-filter.ts';
 import { parseRate } from './rate-limiter.ts';
-import { fillRoutingKey } from './routing-key-template.ts';
 
 const origins = createOriginPolicy(createDlqTopology(TEST_TOPOLOGY));
 const ctx: ResolveContext = { queue: 'llm.dead', origins };
@@ -114,11 +113,6 @@ describe('filters, rates, routing keys, topic patterns', () => {
   });
   it('parses rates', () => {
     expect([parseRate('500/s'), parseRate('30/m'), parseRate('7200/h'), parseRate('10'), parseRate('fast')]).toEqual([500, 0.5, 2, 10, undefined]);
-  });
-  it('fills routing-key templates from payload then defaults', () => {
-    expect(fillRoutingKey('llm.{priority}.chat', { priority: 'batch' }, { priority: 'standard' })).toEqual({ key: 'llm.batch.chat' });
-    expect(fillRoutingKey('llm.{priority}.chat', {}, { priority: 'standard' })).toEqual({ key: 'llm.standard.chat' });
-    expect(fillRoutingKey('x.{kind}', {}, {})).toEqual({ missing: ['kind'] });
   });
   it('matches topic patterns like the broker', () => {
     expect(topicMatches('llm.standard.#', 'llm.standard')).toBe(true);

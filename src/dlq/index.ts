@@ -4,7 +4,7 @@ export * from './origin-policy.ts';
 export * from './dead-letter-info.ts';
 export * from './message-filter.ts';
 export * from './rate-limiter.ts';
-export * from './routing-key-template.ts';
+export * from './route-target.ts';
 export * from './requeue-journal.ts';
 export * from './snapshot-reader.ts';
 export * from './exchange-probe.ts';
