@@ -329,6 +329,36 @@ describe('messages written before the job contract moved are read, retried, dead
   });
 });
 
+describe('a header on a job never chooses where warren republishes it (real broker)', () => {
+  let h: WorkerHarness;
+  let worker: Worker | undefined;
+  beforeAll(async () => {
+    h = await createWorkerHarness('contract-cc', topology());
+  });
+  afterAll(async () => {
+    await worker?.close(1_000);
+    await h?.close();
+  });
+
+  it('CC / BCC on a job are dropped by its retry and its dead letter: no copy lands in the queue they name', async () => {
+    await h.ch.assertQueue('probe');
+    const job = oldApiJob('cc', THEN_S);
+    // Sender-selected routing: the broker also delivers to the queues CC names, through the exchange published to.
+    // The job's own publish (exchange 'jobs', no binding for 'probe') copies nothing; a retry through the
+    // default exchange would copy it into 'probe' if the header went along.
+    const options = { ...job.options, headers: { ...job.options.headers, CC: ['probe'], BCC: ['probe'] } };
+    await publish(await h.admin.createConfirmChannel(), { name: 'cc', id: job.id, type: 'cc', exchange: 'jobs', routingKey: 'tasks.cc', content: job.content, options, seconds: THEN_S, requeued: 0 });
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger() });
+    await h.events.waitFor((e) => e.jobId === job.id && e.status === 'dead-lettered', 15_000);
+    expect(h.events.forJob(job.id).filter((e) => e.status === 'retrying')).toHaveLength(1);
+    await waitForCount(h.ch, 'dead', 1, 10_000);
+    expect((await h.ch.checkQueue('probe')).messageCount).toBe(0);
+    const [d] = await getAll(h, 'dead');
+    expect(d?.properties.headers).not.toHaveProperty('CC');
+    expect(d?.properties.headers).not.toHaveProperty('BCC');
+  });
+});
+
 /** Every ready message of a queue, unacked on the harness channel (the caller acks or nacks them). */
 async function getAll(h: WorkerHarness, queue: string): Promise<GetMessage[]> {
   const out: GetMessage[] = [];
