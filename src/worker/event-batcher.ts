@@ -1,14 +1,8 @@
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
+import { JOB_EVENT_BATCH_TYPE } from '../jobs/job-event-codec.ts';
 import { jobEventProperties, type JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { JobEventSigner } from '../jobs/job-event-signature.ts';
-
-/**
- * AMQP `type` of a job-events message holding a JSON array of events. The
- * API's stream reader (src/api/status/job-event-codec.ts) decodes both a single
- * event object and such an array; a unit test keeps the two names equal.
- */
-export const JOB_EVENT_BATCH_TYPE = 'job.batch';
 
 /** Options of {@link createBatchedJobEventPublisher}. */
 export interface EventBatcherOptions {

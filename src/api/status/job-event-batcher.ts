@@ -4,7 +4,7 @@ import type { JobEvent } from '../../jobs/job-event.ts';
 import { jobEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventSigner } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { JOB_EVENT_BATCH_TYPE } from './job-event-codec.ts';
+import { JOB_EVENT_BATCH_TYPE } from '../../jobs/job-event-codec.ts';
 
 /** Where the API sends the `queued` events it emits after each confirm. */
 export interface JobEventSink {

@@ -6,7 +6,7 @@ import { HEADERS } from '../../jobs/headers.ts';
 import { jobEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { INDEX_MARKER_TYPE, decodeJobEvents } from './job-event-codec.ts';
+import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
 
 /** Reads the job-events stream into the status index, from the first retained event on boot. */
