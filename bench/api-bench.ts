@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import amqplib from 'amqplib';
 import autocannon from 'autocannon';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
-import { JOB_EVENT_BATCH_TYPE } from '../src/api/status/job-event-codec.ts';
+import { JOB_EVENT_BATCH_TYPE } from '../src/jobs/job-event-codec.ts';
 import { jobEventsSchema } from '../src/config/topology-schema.ts';
 import { signedEventProperties } from '../src/jobs/job-event-publisher.ts';
 import { createJobEventKeyring } from '../src/jobs/job-event-signature.ts';

@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { IdempotencyGuard } from './jobs/idempotency-guard.ts';
 import type { JobSubmitter, PublisherLike } from './jobs/job-submitter.ts';
-import type { RouteCatalog } from './jobs/route-catalog.ts';
+import type { RouteCatalog } from '../jobs/route-catalog.ts';
 import type { ApiMetrics } from './metrics/api-metrics.ts';
 import type { JobEventSink } from './status/job-event-batcher.ts';
 import type { JobStatusIndex } from './status/job-status-index.ts';

@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
+import { compileRoutes } from '../jobs/route-catalog.ts';
+import { createSubmitter } from '../submit/submitter.ts';
 import type { ApiEnv } from './api-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
 import { createAuthMiddleware, requireScope } from './auth/auth-middleware.ts';
@@ -7,7 +9,6 @@ import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
 import { createJobSubmitter } from './jobs/job-submitter.ts';
-import { compileRoutes } from './jobs/route-catalog.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerBatchRoutes } from './routes/job-batch.ts';
@@ -38,7 +39,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     deps,
     limits,
     routes,
-    submitter: createJobSubmitter({ publisher: deps.publisher, events: deps.events, index: deps.index, metrics: deps.metrics }),
+    submitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.publisher, appId: 'warren-api' }), events: deps.events, index: deps.index, metrics: deps.metrics }),
     guard: createIdempotencyGuard(deps.index),
   };
 

@@ -9,7 +9,6 @@ export * from './auth/auth-middleware.ts';
 export * from './metrics/api-metrics.ts';
 export * from './status/job-status.ts';
 export * from './status/job-status-index.ts';
-export * from './status/job-event-codec.ts';
 export * from './status/job-event-batcher.ts';
 export * from './status/job-events-tailer.ts';
 export * from './jobs/idempotency.ts';

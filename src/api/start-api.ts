@@ -170,6 +170,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       publisher: dlqPublisher,
       management: createManagementClient({ url: topology.connection.management, timeoutMs: 30_000 }),
       topology,
+      payloadSchemas: async () => payloadSchemas,
       events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq', eventKeys),
       logger,
     }),

@@ -25,6 +25,7 @@ import {
 import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
 import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { createSilentLogger } from '../observability/logger.ts';
+import { loadPayloadSchemas } from '../worker/load-handlers.ts';
 import { EXIT, type CliContext } from './cli-context.ts';
 
 /** Exit code of a run stopped by Ctrl-C / SIGTERM. */
@@ -86,7 +87,7 @@ function maxRequeuesFrom(ctx: CliContext, flags: FilterFlags): number {
 
 /** Opens what a DLQ command needs and closes it afterwards. */
 async function withService<T>(ctx: CliContext, cmd: Command, journal: string | false | undefined, run: (service: DlqService, topology: Topology) => Promise<T>): Promise<T> {
-  const { topology } = ctx.loadTopology(cmd, { checkHandlers: false });
+  const { topology, consumersDir } = ctx.loadTopology(cmd, { checkHandlers: false });
   const c = topology.connection;
   const connection = createBrokerConnection({ urls: c.urls, vhost: c.vhost, heartbeat: c.heartbeat, name: `warren-dlq-${process.pid}` });
   // One channel: republished messages reach the origin in DLQ order.
@@ -98,6 +99,8 @@ async function withService<T>(ctx: CliContext, cmd: Command, journal: string | f
     publisher,
     management: ctx.management(topology),
     topology,
+    // Only a --to-route requeue loads them (consumers/schemas/*), to check the payloads as a new job would be.
+    payloadSchemas: () => loadPayloadSchemas(topology, consumersDir),
     events: createJobEventPublisher(eventPublisher, topology.jobEvents, 'dlq', () => loadJobEventKeyring({ env: ctx.env, vhost: c.vhost, management: ctx.management(topology), logger: createSilentLogger() })),
   };
   if (journal !== false) deps.journal = (vhost, queue) => createFileJournal(typeof journal === 'string' ? journal : defaultJournalPath(vhost, queue, ctx.env));

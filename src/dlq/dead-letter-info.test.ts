@@ -3,13 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { HEADERS } from '../jobs/headers.ts';
 import { resolveDeadLetter, type ResolveContext } from './dead-letter-info.ts';
 import { createDlqTopology, topicMatches } from './dlq-topology.ts';
-import { headerCount, headerName } from './header-values.ts';
+import { headerCount, headerName } from '../jobs/header-values.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 import { TEST_TOPOLOGY } from './test-topology.test-support.ts';
 import { matchesFilter } from './message-filter.ts';
 import { parseRate } from './rate-limiter.ts';
-import { requeueProperties } from './requeue-message.ts';
-import { fillRoutingKey } from './routing-key-template.ts';
 
 const origins = createOriginPolicy(createDlqTopology(TEST_TOPOLOGY));
 const ctx: ResolveContext = { queue: 'llm.dead', origins };
@@ -116,41 +114,9 @@ describe('filters, rates, routing keys, topic patterns', () => {
   it('parses rates', () => {
     expect([parseRate('500/s'), parseRate('30/m'), parseRate('7200/h'), parseRate('10'), parseRate('fast')]).toEqual([500, 0.5, 2, 10, undefined]);
   });
-  it('fills routing-key templates from payload then defaults', () => {
-    expect(fillRoutingKey('llm.{priority}.chat', { priority: 'batch' }, { priority: 'standard' })).toEqual({ key: 'llm.batch.chat' });
-    expect(fillRoutingKey('llm.{priority}.chat', {}, { priority: 'standard' })).toEqual({ key: 'llm.standard.chat' });
-    expect(fillRoutingKey('x.{kind}', {}, {})).toEqual({ missing: ['kind'] });
-  });
   it('matches topic patterns like the broker', () => {
     expect(topicMatches('llm.standard.#', 'llm.standard')).toBe(true);
     expect(topicMatches('llm.*.chat', 'llm.batch.chat')).toBe(true);
     expect(topicMatches('llm.*', 'llm.a.b')).toBe(false);
-  });
-});
-
-describe('requeueProperties', () => {
-  it('keeps properties, strips broker death headers, bumps the requeue count, resets the attempt', () => {
-    const p = requeueProperties(
-      { headers: { 'x-death': [], 'x-first-death-queue': 'q', 'x-custom': 1, [HEADERS.attempt]: 5, [HEADERS.requeued]: 1, [HEADERS.errorClass]: 'timeout', CC: ['warren.events.log'], BCC: ['x'] }, deliveryMode: 2, messageId: 'm', contentType: 'application/json', timestamp: 5, userId: 'alice' } as unknown as MessageProperties,
-      { origin: { exchange: 'e', routingKey: 'k', queue: 'q' }, requeued: 1, keepAttempts: false, fromQueue: 'dead', now: new Date(0) },
-    );
-    expect(p).toMatchObject({ persistent: true, messageId: 'm', contentType: 'application/json', timestamp: 5 });
-    // The broker checks user-id against the requeuing connection: copied, it would close the channel.
-    expect(p.userId).toBeUndefined();
-    expect(p.headers).toEqual({
-      'x-custom': 1,
-      [HEADERS.attempt]: 1,
-      [HEADERS.requeued]: 2,
-      [HEADERS.originExchange]: 'e',
-      [HEADERS.originRoutingKey]: 'k',
-      [HEADERS.originQueue]: 'q',
-      'x-warren-requeued-at': '1970-01-01T00:00:00.000Z',
-      'x-warren-requeued-from': 'dead',
-    });
-  });
-
-  it('--keep-attempts keeps the attempt, clamped to at least 1', () => {
-    const p = requeueProperties({ headers: { [HEADERS.attempt]: -7 } } as unknown as MessageProperties, { origin: { exchange: '', routingKey: 'q', queue: 'q' }, requeued: 0, keepAttempts: true, fromQueue: 'dead', now: new Date(0) });
-    expect(p.headers?.[HEADERS.attempt]).toBe(1);
   });
 });

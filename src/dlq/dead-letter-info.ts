@@ -1,6 +1,7 @@
 import type { MessageProperties } from 'amqplib';
 import { HEADERS } from '../jobs/headers.ts';
-import { epochMs, headerCount, headerName, headerNumber, headerString, headerTime } from './header-values.ts';
+import { amqpTimestampToMs } from '../jobs/amqp-timestamp.ts';
+import { headerCount, headerName, headerNumber, headerString, headerTime } from '../jobs/header-values.ts';
 import { shownName, type OriginPolicy } from './origin-policy.ts';
 
 /** Who dead-lettered the message: a warren worker (x-warren-* headers) or the broker (x-death). */
@@ -76,7 +77,7 @@ export function parseDeaths(value: unknown): DeathEntry[] {
     if (queue === undefined || reason === undefined || exchange === undefined) continue;
     const keys = Array.isArray(e['routing-keys']) ? (e['routing-keys'] as unknown[]).map(asName).filter((k): k is string => k !== undefined) : [];
     const time = headerNumber(e['time']);
-    out.push({ queue, reason, exchange, routingKeys: keys, count: headerCount(e['count']) ?? 1, time: time === undefined ? undefined : epochMs(time) });
+    out.push({ queue, reason, exchange, routingKeys: keys, count: headerCount(e['count']) ?? 1, time: time === undefined ? undefined : amqpTimestampToMs(time) });
   }
   return out;
 }
@@ -221,7 +222,7 @@ export function resolveDeadLetter(message: { properties: MessageProperties }, ct
     jobId: messageId ?? headerString(props.correlationId),
     origin,
     originProblem,
-    failedAt: kind === 'warren' ? warrenFailedAt : (latest?.time ?? warrenFailedAt ?? (timestamp === undefined ? undefined : epochMs(timestamp))),
+    failedAt: kind === 'warren' ? warrenFailedAt : (latest?.time ?? warrenFailedAt ?? (timestamp === undefined ? undefined : amqpTimestampToMs(timestamp))),
     attempts: headerCount(h[HEADERS.attempts]) ?? headerCount(h[HEADERS.attempt]),
     requeued: headerCount(h[HEADERS.requeued]) ?? 0,
     deaths,

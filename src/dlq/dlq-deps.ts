@@ -1,6 +1,7 @@
 import type { BrokerConnection } from '../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { ManagementClient } from '../broker/management-client.ts';
+import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -14,6 +15,8 @@ export interface DlqDeps {
   publisher: ConfirmPublisher;
   management: ManagementClient;
   topology: Topology;
+  /** Payload schemas routes may name, loaded when a `--to-route` requeue needs one. @default the built-in ones */
+  payloadSchemas?: () => Promise<Readonly<Record<string, z.ZodType>>>;
   /** Emits a `requeued` job event per requeued job, when given. */
   events?: JobEventPublisher;
   /** Journal of one queue; default: in-memory (no dedupe across processes). */

@@ -1,5 +1,6 @@
 import type { ConsumeMessage, Options } from 'amqplib';
 import { isWarrenError } from '../errors/index.ts';
+import { requeueProperties } from '../jobs/message-properties.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { DlqError } from './dlq-error.ts';
@@ -11,8 +12,7 @@ import { matchesFilter, type DlqFilter } from './message-filter.ts';
 import { createOriginPolicy, shownName, type OriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { createMemoryJournal, dedupeKey } from './requeue-journal.ts';
-import { requeueProperties } from './requeue-message.ts';
-import { fillRoutingKey, parseJsonBody } from './routing-key-template.ts';
+import { openRouteTarget, routeTargetKey, type RouteTarget } from './route-target.ts';
 import { openSnapshotReader } from './snapshot-reader.ts';
 
 /** How a requeued message travels: to its origin exchange + key, straight to its origin queue, or `auto`. */
@@ -122,21 +122,18 @@ interface Destination {
   label: string;
 }
 
-function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: RequeueOptions, policy: OriginPolicy): Destination | { problem: string; unknownOrigin: boolean } {
+function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: RequeueOptions, policy: OriginPolicy, toRoute: RouteTarget | undefined): Destination | { problem: string; unknownOrigin: boolean } {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  const dt = policy.topology;
-  if (opts.toRoute !== undefined) {
-    const route = dt.topology.routes[opts.toRoute];
-    if (!route) return { problem: `unknown route '${opts.toRoute}'`, unknownOrigin: false };
-    const filled = fillRoutingKey(route.routingKey, parseJsonBody(msg.content), route.defaults);
-    if ('missing' in filled) {
-      return { problem: `route '${opts.toRoute}' needs ${filled.missing.map((m) => `{${m}}`).join(', ')} and neither the payload nor the route defaults give it`, unknownOrigin: false };
-    }
+  if (toRoute !== undefined) {
+    const route = toRoute.route;
+    // Checked as a new job on that route would be (schema, routing-key rule): the submit use case's own check.
+    const filled = routeTargetKey(toRoute, msg.content);
+    if ('problem' in filled) return { problem: filled.problem, unknownOrigin: false };
     // The payload fills the key: the route must still lead to work queues only.
     const reach = policy.reach(route.exchange, filled.key, headers);
-    if ('problem' in reach) return { problem: `route '${opts.toRoute}' leads to ${reach.problem}`, unknownOrigin: false };
+    if ('problem' in reach) return { problem: `route '${route.name}' leads to ${reach.problem}`, unknownOrigin: false };
     const queue = reach.work.size === 1 ? [...reach.work][0] : undefined;
-    return { exchange: route.exchange, routingKey: filled.key, queue, route: opts.toRoute, label: `route ${opts.toRoute}: ${route.exchange}/${filled.key}` };
+    return { exchange: route.exchange, routingKey: filled.key, queue, route: route.name, label: `route ${route.name}: ${route.exchange}/${filled.key}` };
   }
   const o = info.origin;
   if (!o) return { problem: info.originProblem ?? 'origin unknown', unknownOrigin: true };
@@ -204,6 +201,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     throw new DlqError('DLQ_UNKNOWN_ROUTE', `--to-route '${opts.toRoute}' is not a route of the topology (routes: ${known.length > 0 ? known.join(', ') : 'none'})`);
   }
   const policy = createOriginPolicy(dt);
+  const toRoute = opts.toRoute === undefined || action !== 'requeue' ? undefined : await openRouteTarget(deps, opts.toRoute);
   const facts = await preflightQueue({ management: deps.management, vhost, queue, dlqTopology: dt, requireDeadLetterQueue: true, force: opts.force ?? false });
   const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
   const exchangeExists = createExchangeProbe(connection);
@@ -323,7 +321,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       }
       let dest: Destination | undefined;
       if (action === 'requeue') {
-        const d = destinationFor(info, msg, opts, policy);
+        const d = destinationFor(info, msg, opts, policy, toRoute);
         if ('problem' in d) {
           if (d.unknownOrigin) {
             report.skipped.unknownOrigin++;

@@ -1,5 +1,6 @@
 import type { Topology } from '../config/topology-schema.ts';
-import { retryTiers } from '../topology/desired-state.ts';
+import { retryTiers } from '../jobs/retry-tiers.ts';
+import { compileRoutingKey } from '../jobs/routing-key.ts';
 
 /**
  * What the DLQ tooling needs to know from topology.yaml: which queues are
@@ -45,19 +46,14 @@ function headersMatch(match: 'all' | 'any', values: Record<string, unknown>, hea
   return match === 'all' ? entries.every(eq) : entries.some(eq);
 }
 
-/** Turns a route's routing-key template (`llm.{priority}.chat`) into a matcher. */
-function templateRegExp(template: string): RegExp {
-  const parts = template.split(/(\{[^}]+\})/).map((part) => (/^\{[^}]+\}$/.test(part) ? '[^.]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-  return new RegExp(`^${parts.join('')}$`);
-}
-
 /** Builds the DLQ view of a topology. Pure. */
 export function createDlqTopology(topology: Topology): DlqTopology {
   const dlxNames = new Set(Object.values(topology.queues).flatMap((q) => (q.deadLetter ? [q.deadLetter.exchange] : [])));
   const deadLetterQueues = new Set(topology.bindings.filter((b) => dlxNames.has(b.source) && b.queue !== undefined).map((b) => b.queue as string));
   const waitQueues = new Map<string, string>();
   for (const name of Object.keys(topology.queues)) for (const tier of retryTiers(topology, name)) waitQueues.set(tier.queue, name);
-  const routeMatchers = Object.entries(topology.routes).map(([name, r]) => ({ name, exchange: r.exchange, re: templateRegExp(r.routingKey) }));
+  // Keys the one routing-key renderer could have made for each route.
+  const routeMatchers = Object.entries(topology.routes).map(([name, r]) => ({ name, exchange: r.exchange, key: compileRoutingKey(r.routingKey) }));
 
   function routeQueues(exchange: string, routingKey: string, headers: Record<string, unknown> = {}, depth = 0): Set<string> | undefined {
     if (exchange === '') return new Set([routingKey]);
@@ -100,7 +96,7 @@ export function createDlqTopology(topology: Topology): DlqTopology {
     },
     routeQueues: (exchange, routingKey, headers) => routeQueues(exchange, routingKey, headers),
     routeFor(exchange, routingKey) {
-      const hits = routeMatchers.filter((m) => m.exchange === exchange && m.re.test(routingKey));
+      const hits = routeMatchers.filter((m) => m.exchange === exchange && m.key.matches(routingKey));
       return hits.length === 1 ? hits[0]?.name : undefined;
     },
   };

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { MessageProperties } from 'amqplib';
 import { HEADERS } from '../jobs/headers.ts';
-import { headerString } from './header-values.ts';
+import { headerString } from '../jobs/header-values.ts';
 
 /**
  * A small write-ahead journal that closes the gap between "the origin confirmed

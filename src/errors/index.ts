@@ -3,3 +3,4 @@ export * from './topology-error.ts';
 export * from './broker-error.ts';
 export * from './publish-errors.ts';
 export * from './job-errors.ts';
+export * from './job-submit-errors.ts';

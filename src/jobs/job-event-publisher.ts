@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { JobEventsConfig } from '../config/topology-schema.ts';
+import { toAmqpTimestamp } from './amqp-timestamp.ts';
 import { HEADERS } from './headers.ts';
 import type { JobEvent } from './job-event.ts';
 import { JOB_EVENT_APP_ID, type JobEventSigner } from './job-event-signature.ts';
+import { JSON_CONTENT_TYPE } from './message-properties.ts';
 
 /** Publishes job lifecycle events to the job-events exchange (fanout into the stream). */
 export interface JobEventPublisher {
@@ -11,11 +14,44 @@ export interface JobEventPublisher {
 }
 
 /**
- * The properties of a job-events message: appId `warren` and the signature
- * header, which the API's status tail requires. Every writer of the stream uses this.
+ * The signature part of a job-events message: appId `warren` and the signature
+ * header, which the API's status tail requires.
  */
 export function signedEventProperties(signer: JobEventSigner, type: string, content: Buffer): { appId: string; type: string; headers: Record<string, string> } {
   return { appId: JOB_EVENT_APP_ID, type, headers: { [HEADERS.eventSignature]: signer.sign(type, content) } };
+}
+
+/** The properties of a job-events message as {@link jobEventProperties} returns them (a fresh `headers` object the caller may add to). */
+export interface JobEventProperties {
+  persistent: true;
+  mandatory: true;
+  messageId: string;
+  contentType: string;
+  /** Seconds, as on every message warren writes (see amqp-timestamp.ts). */
+  timestamp: number;
+  correlationId?: string;
+  appId: string;
+  type: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The properties of every job-events message warren writes (API, workers, DLQ
+ * tooling): persistent, mandatory, a message id (so the confirm publisher
+ * sends this object as is), JSON, a timestamp in seconds, the job id as
+ * correlation id when the message holds one event, and the signature.
+ */
+export function jobEventProperties(signer: JobEventSigner, type: string, content: Buffer, correlationId?: string): JobEventProperties {
+  const props: JobEventProperties = {
+    persistent: true,
+    mandatory: true,
+    messageId: randomUUID(),
+    contentType: JSON_CONTENT_TYPE,
+    timestamp: toAmqpTimestamp(),
+    ...signedEventProperties(signer, type, content),
+  };
+  if (correlationId !== undefined) props.correlationId = correlationId;
+  return props;
 }
 
 /**
@@ -41,7 +77,7 @@ export function createJobEventPublisher(
         exchange: config.exchange,
         routingKey: '',
         content,
-        properties: { contentType: 'application/json', correlationId: full.jobId, timestamp: Date.now(), ...signedEventProperties(s, `job.${full.status}`, content) },
+        properties: jobEventProperties(s, `job.${full.status}`, content, full.jobId),
       });
     },
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { topologySchema } from '../config/topology-schema.ts';
-import { desiredState, exactPattern, retryQueueName, retryTiers } from './desired-state.ts';
+import { desiredState, exactPattern } from './desired-state.ts';
 
 const topology = topologySchema.parse({
   version: 1,
@@ -24,11 +24,7 @@ describe('desiredState', () => {
   const state = desiredState(topology);
 
   it('expands a retry policy into one wait queue per distinct tier, sorted', () => {
-    expect(retryTiers(topology, 'work')).toEqual([
-      { delayMs: 1_000, queue: 'work.retry.1s' },
-      { delayMs: 10_000, queue: 'work.retry.10s' },
-    ]);
-    expect(retryTiers(topology, 'plain')).toEqual([]);
+    expect(state.queues.filter((q) => q.role === 'retry-wait').map((q) => q.name)).toEqual(['work.retry.1s', 'work.retry.10s']);
     const wait = state.queues.find((q) => q.name === 'work.retry.1s');
     expect(wait).toMatchObject({ type: 'quorum', role: 'retry-wait' });
     const policy = state.policies.find((p) => p.name === 'warren.q.work.retry.1s');
@@ -73,6 +69,5 @@ describe('desiredState', () => {
   it('anchors and escapes policy patterns', () => {
     expect(exactPattern('llm.realtime')).toBe('^llm\\.realtime$');
     expect(new RegExp(exactPattern('a.b')).test('aXb')).toBe(false);
-    expect(retryQueueName('q', 90_000)).toBe('q.retry.90s');
   });
 });

@@ -1,5 +1,5 @@
-import { formatDuration } from '../config/duration.ts';
 import type { QueueConfig, Topology } from '../config/topology-schema.ts';
+import { retryTiers } from '../jobs/retry-tiers.ts';
 
 /**
  * The topology expanded into exactly what the broker should hold: retry
@@ -61,26 +61,6 @@ export interface DesiredState {
   queues: DesiredQueue[];
   bindings: DesiredBinding[];
   policies: DesiredPolicy[];
-}
-
-/** One backoff tier of a queue's retry policy. */
-export interface RetryTier {
-  delayMs: number;
-  /** Wait queue that holds messages for `delayMs`, then dead-letters them back to the work queue. */
-  queue: string;
-}
-
-/** Name of the wait queue for one tier: `<queue>.retry.<delay>`, e.g. `llm.standard.retry.10s`. */
-export function retryQueueName(queue: string, delayMs: number): string {
-  return `${queue}.retry.${formatDuration(delayMs)}`;
-}
-
-/** The distinct, sorted retry tiers of a queue (empty when it has no retry policy). */
-export function retryTiers(topology: Topology, queue: string): RetryTier[] {
-  const policyName = topology.queues[queue]?.retry;
-  const policy = policyName === undefined ? undefined : topology.retryPolicies[policyName];
-  if (!policy) return [];
-  return [...new Set(policy.backoff)].sort((a, b) => a - b).map((delayMs) => ({ delayMs, queue: retryQueueName(queue, delayMs) }));
 }
 
 /** Escapes a queue name for an anchored policy pattern. */

@@ -1,13 +1,12 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { ConsumerConfig } from '../config/topology-schema.ts';
-import { HEADERS } from '../jobs/headers.ts';
 import { estimateChatTokens } from '../llm/estimate-tokens.ts';
 import { budgetKeys, type RateLimiter } from '../llm/rate-limiter.ts';
 import type { FlowControl } from './consumer-flow-control.ts';
 import type { InFlight } from './consumer-in-flight.ts';
 import type { ConsumerSettle } from './consumer-settle.ts';
 import { createDelivery, type ChannelSession } from './delivery.ts';
-import { headerString, readAttempt, type AmqpHeaders } from './job-headers.ts';
+import { readAttempt, readRoute, type AmqpHeaders } from '../jobs/job-headers.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 
@@ -58,7 +57,7 @@ export function createConsumerIntake(deps: ConsumerIntakeDeps): ConsumerIntake {
     const d = createDelivery(s, msg, readAttempt(headers));
     inFlight.add(d);
     if (msg.fields.redelivered) metrics.redeliveries.inc({ consumer });
-    const routeHeader = headerString(headers, HEADERS.route);
+    const routeHeader = readRoute(headers);
     const v = validator.validate(msg.content, routeHeader);
     if (!v.ok) {
       d.route = routeHeader ?? validator.defaultRoute;

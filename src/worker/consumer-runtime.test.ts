@@ -12,6 +12,8 @@ import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import type { JobHandler } from './handler-contract.ts';
 import { createJobSettler } from './job-settler.ts';
 import { createPayloadValidator } from './payload-validator.ts';
+import { compileRoutes } from '../jobs/route-catalog.ts';
+import { createSubmitter } from '../submit/submitter.ts';
 import { createRoutePublisher } from './route-publisher.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
 
@@ -50,7 +52,7 @@ function harness(handler: JobHandler, options: { timeout?: string; runningEventA
   const logger = createSilentLogger();
   const metrics = createWorkerMetrics({ defaults: false });
   const events = createBatchedJobEventPublisher(publisher, topology.jobEvents, 'worker', createJobEventKeyring('unit-test-event-key-0123456789', '/'));
-  const routes = createRoutePublisher({ topology, publisher, schemas: BUILTIN_PAYLOAD_SCHEMAS, events });
+  const routes = createRoutePublisher({ submitter: createSubmitter({ routes: compileRoutes(topology, BUILTIN_PAYLOAD_SCHEMAS), publisher, appId: 'warren-worker' }), publisher, events });
   const settler = createJobSettler({ consumerName: 'tasks', consumer, topology, publisher, events, routes, metrics, logger, tiers: [], policy: undefined, secrets: [] });
   let deliver: ((m: ConsumeMessage | null) => void) | undefined;
   let closeChannel: (() => void) | undefined;

@@ -1,9 +1,9 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { PublishRequest } from '../broker/confirm-publisher.ts';
 import type { QueueConfig } from '../config/topology-schema.ts';
-import { ERROR_MESSAGE_MAX, HEADERS } from '../jobs/headers.ts';
-import { headerString, withoutDeathHeaders, type AmqpHeaders } from './job-headers.ts';
-import { republishProperties } from './republish.ts';
+import { ERROR_MESSAGE_MAX } from '../jobs/headers.ts';
+import { readOrigin, type AmqpHeaders } from '../jobs/job-headers.ts';
+import { deadLetterProperties } from '../jobs/message-properties.ts';
 import { safeErrorMessage } from './scrub-secrets.ts';
 
 /** Why and where a job died, written into its dead-letter headers. */
@@ -25,11 +25,7 @@ export interface DeadLetterInfo {
 
 /** Origin of a delivery: the `x-warren-origin-*` headers, else where this delivery came from. */
 export function originOf(msg: ConsumeMessage): { exchange: string; routingKey: string } {
-  const headers = msg.properties.headers as AmqpHeaders | undefined;
-  return {
-    exchange: headerString(headers, HEADERS.originExchange) ?? msg.fields.exchange,
-    routingKey: headerString(headers, HEADERS.originRoutingKey) ?? msg.fields.routingKey,
-  };
+  return readOrigin(msg.properties.headers as AmqpHeaders | undefined, msg.fields);
 }
 
 /**
@@ -42,21 +38,18 @@ export function deadLetterRequest(msg: ConsumeMessage, queue: QueueConfig | unde
   const target = queue?.deadLetter;
   if (!target) return undefined;
   const origin = originOf(msg);
-  const headers = withoutDeathHeaders(msg.properties.headers as AmqpHeaders | undefined);
-  Object.assign(headers, {
-    [HEADERS.errorClass]: info.errorClass,
-    [HEADERS.errorMessage]: safeErrorMessage(info.errorMessage, ERROR_MESSAGE_MAX, info.secrets),
-    [HEADERS.attempts]: info.attempts,
-    [HEADERS.originExchange]: origin.exchange,
-    [HEADERS.originRoutingKey]: origin.routingKey,
-    [HEADERS.originQueue]: info.queue,
-    [HEADERS.failedAt]: (info.now ?? new Date()).toISOString(),
-    [HEADERS.reason]: info.reason,
-  });
   return {
     exchange: target.exchange,
     routingKey: target.routingKey ?? origin.routingKey,
     content: msg.content,
-    properties: republishProperties(msg.properties, headers),
+    properties: deadLetterProperties(msg.properties, {
+      errorClass: info.errorClass,
+      errorMessage: safeErrorMessage(info.errorMessage, ERROR_MESSAGE_MAX, info.secrets),
+      reason: info.reason,
+      attempts: info.attempts,
+      origin,
+      queue: info.queue,
+      failedAt: info.now ?? new Date(),
+    }),
   };
 }

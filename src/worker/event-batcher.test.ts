@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { PublishRequest } from '../broker/confirm-publisher.ts';
-import { decodeJobEvents, JOB_EVENT_BATCH_TYPE as API_BATCH_TYPE } from '../api/status/job-event-codec.ts';
+import { decodeJobEvents, JOB_EVENT_BATCH_TYPE } from '../jobs/job-event-codec.ts';
 import { HEADERS } from '../jobs/headers.ts';
 import { createJobEventKeyring } from '../jobs/job-event-signature.ts';
-import { createBatchedJobEventPublisher, JOB_EVENT_BATCH_TYPE } from './event-batcher.ts';
+import { createBatchedJobEventPublisher } from './event-batcher.ts';
 
 const keyring = createJobEventKeyring('unit-test-event-key-0123456789', '/');
 
@@ -13,10 +13,6 @@ function fakePublisher(fail = false) {
 }
 
 describe('batched job event publisher', () => {
-  it('uses the batch type the API decodes', () => {
-    expect(JOB_EVENT_BATCH_TYPE).toBe(API_BATCH_TYPE);
-  });
-
   it('sends a lone event as the plain object createJobEventPublisher writes', async () => {
     const p = fakePublisher();
     const events = createBatchedJobEventPublisher(p, { exchange: 'ev' }, 'worker', keyring);

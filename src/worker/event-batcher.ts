@@ -1,15 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
-import { signedEventProperties, type JobEventPublisher } from '../jobs/job-event-publisher.ts';
+import { JOB_EVENT_BATCH_TYPE } from '../jobs/job-event-codec.ts';
+import { jobEventProperties, type JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { JobEventSigner } from '../jobs/job-event-signature.ts';
-
-/**
- * AMQP `type` of a job-events message holding a JSON array of events. The
- * API's stream reader (src/api/status/job-event-codec.ts) decodes both a single
- * event object and such an array; a unit test keeps the two names equal.
- */
-export const JOB_EVENT_BATCH_TYPE = 'job.batch';
 
 /** Options of {@link createBatchedJobEventPublisher}. */
 export interface EventBatcherOptions {
@@ -96,12 +89,8 @@ export function createBatchedJobEventPublisher(
   function send(b: Batch): void {
     const lone = b.jsons.length === 1 ? b.first : undefined;
     const content = Buffer.from(lone ? (b.jsons[0] as string) : `[${b.jsons.join(',')}]`);
-    // persistent, mandatory and a messageId are what the confirm publisher would add; given here, it
-    // publishes this object as is instead of spreading it into a copy. One signature per message, not per event.
-    const signed = signedEventProperties(signer, lone ? `job.${lone.status}` : JOB_EVENT_BATCH_TYPE, content);
-    const properties = lone
-      ? { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', correlationId: lone.jobId, timestamp: Date.now(), ...signed }
-      : { persistent: true, mandatory: true, messageId: randomUUID(), contentType: 'application/json', timestamp: Date.now(), ...signed };
+    // One signature per message, not per event.
+    const properties = jobEventProperties(signer, lone ? `job.${lone.status}` : JOB_EVENT_BATCH_TYPE, content, lone?.jobId);
     publisher.publish({ exchange: config.exchange, routingKey: '', content, properties }).then(b.resolve, b.reject);
   }
 

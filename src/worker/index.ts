@@ -4,7 +4,6 @@ export * from './retry-plan.ts';
 export * from './classify-job-error.ts';
 export * from './scrub-secrets.ts';
 export * from './dead-letter.ts';
-export * from './job-headers.ts';
 export * from './worker-metrics.ts';
 export * from './metrics-server.ts';
 export * from './route-publisher.ts';

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Delivery } from './delivery.ts';
 import type { Job, JobContext, LlmContext } from './handler-contract.ts';
 import type { JobControl } from './job-control.ts';
-import type { AmqpHeaders } from './job-headers.ts';
+import type { AmqpHeaders } from '../jobs/job-headers.ts';
 import { createLlmContext, type BudgetGrant, type JobLlmContext } from './llm-context.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';

@@ -8,6 +8,8 @@ import { createDelivery } from './delivery.ts';
 import { createJobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import { createJobSettler } from './job-settler.ts';
+import { compileRoutes } from '../jobs/route-catalog.ts';
+import { createSubmitter } from '../submit/submitter.ts';
 import { createRoutePublisher } from './route-publisher.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
 
@@ -29,7 +31,7 @@ function harness(withResults: boolean) {
     close: async () => undefined,
   };
   const events = createBatchedJobEventPublisher(publisher, topology.jobEvents, 'worker', createJobEventKeyring('unit-test-event-key-0123456789', '/'));
-  const routes = createRoutePublisher({ topology, publisher, schemas: BUILTIN_PAYLOAD_SCHEMAS, events });
+  const routes = createRoutePublisher({ submitter: createSubmitter({ routes: compileRoutes(topology, BUILTIN_PAYLOAD_SCHEMAS), publisher, appId: 'warren-worker' }), publisher, events });
   const settler = createJobSettler({
     consumerName: 'tasks-consumer',
     consumer: topology.consumers.tasks!,

@@ -1,18 +1,18 @@
 import type { ConfirmPublisher, PublishRequest } from '../broker/confirm-publisher.ts';
 import type { ConsumerConfig, RetryPolicyConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
-import { ERROR_MESSAGE_MAX, HEADERS } from '../jobs/headers.ts';
+import { ERROR_MESSAGE_MAX } from '../jobs/headers.ts';
+import { readForwardedTo, type AmqpHeaders } from '../jobs/job-headers.ts';
+import { resultProperties, retryProperties } from '../jobs/message-properties.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RetryTier } from '../topology/desired-state.ts';
+import type { RetryTier } from '../jobs/retry-tiers.ts';
 import { classifyJobError, type JobFailure } from './classify-job-error.ts';
 import { deadLetterRequest, originOf } from './dead-letter.ts';
 import { ackDelivery, type Delivery } from './delivery.ts';
 import { decideDisposition, type Decision } from './dispositions.ts';
 import type { BatchedJobEventPublisher } from './event-batcher.ts';
 import type { LlmUsage } from './handler-contract.ts';
-import { readForwardedTo, withoutDeathHeaders, type AmqpHeaders } from './job-headers.ts';
-import { republishProperties } from './republish.ts';
 import { planRetry } from './retry-plan.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import { safeErrorMessage } from './scrub-secrets.ts';
@@ -154,16 +154,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
       ...(deps.random ? { random: deps.random } : {}),
     });
     if (!plan) return deadLetter(d, f, 'attempts-exhausted', seconds);
-    const origin = originOf(d.msg);
-    const headers: AmqpHeaders = withoutDeathHeaders(d.msg.properties.headers as AmqpHeaders | undefined);
-    Object.assign(headers, {
-      [HEADERS.attempt]: decision.nextAttempt,
-      [HEADERS.originExchange]: origin.exchange,
-      [HEADERS.originRoutingKey]: origin.routingKey,
-      [HEADERS.retryDelay]: plan.delayMs,
-    });
-    const properties = republishProperties(d.msg.properties, headers);
-    if (plan.expiration !== undefined) properties.expiration = plan.expiration;
+    const properties = retryProperties(d.msg.properties, { attempt: decision.nextAttempt, origin: originOf(d.msg), delayMs: plan.delayMs, expiration: plan.expiration });
     const request: PublishRequest = { exchange: '', routingKey: plan.queue, content: d.msg.content, properties };
     if (!(await publishHeld(d, 'retry', () => deps.publisher.publish(request)))) return;
     await emit(d, { status: 'retrying', route: d.route, attempt: d.attempt, error: errorOf(f), retryInMs: plan.delayMs }, seconds);
@@ -245,7 +236,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
           exchange: results.exchange,
           routingKey: results.routingKey,
           content: Buffer.from(body),
-          properties: { persistent: true, mandatory: true, messageId: `${id}.result`, correlationId: id, contentType: 'application/json', type: 'job.result', headers: { [HEADERS.route]: d.route ?? '' } },
+          properties: resultProperties(id, d.route),
         };
         await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event]);
       }

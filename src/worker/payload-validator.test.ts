@@ -43,6 +43,14 @@ describe('payload validator', () => {
     expect(v.validate(Buffer.from('{"type":"x"}'), 'task')).toMatchObject({ ok: true, route: 'task' });
     expect(v.validate(Buffer.from('[1,2]'), undefined)).toEqual({ ok: true, payload: [1, 2], route: undefined });
   });
+
+  it("a route header naming an inherited member (toString, constructor) is no route: the inferred route's schema still applies", () => {
+    const v = createPayloadValidator(topology, topology.consumers.tasks!, BUILTIN_PAYLOAD_SCHEMAS);
+    for (const forged of ['toString', 'constructor', '__proto__']) {
+      expect(v.validate(Buffer.from('{"type":"x"}'), forged), forged).toMatchObject({ ok: true, route: 'task' });
+      expect(v.validate(Buffer.from('{"type":"x","extra":1}'), forged), forged).toMatchObject({ ok: false });
+    }
+  });
 });
 
 describe('payload validator output', () => {

@@ -38,7 +38,8 @@ export function createPayloadValidator(topology: Topology, consumer: ConsumerCon
       } catch (err) {
         return { ok: false, message: `payload is not JSON: ${(err as Error).message}` };
       }
-      const route = consumer.route ?? (routeHeader !== undefined && routeHeader in topology.routes ? routeHeader : defaultRoute);
+      // Own keys only: the header is the publisher's input, and `toString` or `constructor` is in every object.
+      const route = consumer.route ?? (routeHeader !== undefined && Object.hasOwn(topology.routes, routeHeader) ? routeHeader : defaultRoute);
       const schemaName = route === undefined ? undefined : topology.routes[route]?.schema;
       const schema = schemaName === undefined ? undefined : schemas[schemaName];
       if (schemaName !== undefined && schema === undefined) {

@@ -1,4 +1,4 @@
-import type { RetryTier } from '../topology/desired-state.ts';
+import type { RetryTier } from '../jobs/retry-tiers.ts';
 
 /** Where and how long a retried job waits. */
 export interface RetryPlan {

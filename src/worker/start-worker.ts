@@ -9,7 +9,9 @@ import { createOpenAiClients } from '../llm/openai-clients.ts';
 import { configureProviderBudgets, createRateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
-import { retryTiers } from '../topology/desired-state.ts';
+import { retryTiers } from '../jobs/retry-tiers.ts';
+import { compileRoutes } from '../jobs/route-catalog.ts';
+import { createSubmitter } from '../submit/submitter.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import { createConsumerRuntime, type ConsumerRuntime } from './consumer-runtime.ts';
 import type { JobHandler } from './handler-contract.ts';
@@ -152,7 +154,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   const limiter = createRateLimiter(options.rateLimitWindowMs === undefined ? {} : { windowMs: options.rateLimitWindowMs });
   configureProviderBudgets(limiter, topology.providers);
   const clients = createOpenAiClients(topology.providers);
-  const routes = createRoutePublisher({ topology, publisher, schemas, events });
+  const submitter = createSubmitter({ routes: compileRoutes(topology, schemas), publisher, appId: 'warren-worker' });
+  const routes = createRoutePublisher({ submitter, publisher, events });
   const secrets = [...Object.values(topology.providers).map((p) => p.apiKey).filter((k) => k !== ''), ...passwordsOf([...topology.connection.urls, topology.connection.management])];
 
   const runtimes: ConsumerRuntime[] = [];

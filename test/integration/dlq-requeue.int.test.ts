@@ -233,7 +233,7 @@ describe('warren dlq: origins, filters, dry run, cap (real broker)', () => {
   });
 
   it('--to-route sends a message to another route, its routing key filled from the payload', async () => {
-    ch.publish('dlx', 'dead', Buffer.from('{"type":"t","kind":"big"}'), {
+    ch.publish('dlx', 'dead', Buffer.from('{"type":"big"}'), {
       messageId: 'route-1',
       headers: warrenDeadLetterHeaders({ exchange: 'jobs', routingKey: 'a.chat', queue: 'work.a', errorClass: 'context-length', route: 'a' }),
     });

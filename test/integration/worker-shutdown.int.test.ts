@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HEADERS } from '../../src/jobs/headers.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
-import { readAttempt } from '../../src/worker/job-headers.ts';
+import { readAttempt } from '../../src/jobs/job-headers.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { body, createWorkerHarness, echoTaskTopology, header, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
 import { waitForCount } from './helpers/queue-depth.ts';

@@ -1,32 +1,56 @@
 import { HTTPException } from 'hono/http-exception';
 import {
   BrokerUnavailableError,
+  JobPublishError,
+  JobValidationError,
   PublishBackpressureError,
   PublishRejectedError,
   PublishTimeoutError,
+  RoutingKeyError,
+  UnknownRouteError,
   UnroutableError,
   WarrenError,
+  type PublishTarget,
 } from '../../errors/index.ts';
 import { ApiError, type ApiErrorStatus } from '../api-error.ts';
-
-/** Where a publish was going, so an error can name it. */
-export interface PublishTarget {
-  route?: string;
-  exchange: string;
-  routingKey: string;
-}
+import { zodProblems } from './validation-details.ts';
 
 /** Seconds a client should wait after a nack (a full queue drains at the consumers' pace). */
 export const RETRY_AFTER_REJECTED_S = 5;
 /** Seconds a client should wait after a timeout or a disconnect (reconnects happen within about a second). */
 export const RETRY_AFTER_UNAVAILABLE_S = 2;
 
+/** Options of {@link toApiError}. */
+export interface ToApiErrorOptions {
+  /** Prefix of the field paths in a 400 (e.g. `['jobs', 3]` for a job of a batch). */
+  pathPrefix?: readonly PropertyKey[];
+}
+
 /**
  * The table that turns warren's typed errors into HTTP answers, read top to
  * bottom. Anything not listed becomes a 500 that says nothing about internals.
  */
-export function toApiError(err: unknown, target?: PublishTarget): ApiError {
+export function toApiError(err: unknown, options: ToApiErrorOptions = {}): ApiError {
   if (err instanceof ApiError) return err;
+  const prefix = options.pathPrefix ?? [];
+  if (err instanceof JobValidationError) {
+    return new ApiError(400, 'VALIDATION_FAILED', err.message, { details: zodProblems(err.zodError, prefix), cause: err });
+  }
+  if (err instanceof RoutingKeyError) {
+    const path = prefix.length > 0 ? `${prefix.map(String).join('.')}.${err.field}` : err.field;
+    const details = (err.details as { message: string }[]).map((d) => ({ ...d, path }));
+    return new ApiError(400, err.code, err.message, { details, cause: err });
+  }
+  if (err instanceof UnknownRouteError) {
+    return new ApiError(404, 'ROUTE_NOT_FOUND', `${err.message}; GET /v1/routes lists the routes you may publish to`, { cause: err });
+  }
+  // The submit use case names where the job was going; the broker's own error says what happened.
+  if (err instanceof JobPublishError) return fromBrokerOrHttp(err.cause, err.target);
+  return fromBrokerOrHttp(err, undefined);
+}
+
+/** The broker, HTTP and catch-all rows of the table; `target` names the job's route or exchange. */
+function fromBrokerOrHttp(err: unknown, target: PublishTarget | undefined): ApiError {
   const where = target?.route !== undefined ? `route '${target.route}'` : target ? `exchange '${target.exchange}'` : 'the job';
   if (err instanceof UnroutableError) {
     return new ApiError(

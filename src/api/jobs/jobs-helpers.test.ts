@@ -1,36 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../api-error.ts';
 import { idempotentJobId, parseIdempotencyKey, uuidV5 } from './idempotency.ts';
-import { compileRoutingKey } from './routing-key-template.ts';
 import { nextTraceparent } from './traceparent.ts';
-
-describe('routing key template', () => {
-  const t = compileRoutingKey('llm.{priority}.{task}');
-  it('fills from the payload, then defaults', () => {
-    expect(t.fields).toEqual(['priority', 'task']);
-    expect(t.render({ priority: 'realtime', task: 'chat' }, {})).toBe('llm.realtime.chat');
-    expect(t.render({ task: 'chat' }, { priority: 'standard' })).toBe('llm.standard.chat');
-    expect(t.render({ priority: 3, task: true }, {})).toBe('llm.3.true');
-  });
-  it('400 when missing or unsafe', () => {
-    expect(() => t.render({ task: 'x' }, {})).toThrow("the routing key 'llm.{priority}.{task}' needs 'priority': set it in the job (no default is configured)");
-    for (const bad of ['a.b', '#', '*', '', 'ü']) {
-      const err = (() => {
-        try {
-          t.render({ priority: bad, task: 'x' }, {});
-        } catch (e) {
-          return e;
-        }
-        return undefined;
-      })();
-      expect(err).toBeInstanceOf(ApiError);
-      expect((err as ApiError).code).toBe('ROUTING_FIELD_INVALID');
-    }
-  });
-  it('a key without placeholders is returned as is', () => {
-    expect(compileRoutingKey('default').render(undefined, {})).toBe('default');
-  });
-});
 
 describe('idempotency ids', () => {
   it('are RFC 4122 v5 UUIDs (known vector) and deterministic', () => {

@@ -11,7 +11,7 @@ import { toApiError } from '../http/to-api-error.ts';
 import { zodProblems } from '../http/validation-details.ts';
 import { batchModeSchema, type BatchMode } from '../jobs/batch-mode.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
-import type { PreparedJob } from '../jobs/job-submitter.ts';
+import type { ApiJob } from '../jobs/job-submitter.ts';
 import { resolveRoute } from './resolve-route.ts';
 import { header } from '../http/header.ts';
 
@@ -61,12 +61,12 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const principalId = c.get('principal').id;
 
     // 1. Validate everything before publishing anything.
-    const prepared: (PreparedJob | ApiError)[] = jobs.map((payload, i) => {
+    const prepared: (ApiJob | ApiError)[] = jobs.map((payload, i) => {
       const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
-        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
+        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined));
       } catch (err) {
-        return toApiError(err);
+        return toApiError(err, { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
       }
     });
     const invalid = prepared.flatMap((p, i) => (p instanceof ApiError ? [{ index: i, error: p }] : []));

@@ -27,7 +27,7 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const readable = () => mayReadJob(principal, deps.index.ownerOf(id));
 
     // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
-    const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), { text });
+    const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), text);
     if (key === undefined) {
       await submitter.publish(job);
     } else {

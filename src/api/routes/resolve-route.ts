@@ -3,7 +3,7 @@ import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
 import { mayPublishRoute } from '../auth/authenticator.ts';
-import type { CompiledRoute } from '../jobs/route-catalog.ts';
+import type { CompiledRoute } from '../../jobs/route-catalog.ts';
 
 /** The route named in the path: 404 when unknown, 403 when the key may not publish to it. */
 export function resolveRoute(ctx: AppContext, c: Context<ApiEnv>): CompiledRoute {

@@ -1,10 +1,10 @@
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
 import type { JobEvent } from '../../jobs/job-event.ts';
-import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
+import { jobEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventSigner } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { JOB_EVENT_BATCH_TYPE } from './job-event-codec.ts';
+import { JOB_EVENT_BATCH_TYPE } from '../../jobs/job-event-codec.ts';
 
 /** Where the API sends the `queued` events it emits after each confirm. */
 export interface JobEventSink {
@@ -78,14 +78,8 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
   async function publishBatch(events: JobEvent[]): Promise<void> {
     const single = events.length === 1 ? events[0] : undefined;
     const content = Buffer.from(JSON.stringify(single ?? events));
-    const signed = signedEventProperties(options.signer, single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE, content);
-    if (options.replicaId !== undefined) signed.headers[HEADERS.replica] = options.replicaId;
-    const properties = {
-      contentType: 'application/json',
-      timestamp: Date.now(),
-      ...(single ? { correlationId: single.jobId } : {}),
-      ...signed,
-    };
+    const properties = jobEventProperties(options.signer, single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE, content, single?.jobId);
+    if (options.replicaId !== undefined) properties.headers[HEADERS.replica] = options.replicaId;
     for (let attempt = 1; ; attempt++) {
       try {
         await options.publisher.publish({ exchange: options.exchange, routingKey: '', content, properties });

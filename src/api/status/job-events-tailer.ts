@@ -3,10 +3,10 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
-import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
+import { jobEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { INDEX_MARKER_TYPE, decodeJobEvents } from './job-event-codec.ts';
+import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
 
 /** Reads the job-events stream into the status index, from the first retained event on boot. */
@@ -103,7 +103,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
             exchange: options.exchange,
             routingKey: '',
             content,
-            properties: { contentType: 'application/json', messageId: markerId, ...signedEventProperties(options.keys, INDEX_MARKER_TYPE, content) },
+            properties: { ...jobEventProperties(options.keys, INDEX_MARKER_TYPE, content), messageId: markerId },
           });
           markerPublished = true;
         } catch (err) {

@@ -51,7 +51,7 @@ retryPolicies:
   quick: { attempts: 3, backoff: [50ms] }
 routes:
   a: { exchange: jobs, routingKey: "a.{kind}", schema: task, defaults: { kind: chat } }
-  fallback: { exchange: jobs, routingKey: "fallback.{kind}", schema: task }
+  fallback: { exchange: jobs, routingKey: "fallback.{type}", schema: task }
 `;
 
 /** Declares the topology above on the broker. */

@@ -6,7 +6,7 @@ import type { LoadedTopology } from '../../../src/config/load-topology.ts';
 import { topologySchema, type Topology } from '../../../src/config/topology-schema.ts';
 import { validateTopology } from '../../../src/config/validate-topology.ts';
 import { HEADERS } from '../../../src/jobs/headers.ts';
-import { decodeJobEvents } from '../../../src/api/status/job-event-codec.ts';
+import { decodeJobEvents } from '../../../src/jobs/job-event-codec.ts';
 import type { JobEvent } from '../../../src/jobs/job-event.ts';
 import { ensureTopology } from '../../../src/topology/ensure-topology.ts';
 import { TEST_AMQP_BASE, TEST_MANAGEMENT_URL } from './broker-env.ts';

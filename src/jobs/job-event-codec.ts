@@ -1,4 +1,4 @@
-import { jobEventSchema, jobStatusSchema, type JobEvent } from '../../jobs/job-event.ts';
+import { jobEventSchema, jobStatusSchema, type JobEvent } from './job-event.ts';
 
 /** AMQP `type` of a job-events message carrying a JSON array of events (the API coalesces its `queued` events). */
 export const JOB_EVENT_BATCH_TYPE = 'job.batch';

@@ -1,10 +1,15 @@
 /**
  * Readers for AMQP header values as amqplib decodes them: strings may arrive as
  * Buffers (long strings from some clients), timestamps as `{'!': 'timestamp', value}`
- * (seconds), numbers as numbers or typed objects.
+ * (seconds), numbers as numbers or typed objects. Every reader of a header
+ * warren (or anyone) wrote goes through these.
+ *
+ * One rule for `''`: an empty string is a value, not an absent header (the
+ * default exchange is named `''`). Absent means missing or null.
  */
+import { amqpTimestampToMs } from './amqp-timestamp.ts';
 
-/** A header value as a string, or undefined. */
+/** A header value as a string: strings, UTF-8 Buffers, numbers and booleans; undefined for anything else (absent, null, tables, arrays). */
 export function headerString(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
@@ -21,19 +26,14 @@ export function headerNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-/** AMQP timestamps are seconds; warren's job events use ms. Anything above 1e11 is taken as ms. */
-export function epochMs(seconds: number): number {
-  return seconds > 1e11 ? seconds : seconds * 1000;
-}
-
-/** A time header (ISO string, epoch number or AMQP timestamp) in ms since the epoch. */
+/** A time header (ISO string, epoch number or AMQP timestamp, in seconds or legacy milliseconds) in ms since the epoch. */
 export function headerTime(value: unknown): number | undefined {
   if (typeof value === 'string' && !/^\d+$/.test(value.trim())) {
     const t = Date.parse(value);
     return Number.isNaN(t) ? undefined : t;
   }
   const n = headerNumber(value);
-  return n === undefined ? undefined : epochMs(n);
+  return n === undefined ? undefined : amqpTimestampToMs(n);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { RouteConfig, Topology } from '../../config/topology-schema.ts';
-import { WarrenError } from '../../errors/index.ts';
-import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key-template.ts';
+import type { RouteConfig, Topology } from '../config/topology-schema.ts';
+import { WarrenError } from '../errors/index.ts';
+import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key.ts';
 
 /** A topology route prepared once at startup: schema looked up, routing key compiled. */
 export interface CompiledRoute {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { chatCompletionPayloadSchema, taskPayloadSchema } from '../../jobs/payload-schemas.ts';
+import { chatCompletionPayloadSchema, taskPayloadSchema } from '../jobs/payload-schemas.ts';
 import { sameJsonValue } from './same-json-value.ts';
 
 /** What the API compares: the parsed request against zod's output for it. */

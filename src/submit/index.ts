@@ -1,0 +1,2 @@
+export * from './submitter.ts';
+export * from './same-json-value.ts';
