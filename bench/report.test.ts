@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchOutcome } from './bench-outcomes.ts';
-import { renderChart, renderReport } from './report.ts';
+import { historyOf, renderChart, renderReport, withHistory } from './report.ts';
 
 const meta = { startedAt: new Date('2026-01-01T00:00:00Z'), durationMs: 60_000, notes: [] };
 
@@ -38,5 +38,17 @@ describe('benchmark report', () => {
     expect(svg).toContain('stroke-dasharray');
     expect(svg).not.toContain('unmeasured');
     expect(svg).not.toContain('same-run reference');
+  });
+
+  it('carries the previous report\'s History section over to the new report, and nothing else of it', () => {
+    const previous = '# warren benchmark report\n\n| old | figure |\n\n## Notes\n\n- old note\n\n## History\n\n### 2026-11-30\n\nold figures\n';
+    const history = historyOf(previous);
+    expect(history).toBe('## History\n\n### 2026-11-30\n\nold figures');
+    const next = withHistory(renderReport([{ name: 'x', figures: [measured], pass: true, problems: [], durationMs: 1000 }], meta), history);
+    expect(next).toContain('| 1,000 (bare amqplib; measured in this run) |');
+    expect(next.endsWith('## History\n\n### 2026-11-30\n\nold figures\n')).toBe(true);
+    expect(next).not.toContain('old note');
+    expect(historyOf('# report\n\n### History of nothing\n')).toBe('');
+    expect(withHistory('# report\n', '')).toBe('# report\n');
   });
 });

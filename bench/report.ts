@@ -58,6 +58,17 @@ function referenceCell(f: BenchFigure): string {
   return `${fmt(f.reference)} (${what.join('; ')})`;
 }
 
+/** The History section of a report (dated figures of earlier runs, kept by hand), from its heading to the end; '' when it has none. */
+export function historyOf(report: string): string {
+  const at = report.search(/^## History[ \t]*$/m);
+  return at < 0 ? '' : report.slice(at).trimEnd();
+}
+
+/** A new report followed by the History section carried over from the previous one, so a run never drops the record of earlier ones. */
+export function withHistory(report: string, history: string): string {
+  return history === '' ? report : `${report.trimEnd()}\n\n${history}\n`;
+}
+
 /** bench/REPORT.md: the round's verdict, the machine, then every figure beside its reference. */
 export function renderReport(outcomes: readonly BenchOutcome[], meta: { startedAt: Date; durationMs: number; notes: string[] }): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';

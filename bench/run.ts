@@ -2,7 +2,8 @@
  * `npm run bench`: runs every benchmark of the project one after the other (never in
  * parallel: they would measure each other) and writes bench/REPORT.md with each
  * figure beside its reference (measured in the same run, or a labelled constant),
- * the round's verdict, plus bench/report-chart.svg. Exits 1 when any bench failed:
+ * the round's verdict, plus bench/report-chart.svg. The report's hand-kept History section
+ * (figures of earlier runs) is carried over. Exits 1 when any bench failed:
  * a missed target, its own failure flag, a figure it could not measure (BullMQ
  * without Redis), or an exception.
  *
@@ -10,11 +11,11 @@
  *   npm run bench -- --only api,worker # some
  *   npm run bench -- --quick           # smaller runs, for a smoke check
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiVerdict, dlqVerdict, roundPassed, runBench, topologyVerdict, workerVerdict, type BenchOutcome, type BenchVerdict } from './bench-outcomes.ts';
-import { renderChart, renderReport } from './report.ts';
+import { historyOf, renderChart, renderReport, withHistory } from './report.ts';
 
 interface BenchModule {
   name: string;
@@ -76,7 +77,9 @@ async function main(): Promise<void> {
   if (quick) notes.push('run with --quick: smaller runs, figures are indicative only');
   const here = dirname(fileURLToPath(import.meta.url));
   const report = renderReport(outcomes, { startedAt, durationMs: Date.now() - startedAt.getTime(), notes });
-  writeFileSync(join(here, 'REPORT.md'), report);
+  const reportFile = join(here, 'REPORT.md');
+  const history = existsSync(reportFile) ? historyOf(readFileSync(reportFile, 'utf8')) : '';
+  writeFileSync(reportFile, withHistory(report, history));
   writeFileSync(join(here, 'report-chart.svg'), renderChart(outcomes.flatMap((o) => o.figures)));
   process.stdout.write(report);
   process.exitCode = roundPassed(outcomes) ? 0 : 1;
