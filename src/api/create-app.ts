@@ -2,12 +2,13 @@ import { Hono } from 'hono';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import type { ApiEnv } from './api-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
-import { createAuthMiddleware, requireScope } from './auth/auth-middleware.ts';
+import { createAuthMiddleware } from './auth/auth-middleware.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
 import { createJobSubmitter } from './jobs/job-submitter.ts';
 import { compileRoutes } from './jobs/route-catalog.ts';
+import { registerDlqRoutes } from './routes/dlq.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerBatchRoutes } from './routes/job-batch.ts';
@@ -65,9 +66,6 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerRouteListRoutes(app, ctx);
   registerMetricsRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
-  if (deps.dlq !== undefined) {
-    app.use('/v1/dlq/*', requireScope('admin'));
-    app.route('/v1/dlq', deps.dlq);
-  }
+  registerDlqRoutes(app, ctx);
   return app;
 }

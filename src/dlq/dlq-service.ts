@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { ENV_SETTINGS } from '../config/env-settings.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { preflightQueue } from './dlq-preflight.ts';
@@ -19,7 +20,7 @@ export interface InspectOptions {
   offset?: number;
   /** Matching messages returned. @default 20 */
   pageSize?: number;
-  /** Counted as over the cap in the summary. @default 5 */
+  /** Counted as over the cap in the summary. @default WARREN_DLQ_MAX_REQUEUES's declared default (callers pass the loaded value) */
   maxRequeues?: number;
 }
 
@@ -82,7 +83,7 @@ export function createDlqService(deps: DlqDeps): DlqService {
     const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
     const reader = await openSnapshotReader({ connection, queue });
     const journal = deps.journal?.(vhost, queue);
-    const summary = createSummaryBuilder(queue, reader.total, options.maxRequeues ?? 5);
+    const summary = createSummaryBuilder(queue, reader.total, options.maxRequeues ?? ENV_SETTINGS.dlqMaxRequeues.default);
     let index = 0;
     let matched = 0;
     let limited = false;

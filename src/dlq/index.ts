@@ -16,5 +16,5 @@ export * from './dlq-summary.ts';
 export * from './dlq-deps.ts';
 export * from './dlq-requeue.ts';
 export * from './dlq-service.ts';
-export * from './dlq-routes.ts';
+export * from './dlq-requests.ts';
 export * from './dlq-format.ts';

@@ -3,3 +3,5 @@ export * from './topology-error.ts';
 export * from './broker-error.ts';
 export * from './publish-errors.ts';
 export * from './job-errors.ts';
+export * from './dlq-error.ts';
+export * from './config-error.ts';

@@ -1,6 +1,7 @@
 import { HTTPException } from 'hono/http-exception';
 import {
   BrokerUnavailableError,
+  type DlqErrorCode,
   PublishBackpressureError,
   PublishRejectedError,
   PublishTimeoutError,
@@ -21,12 +22,31 @@ export const RETRY_AFTER_REJECTED_S = 5;
 /** Seconds a client should wait after a timeout or a disconnect (reconnects happen within about a second). */
 export const RETRY_AFTER_UNAVAILABLE_S = 2;
 
+/** HTTP status of each dead-letter error (src/errors/dlq-error.ts), raised by the DLQ tooling behind /v1/dlq. */
+const DLQ_STATUS: Readonly<Record<DlqErrorCode, ApiErrorStatus>> = {
+  DLQ_INVALID_FILTER: 400,
+  DLQ_CONFIRMATION_REQUIRED: 400,
+  DLQ_QUEUE_NOT_FOUND: 404,
+  DLQ_QUEUE_BUSY: 409,
+  DLQ_NOT_A_DEAD_LETTER_QUEUE: 422,
+  DLQ_UNKNOWN_ROUTE: 422,
+  DLQ_UNSUPPORTED_QUEUE: 422,
+  DLQ_CONNECTION_LOST: 503,
+};
+
+function isDlqCode(code: string): code is DlqErrorCode {
+  return Object.hasOwn(DLQ_STATUS, code);
+}
+
 /**
  * The table that turns warren's typed errors into HTTP answers, read top to
  * bottom. Anything not listed becomes a 500 that says nothing about internals.
  */
 export function toApiError(err: unknown, target?: PublishTarget): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof WarrenError && isDlqCode(err.code)) {
+    return new ApiError(DLQ_STATUS[err.code], err.code, err.message, { details: err.details ?? null, cause: err });
+  }
   const where = target?.route !== undefined ? `route '${target.route}'` : target ? `exchange '${target.exchange}'` : 'the job';
   if (err instanceof UnroutableError) {
     return new ApiError(
