@@ -48,6 +48,9 @@ export function createProgram(ctx: CliContext = createCliContext(), groups: read
       writeOut: (s) => void ctx.io.stdout.write(s),
       writeErr: (s) => void ctx.io.stderr.write(s),
     });
+  // Every command reads the settings before it does anything, so an invalid one stops it at start
+  // (--help and --version still work with a broken environment).
+  program.hook('preAction', () => void ctx.config());
   for (const register of groups) register(program, ctx);
   return program;
 }
