@@ -1,6 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import { ENV_SETTINGS } from '../config/env-settings.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
+import { deliveryCountWarning, tallyDeliveryCount, type DeliveryCountTally } from './delivery-limit.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { preflightQueue } from './dlq-preflight.ts';
 import { runRequeue, type RequeueOptions, type RequeueReport } from './dlq-requeue.ts';
@@ -87,6 +88,7 @@ export function createDlqService(deps: DlqDeps): DlqService {
     let index = 0;
     let matched = 0;
     let limited = false;
+    const counts: DeliveryCountTally = { max: 0, near: 0 };
     try {
       for (;;) {
         if (options.limit !== undefined && matched >= options.limit) {
@@ -96,6 +98,7 @@ export function createDlqService(deps: DlqDeps): DlqService {
         const msg = await reader.next();
         if (!msg) break;
         summary.scanned();
+        tallyDeliveryCount(counts, msg.properties.headers, facts.deliveryLimit);
         const info = resolveDeadLetter(msg, { queue, origins });
         if (matchesFilter(info, options.filter)) {
           const already = journal !== undefined && msg.fields.redelivered && journal.leftover(dedupeKey(msg)) === 'confirmed';
@@ -108,7 +111,8 @@ export function createDlqService(deps: DlqDeps): DlqService {
     } finally {
       await reader.close();
     }
-    return { summary: summary.result(limited || reader.total > reader.snapshot), warnings: facts.warnings };
+    const countWarning = deliveryCountWarning(queue, facts.deliveryLimit, counts);
+    return { summary: summary.result(limited || reader.total > reader.snapshot), warnings: countWarning === undefined ? facts.warnings : [...facts.warnings, countWarning] };
   }
 
   return {
