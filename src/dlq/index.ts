@@ -11,6 +11,7 @@ export * from './requeue-journal.ts';
 export * from './snapshot-reader.ts';
 export * from './exchange-probe.ts';
 export * from './header-table-size.ts';
+export * from './delivery-limit.ts';
 export * from './dlq-preflight.ts';
 export * from './dlq-summary.ts';
 export * from './dlq-deps.ts';
