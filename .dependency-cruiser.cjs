@@ -8,6 +8,7 @@
  *                      /v1/dlq routes get src/dlq's operations from `warren start`, see src/api/dlq-operations.ts).
  *   lower layers       jobs, config, broker, errors, observability, llm, topology, util, consumer-modules:
  *                      never import a sibling or a composition root. errors and util import nothing else of warren.
+ *   tools              fake-llm/ (top level): only src/cli may import it.
  *
  * The rules cover tests beside the code (*.test.ts) too: a test that reaches sideways couples the layers
  * just the same. A test of how two siblings fit together belongs with the composition root that joins them.
@@ -49,6 +50,13 @@ module.exports = {
       severity: 'error',
       from: { path: anyOf(['errors', 'util']) },
       to: { path: '^src/', pathNot: anyOf(['errors', 'util']) },
+    },
+    {
+      name: 'fake-llm-only-from-cli',
+      comment: 'The fake LLM (fake-llm/) is a tool for tests and demos; only `warren start` may start it in process.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^fake-llm/' },
     },
     {
       name: 'no-circular',

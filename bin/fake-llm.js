@@ -4,5 +4,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/llm/fake-llm/run-fake-llm.ts');
+const { main } = await import('../fake-llm/run-fake-llm.ts');
 await main(process.argv.slice(2), process.env);

@@ -103,7 +103,7 @@ async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopo
     if (mode !== 'api' && flags.fakeLlm !== false) {
       for (const ep of fakeLlmEndpoints(loaded, config.openAiApiKey)) {
         if (await portIsOpen(ep.host, ep.port)) continue;
-        const { createFakeLlmServer } = await import('../llm/fake-llm/index.ts');
+        const { createFakeLlmServer } = await import('../../fake-llm/index.ts');
         const latencyMs = config.fakeLlmLatencyMs;
         const server = await createFakeLlmServer({ host: ep.host, port: ep.port, latencyMs });
         logger.info({ url: server.url, latencyMs }, 'no OPENAI_API_KEY: started the built-in fake LLM (set OPENAI_API_KEY and OPENAI_BASE_URL for a real provider)');

@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
-import { createFakeLlmServer, type FakeLlmServer } from '../../src/llm/fake-llm/index.ts';
+import { createFakeLlmServer, type FakeLlmServer } from '../../fake-llm/index.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { TEST_MANAGEMENT_URL } from '../integration/helpers/broker-env.ts';

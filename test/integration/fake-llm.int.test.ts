@@ -11,7 +11,7 @@ import OpenAI, {
   UnprocessableEntityError,
 } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeLlmServer, type FakeLlmServer } from '../../src/llm/fake-llm/index.ts';
+import { createFakeLlmServer, type FakeLlmServer } from '../../fake-llm/index.ts';
 
 // Driven through the real openai SDK, with its retries off so every call is one HTTP request.
 function client(server: FakeLlmServer, opts: { apiKey?: string; timeout?: number } = {}): OpenAI {

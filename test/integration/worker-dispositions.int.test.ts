@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS } from '../../src/jobs/headers.ts';
-import { createFakeLlmServer, type FakeLlmServer } from '../../src/llm/fake-llm/index.ts';
+import { createFakeLlmServer, type FakeLlmServer } from '../../fake-llm/index.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
 import { body, createWorkerHarness, header, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';

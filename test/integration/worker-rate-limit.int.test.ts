@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFakeLlmServer, type FakeLlmServer } from '../../src/llm/fake-llm/index.ts';
+import { createFakeLlmServer, type FakeLlmServer } from '../../fake-llm/index.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { body, createWorkerHarness, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createManagementClient, seg, type ManagementClient } from '../../../src/broker/management-client.ts';
 import { loadTopology } from '../../../src/config/load-topology.ts';
 import { idempotentJobId } from '../../../src/api/jobs/idempotency.ts';
-import { createFakeLlmServer, type FakeLlmServer, type FakeLlmServerOptions } from '../../../src/llm/fake-llm/index.ts';
+import { createFakeLlmServer, type FakeLlmServer, type FakeLlmServerOptions } from '../../../fake-llm/index.ts';
 import { ensureTopology } from '../../../src/topology/ensure-topology.ts';
 import { declareObserverStreams, observeFinishes, type FinishObserver } from './finish-observer.ts';
 import { createJobLedger, formatReport, type JobLedger, type LedgerReport } from './job-ledger.ts';

@@ -17,7 +17,7 @@ import { createFakeLlmStats, type FakeLlmStats } from './fake-llm-stats.ts';
 import { MarkerSyntaxError, parseMarkers, stripMarkers, type Fault, type FaultVariant, type MarkerDirectives } from './markers.ts';
 import { openAiErrorBody } from './openai-error-body.ts';
 import { createSlidingWindowLimiter, type SlidingWindowLimiter } from './sliding-window-limiter.ts';
-import { createOldestFirst } from '../../util/oldest-first.ts';
+import { createOldestFirst } from '../src/util/oldest-first.ts';
 
 /** What a custom `reply` function gets to build the assistant's text. */
 export interface ReplyContext {
