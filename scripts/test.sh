@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: type-check, unit, integration (real RabbitMQ), browser e2e, the single-node failure
+# The whole test suite: type-check, layer rules, unit, integration (real RabbitMQ), browser e2e, the single-node failure
 # suite, then the 3-node cluster failure suite (scripts/cluster.sh starts its own nodes on other ports and
 # stops them; the broker on 5672 is not touched).
 # Arguments are passed to vitest instead (e.g. `npm test -- --project unit`).
@@ -11,6 +11,8 @@ bash scripts/ensure-rabbitmq.sh
 # The management-UI browser test needs Debian's chromium (installed with apt-get when missing).
 bash scripts/ensure-chromium.sh
 npx tsc -p tsconfig.json --noEmit
+# Layer rules (.dependency-cruiser.cjs): api, worker and dlq never import each other; lower layers never import up.
+npm run --silent lint:layers
 if [ $# -gt 0 ]; then
   exec npx vitest run "$@"
 fi

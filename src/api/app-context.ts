@@ -1,8 +1,8 @@
-import type { Hono } from 'hono';
 import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from './auth/authenticator.ts';
+import type { DlqOperations } from './dlq-operations.ts';
 import type { IdempotencyGuard } from './jobs/idempotency-guard.ts';
 import type { JobSubmitter, PublisherLike } from './jobs/job-submitter.ts';
 import type { RouteCatalog } from '../jobs/route-catalog.ts';
@@ -57,8 +57,8 @@ export interface ApiDeps {
   limits?: Partial<ApiLimits>;
   /** Aborted on shutdown: ends SSE streams and `?wait=` waits. */
   shutdown?: AbortSignal;
-  /** Dead-letter endpoints (src/dlq), mounted at /v1/dlq behind the `admin` scope when given. */
-  dlq?: Hono;
+  /** Dead-letter operations behind /v1/dlq (admin scope); the endpoints are mounted only when given. */
+  dlq?: DlqOperations;
 }
 
 /** Everything the route files share, resolved once by createApp. */

@@ -4,11 +4,12 @@ import { compileRoutes } from '../jobs/route-catalog.ts';
 import { createSubmitter } from '../submit/submitter.ts';
 import type { ApiEnv } from './api-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
-import { createAuthMiddleware, requireScope } from './auth/auth-middleware.ts';
+import { createAuthMiddleware } from './auth/auth-middleware.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
 import { createJobSubmitter } from './jobs/job-submitter.ts';
+import { registerDlqRoutes } from './routes/dlq.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerBatchRoutes } from './routes/job-batch.ts';
@@ -66,9 +67,6 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerRouteListRoutes(app, ctx);
   registerMetricsRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
-  if (deps.dlq !== undefined) {
-    app.use('/v1/dlq/*', requireScope('admin'));
-    app.route('/v1/dlq', deps.dlq);
-  }
+  registerDlqRoutes(app, ctx);
   return app;
 }

@@ -13,3 +13,4 @@ export * from './status/job-event-batcher.ts';
 export * from './status/job-events-tailer.ts';
 export * from './jobs/idempotency.ts';
 export * from './jobs/job-submitter.ts';
+export * from './dlq-operations.ts';

@@ -5,39 +5,41 @@ import type { z } from 'zod';
 import { createBrokerConnection, type BrokerConnection } from '../broker/broker-connection.ts';
 import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { createManagementClient } from '../broker/management-client.ts';
+import type { WarrenConfig } from '../config/env-settings.ts';
+import { defaultConfig } from '../config/load-config.ts';
 import { loadTopology, type LoadedTopology } from '../config/load-topology.ts';
 import type { Topology } from '../config/topology-schema.ts';
 import { WarrenError } from '../errors/index.ts';
+import { loadPayloadSchemas } from '../consumer-modules/load-payload-schemas.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
-import { createDlqRoutes } from '../dlq/dlq-routes.ts';
-import { createDlqService } from '../dlq/dlq-service.ts';
 import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
 import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
-import { loadPayloadSchemas } from '../worker/load-handlers.ts';
+
 import type { ApiLimits } from './app-context.ts';
 import { loadAuthConfig, parseApiKeysEnv, type AuthConfig } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createApp, type WarrenApp } from './create-app.ts';
+import type { DlqOperationsFactory } from './dlq-operations.ts';
 import { createApiMetrics } from './metrics/api-metrics.ts';
 import { createJobEventBatcher } from './status/job-event-batcher.ts';
 import { createJobEventsTailer } from './status/job-events-tailer.ts';
 import { createJobStatusIndex, type JobStatusIndex } from './status/job-status-index.ts';
 import { apiTopologyNeeds, createTopologyProbe } from './topology-probe.ts';
 
-/** Options of {@link startApi}. Defaults come from the environment, then from here. */
+/** Options of {@link startApi}. What is not given comes from `config` (the settings loaded once from the environment). */
 export interface StartApiOptions {
   /** The loaded topology (or a parsed Topology object); give this or `topologyFile`. */
   topology?: LoadedTopology | Topology;
-  /** Path of topology.yaml, loaded when `topology` is absent. @default $WARREN_TOPOLOGY or ./topology.yaml */
+  /** Path of topology.yaml, loaded when `topology` is absent. @default config.topologyFile (WARREN_TOPOLOGY) */
   topologyFile?: string;
-  /** @default $WARREN_API_PORT or 8080 (0: any free port) */
+  /** 0: any free port. @default config.apiPort (WARREN_API_PORT) */
   port?: number;
-  /** @default $WARREN_API_HOST or 127.0.0.1 */
+  /** @default config.apiHost (WARREN_API_HOST) */
   host?: string;
-  /** API keys: an AuthConfig, or the `WARREN_API_KEYS` format. @default read from the environment (see loadAuthConfig) */
+  /** API keys: an AuthConfig, or the `WARREN_API_KEYS` format. @default loadAuthConfig(config) (WARREN_API_KEYS, WARREN_API_KEYS_FILE, WARREN_AUTH) */
   apiKeys?: AuthConfig | string;
   logger?: Logger;
   /** Apply the topology (create what is missing, never delete) before serving. @default false */
@@ -53,13 +55,16 @@ export interface StartApiOptions {
   /** Confirm channels of the publisher (see ConfirmPublisherOptions.channels). @default 1 */
   publisherChannels?: number;
   limits?: Partial<ApiLimits>;
-  /** Serve /openapi.json and /docs without a key. @default $WARREN_API_PUBLIC_DOCS === 'true' */
+  /** Serve /openapi.json and /docs without a key. @default config.apiPublicDocs (WARREN_API_PUBLIC_DOCS) */
   publicDocs?: boolean;
   /** Collect Node process metrics. @default true */
   processMetrics?: boolean;
   /** Signs and verifies job events. @default loaded by loadJobEventKeyring (WARREN_EVENT_KEY, else the broker) */
   eventKeys?: JobEventKeyring;
-  env?: NodeJS.ProcessEnv;
+  /** Dead-letter operations for /v1/dlq, built on this process's connection (`warren start` passes src/dlq's). @default none: /v1/dlq is not served */
+  dlq?: DlqOperationsFactory;
+  /** Settings loaded once at start (src/config). @default the declared defaults (defaultConfig()) */
+  config?: WarrenConfig;
 }
 
 /** A running API server. */
@@ -73,25 +78,17 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** WARREN_EVENT_UNSIGNED_BEFORE: a stream offset, or undefined. */
-function unsignedBeforeOf(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.WARREN_EVENT_UNSIGNED_BEFORE?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new WarrenError('EVENT_KEY_INVALID', `WARREN_EVENT_UNSIGNED_BEFORE must be a stream offset (a whole number), got '${raw}'`);
-  return n;
-}
-
 function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === '::1' || host === 'localhost';
 }
 
-async function resolveTopology(options: StartApiOptions, env: NodeJS.ProcessEnv): Promise<{ topology: Topology; consumersDir: string | undefined }> {
+async function resolveTopology(options: StartApiOptions, config: WarrenConfig): Promise<{ topology: Topology; consumersDir: string | undefined }> {
   const given = options.topology;
   if (given !== undefined) {
     return 'topology' in given && 'file' in given ? { topology: given.topology, consumersDir: given.consumersDir } : { topology: given as Topology, consumersDir: undefined };
   }
-  const loaded = loadTopology(options.topologyFile ?? env.WARREN_TOPOLOGY ?? 'topology.yaml', { env, checkHandlers: false });
+  // `${VAR}` in the file is the file's own business: interpolated from the process environment.
+  const loaded = loadTopology(options.topologyFile ?? config.topologyFile, { checkHandlers: false });
   return { topology: loaded.topology, consumersDir: loaded.consumersDir };
 }
 
@@ -101,19 +98,19 @@ async function resolveTopology(options: StartApiOptions, env: NodeJS.ProcessEnv)
  * and `warren start all`.
  */
 export async function startApi(options: StartApiOptions = {}): Promise<RunningApi> {
-  const env = options.env ?? process.env;
-  const logger = (options.logger ?? createLogger({ name: 'warren' })).child({ component: 'api' });
-  const { topology, consumersDir } = await resolveTopology(options, env);
+  const config = options.config ?? defaultConfig();
+  const logger = (options.logger ?? createLogger({ name: 'warren', level: config.logLevel })).child({ component: 'api' });
+  const { topology, consumersDir } = await resolveTopology(options, config);
   const auth: AuthConfig =
-    typeof options.apiKeys === 'string' ? { mode: 'keys', keys: parseApiKeysEnv(options.apiKeys) } : (options.apiKeys ?? loadAuthConfig(env));
-  const port = options.port ?? Number(env.WARREN_API_PORT ?? 8080);
-  const host = options.host ?? env.WARREN_API_HOST ?? '127.0.0.1';
+    typeof options.apiKeys === 'string' ? { mode: 'keys', keys: parseApiKeysEnv(options.apiKeys) } : (options.apiKeys ?? loadAuthConfig(config));
+  const port = options.port ?? config.apiPort;
+  const host = options.host ?? config.apiHost;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WarrenError('API_PORT_INVALID', `API port must be 0-65535, got '${String(port)}'`);
   if (auth.mode === 'none' && !isLoopback(host)) {
     logger.warn({ host }, 'WARREN_AUTH=none on a non-loopback interface: anyone who can reach this port can publish jobs');
   }
   const payloadSchemas = options.payloadSchemas ?? (consumersDir !== undefined ? await loadPayloadSchemas(topology, consumersDir) : BUILTIN_PAYLOAD_SCHEMAS);
-  const unsignedBefore = unsignedBeforeOf(env);
+  const unsignedBefore = config.eventUnsignedBefore;
 
   if (options.applyTopology === true) {
     await ensureTopology(topology, createManagementClient({ url: topology.connection.management }), logger);
@@ -134,7 +131,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     const live = await connection.waitForConnection(options.connectTimeoutMs ?? 15_000);
     eventKeys =
       options.eventKeys ??
-      (await loadJobEventKeyring({ env, vhost: topology.connection.vhost, management: createManagementClient({ url: topology.connection.management }), connection: live, logger }));
+      (await loadJobEventKeyring({ key: config.eventKey, previousKey: config.eventKeyPrevious, vhost: topology.connection.vhost, management: createManagementClient({ url: topology.connection.management }), connection: live, logger }));
   } catch (err) {
     if (ownsConnection) await connection.close().catch(() => undefined);
     throw err;
@@ -163,22 +160,23 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const shutdown = new AbortController();
 
   // Requeues go through one channel of their own so a DLQ's order is kept in the origin queue.
-  const dlqPublisher = createConfirmPublisher({ connection, channels: 1, logger });
-  const dlq = createDlqRoutes({
-    service: createDlqService({
-      connection,
-      publisher: dlqPublisher,
-      management: createManagementClient({ url: topology.connection.management, timeoutMs: 30_000 }),
-      topology,
-      payloadSchemas: async () => payloadSchemas,
-      events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq', eventKeys),
-      logger,
-    }),
-  });
+  const dlqPublisher = options.dlq === undefined ? undefined : createConfirmPublisher({ connection, channels: 1, logger });
+  const dlq =
+    options.dlq === undefined || dlqPublisher === undefined
+      ? undefined
+      : options.dlq({
+          connection,
+          publisher: dlqPublisher,
+          management: createManagementClient({ url: topology.connection.management, timeoutMs: 30_000 }),
+          topology,
+          payloadSchemas: async () => payloadSchemas,
+          events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq', eventKeys),
+          logger,
+        });
 
   const app = createApp(
     {
-      dlq,
+      ...(dlq === undefined ? {} : { dlq }),
       topology,
       publisher,
       index,
@@ -192,7 +190,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       shutdown: shutdown.signal,
     },
-    { publicDocs: options.publicDocs ?? env.WARREN_API_PUBLIC_DOCS === 'true' },
+    { publicDocs: options.publicDocs ?? config.apiPublicDocs },
   );
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -207,7 +205,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   }).catch(async (err: unknown) => {
     await tailer.close();
     probe?.close();
-    await dlqPublisher.close();
+    await dlqPublisher?.close();
     await publisher.close();
     if (ownsConnection) await connection.close().catch(() => undefined);
     throw err;
@@ -239,7 +237,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         await events.flush();
         await tailer.close();
         probe?.close();
-        await dlqPublisher.close();
+        await dlqPublisher?.close();
         await publisher.close();
         if (ownsConnection) await connection.close();
         logger.info('API stopped');

@@ -31,6 +31,17 @@ export function apiTopologyNeeds(t: Pick<Topology, 'routes' | 'jobEvents'>): { e
 }
 
 /**
+ * True when a passive declare failed because the broker does not have the object
+ * (AMQP 404 NOT_FOUND on the channel), as opposed to the connection failing
+ * under it. A durable queue whose node is down also answers 404, but says so:
+ * that is the broker not being back yet, not a topology to apply.
+ */
+export function isMissing(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return e?.code === 404 && !/down or inaccessible/.test(String(e.message));
+}
+
+/**
  * Answers /readyz's "topology applied" when the composition root has no better
  * source (e.g. it did not apply the topology itself): passive declarations
  * fail with 404 for anything missing, without creating or changing anything.
@@ -41,32 +52,42 @@ export function createTopologyProbe(options: TopologyProbeOptions): TopologyProb
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<boolean> | undefined;
   let lastMissing = '';
+  let unreachable = false;
 
   async function checkOnce(): Promise<boolean> {
     const conn = options.connection.current();
     if (!conn) return applied;
-    let missing = '';
     const ch = await conn.createChannel().catch(() => undefined);
     if (!ch) return applied;
     // A failed passive declare closes the channel: swallow the event, the promise rejection says it all.
     ch.on('error', () => undefined);
+    let checking = '';
     try {
       for (const e of options.exchanges) {
-        missing = `exchange '${e}'`;
+        checking = `exchange '${e}'`;
         await ch.checkExchange(e);
       }
       for (const q of options.queues) {
-        missing = `queue '${q}'`;
+        checking = `queue '${q}'`;
         await ch.checkQueue(q);
       }
-      missing = '';
       await ch.close().catch(() => undefined);
-    } catch {
-      // The channel is closed by the broker already.
+    } catch (err) {
+      // The channel is closed already (by the broker, or with the connection).
+      if (!isMissing(err)) {
+        // The broker went away mid-check (restart, network): that says nothing about the topology.
+        if (!unreachable) options.logger.warn({ err: (err as Error).message }, 'broker unreachable, retrying the topology check');
+        unreachable = true;
+        return applied;
+      }
+      unreachable = false;
+      if (checking !== lastMissing) options.logger.warn({ missing: checking }, 'topology not applied yet: run warren topology apply');
+      lastMissing = checking;
+      return false;
     }
-    if (missing !== '' && missing !== lastMissing) options.logger.warn({ missing }, 'topology not applied yet: run warren topology apply');
-    lastMissing = missing;
-    return missing === '';
+    unreachable = false;
+    lastMissing = '';
+    return true;
   }
 
   function schedule(): void {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { createManagementClient, type ManagementClient } from '../broker/management-client.ts';
+import type { WarrenConfig } from '../config/env-settings.ts';
+import { loadConfig } from '../config/load-config.ts';
 import { loadTopology, type LoadedTopology, type LoadOptions } from '../config/load-topology.ts';
 import type { Topology } from '../config/topology-schema.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
@@ -17,7 +19,7 @@ export interface CliIo {
 
 /** Options every command understands (declared once on the program). */
 export interface GlobalOptions {
-  /** Topology file. @default $WARREN_TOPOLOGY or ./topology.yaml */
+  /** Topology file. @default $WARREN_TOPOLOGY (see src/config/env-settings.ts) */
   file: string;
   /** Machine-readable output on stdout. @default false */
   json: boolean;
@@ -38,7 +40,10 @@ export const EXIT = {
 /** What command groups get: I/O, env, global options, and factories for topology and broker clients. */
 export interface CliContext {
   io: CliIo;
+  /** The environment, for `${VAR}` in topology.yaml and conventions like NO_COLOR; settings come from {@link CliContext.config}. */
   env: NodeJS.ProcessEnv;
+  /** warren's settings (src/config/env-settings.ts), read from `env` once, on first use; invalid ones throw a ConfigError naming the variable. */
+  config(): WarrenConfig;
   /** Exit code the process ends with when the action returns normally. */
   exitCode: number;
   /** True when stdout is a terminal and NO_COLOR is unset. */
@@ -89,14 +94,16 @@ export function knownSchemaNames(consumersDir: string): string[] {
 export function createCliContext(options: CliContextOptions = {}): CliContext {
   const io = options.io ?? processIo();
   const env = options.env ?? process.env;
+  let config: WarrenConfig | undefined;
   const ctx: CliContext = {
     io,
     env,
+    config: () => (config ??= loadConfig(env)),
     exitCode: EXIT.ok,
     color: io.stdout.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === ''),
     globals(cmd) {
       const o = cmd.optsWithGlobals<{ file?: string; json?: boolean; verbose?: boolean }>();
-      return { file: o.file ?? env.WARREN_TOPOLOGY ?? 'topology.yaml', json: o.json === true, verbose: o.verbose === true };
+      return { file: o.file ?? ctx.config().topologyFile, json: o.json === true, verbose: o.verbose === true };
     },
     loadTopology(cmd, loadOptions = {}) {
       // Keep the path as typed, so messages show what the user wrote.

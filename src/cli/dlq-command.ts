@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { createBrokerConnection } from '../broker/broker-connection.ts';
 import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
+import { ENV_SETTINGS } from '../config/env-settings.ts';
 import type { Topology } from '../config/topology-schema.ts';
 import {
   createDlqService,
@@ -13,9 +14,8 @@ import {
   formatListing,
   formatPurge,
   formatRequeueReport,
+  parseDlqFilter,
   parseRate,
-  toDlqFilter,
-  dlqFilterInputSchema,
   type DlqDeps,
   type DlqFilter,
   type DlqService,
@@ -25,7 +25,7 @@ import {
 import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
 import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { createSilentLogger } from '../observability/logger.ts';
-import { loadPayloadSchemas } from '../worker/load-handlers.ts';
+import { loadPayloadSchemas } from '../consumer-modules/load-payload-schemas.ts';
 import { EXIT, type CliContext } from './cli-context.ts';
 
 /** Exit code of a run stopped by Ctrl-C / SIGTERM. */
@@ -55,7 +55,7 @@ function addFilterOptions(cmd: Command): Command {
     .option('--since <when>', 'died within this long (30m, 2h, 7d) or after this date')
     .option('--before <when>', 'died longer ago than this (1h) or before this date')
     .option('--limit <n>', 'act on at most n matching messages')
-    .option('--max-requeues <n>', 'requeue cap: skip messages already requeued this often (default $WARREN_DLQ_MAX_REQUEUES or 5)');
+    .option('--max-requeues <n>', `requeue cap: skip messages already requeued this often (default: $WARREN_DLQ_MAX_REQUEUES or ${ENV_SETTINGS.dlqMaxRequeues.default})`);
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
@@ -66,23 +66,12 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 function filterFrom(flags: FilterFlags): DlqFilter {
-  const parsed = dlqFilterInputSchema.safeParse({
-    route: flags.route,
-    reason: flags.reason,
-    errorClass: flags.errorClass,
-    origin: flags.origin,
-    id: flags.id,
-    since: flags.since,
-    before: flags.before,
-  });
-  if (!parsed.success) throw new DlqError('DLQ_INVALID_FILTER', parsed.error.message);
-  const r = toDlqFilter(parsed.data, Date.now());
-  if ('error' in r) throw new DlqError('DLQ_INVALID_FILTER', r.error);
-  return r.filter;
+  const { route, reason, errorClass, origin, id, since, before } = flags;
+  return parseDlqFilter({ route, reason, errorClass, origin, id, since, before }, Date.now());
 }
 
 function maxRequeuesFrom(ctx: CliContext, flags: FilterFlags): number {
-  return positiveInt(flags.maxRequeues, '--max-requeues') ?? positiveInt(ctx.env['WARREN_DLQ_MAX_REQUEUES'], 'WARREN_DLQ_MAX_REQUEUES') ?? 5;
+  return positiveInt(flags.maxRequeues, '--max-requeues') ?? ctx.config().dlqMaxRequeues;
 }
 
 /** Opens what a DLQ command needs and closes it afterwards. */
@@ -101,7 +90,7 @@ async function withService<T>(ctx: CliContext, cmd: Command, journal: string | f
     topology,
     // Only a --to-route requeue loads them (consumers/schemas/*), to check the payloads as a new job would be.
     payloadSchemas: () => loadPayloadSchemas(topology, consumersDir),
-    events: createJobEventPublisher(eventPublisher, topology.jobEvents, 'dlq', () => loadJobEventKeyring({ env: ctx.env, vhost: c.vhost, management: ctx.management(topology), logger: createSilentLogger() })),
+    events: createJobEventPublisher(eventPublisher, topology.jobEvents, 'dlq', () => loadJobEventKeyring({ key: ctx.config().eventKey, previousKey: ctx.config().eventKeyPrevious, vhost: c.vhost, management: ctx.management(topology), logger: createSilentLogger() })),
   };
   if (journal !== false) deps.journal = (vhost, queue) => createFileJournal(typeof journal === 'string' ? journal : defaultJournalPath(vhost, queue, ctx.env));
   try {

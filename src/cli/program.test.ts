@@ -38,6 +38,24 @@ describe('runCli', () => {
     expect(io.out()).toContain(`from ${file}:`);
   });
 
+  it('fails at start, before touching the broker, on an invalid setting, naming the variable', async () => {
+    const io = captureIo();
+    let asked = false;
+    const code = await runCli(['-f', file, 'topology', 'plan'], {
+      io,
+      env: { WARREN_API_PORT: 'eighty', WARREN_DLQ_MAX_REQUEUES: '-1' },
+      management: () => {
+        asked = true;
+        return createFakeManagement();
+      },
+    });
+    expect(code).toBe(1);
+    expect(asked).toBe(false);
+    expect(io.err()).toBe(
+      "error: invalid configuration (2 problems):\n  - WARREN_API_PORT must be a port number 0-65535, got 'eighty'\n  - WARREN_DLQ_MAX_REQUEUES must be a whole number (0 or more), got '-1'\n",
+    );
+  });
+
   it('shows an unreachable broker as one paragraph without a stack trace', async () => {
     const io = captureIo();
     const failAll = () => new BrokerUnavailableError('RabbitMQ management API at http://guest:***@127.0.0.1:15672 is not reachable (connect ECONNREFUSED 127.0.0.1:15672).');

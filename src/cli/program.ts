@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { ENV_SETTINGS } from '../config/env-settings.ts';
 import { createCliContext, type CliContext, type CliContextOptions } from './cli-context.ts';
 import { renderError } from './render-error.ts';
 import { registerDlqCommand } from './dlq-command.ts';
@@ -38,7 +39,7 @@ export function createProgram(ctx: CliContext = createCliContext(), groups: read
   const program = new Command('warren')
     .description('RabbitMQ topology-driven task router for LLM jobs')
     .version(packageVersion(), '-V, --version')
-    .option('-f, --file <topology.yaml>', 'topology file (default: $WARREN_TOPOLOGY or ./topology.yaml)')
+    .option('-f, --file <topology.yaml>', `topology file (default: $WARREN_TOPOLOGY or ./${ENV_SETTINGS.topologyFile.default})`)
     .option('--json', 'machine-readable output on stdout')
     .option('--verbose', 'show stack traces and causes on errors')
     .showHelpAfterError('(run with --help for usage)')
@@ -47,6 +48,9 @@ export function createProgram(ctx: CliContext = createCliContext(), groups: read
       writeOut: (s) => void ctx.io.stdout.write(s),
       writeErr: (s) => void ctx.io.stderr.write(s),
     });
+  // Every command reads the settings before it does anything, so an invalid one stops it at start
+  // (--help and --version still work with a broken environment).
+  program.hook('preAction', () => void ctx.config());
   for (const register of groups) register(program, ctx);
   return program;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
+import { ENV_SETTINGS } from '../config/env-settings.ts';
 import { WarrenError } from '../errors/index.ts';
 import type { CliContext } from './cli-context.ts';
 
@@ -42,7 +43,7 @@ export function createPublishCommand(ctx: CliContext): Command {
     .option('-d, --data <json>', 'the job as JSON')
     .option('--data-file <file>', "read the job from a file ('-' for stdin)")
     .option('--wait <duration>', 'wait up to this long (e.g. 30s) for the job to finish and print its result')
-    .option('--url <url>', 'API base URL (default: $WARREN_API_URL or http://127.0.0.1:$WARREN_API_PORT, port 8080)')
+    .option('--url <url>', `API base URL (default: $WARREN_API_URL or http://127.0.0.1:$WARREN_API_PORT, port ${ENV_SETTINGS.apiPort.default})`)
     .option('--key <key>', 'API key (default: $WARREN_API_KEY); prefer the variable, a flag shows in `ps`')
     .option('--idempotency-key <key>', 'the same key returns the first job instead of publishing again')
     .action(async (route: string, flags: PublishFlags, cmd: Command) => {
@@ -55,8 +56,9 @@ export function createPublishCommand(ctx: CliContext): Command {
       }
       const waitMs = flags.wait === undefined ? undefined : parseDuration(flags.wait);
       if (flags.wait !== undefined && waitMs === undefined) throw new WarrenError('CLI_BAD_OPTION', `--wait must be a duration such as 30s or 2m, got '${flags.wait}'`);
-      const base = (flags.url ?? ctx.env.WARREN_API_URL ?? `http://127.0.0.1:${ctx.env.WARREN_API_PORT ?? 8080}`).replace(/\/$/, '');
-      const key = flags.key ?? ctx.env.WARREN_API_KEY;
+      const config = ctx.config();
+      const base = (flags.url ?? config.apiUrl ?? `http://127.0.0.1:${config.apiPort}`).replace(/\/$/, '');
+      const key = flags.key ?? config.apiKey;
       const url = `${base}/v1/jobs/${encodeURIComponent(route)}${waitMs === undefined ? '' : `?wait=${waitMs}ms`}`;
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (key !== undefined && key !== '') headers.authorization = `Bearer ${key}`;

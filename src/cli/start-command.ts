@@ -1,7 +1,12 @@
 import { connect } from 'node:net';
 import type { Command } from 'commander';
+import type { DlqOperationsFactory } from '../api/dlq-operations.ts';
+import type { StartApiOptions } from '../api/start-api.ts';
 import { parseDuration } from '../config/duration.ts';
+import { ENV_SETTINGS, type WarrenConfig } from '../config/env-settings.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
+import { createDlqRequests } from '../dlq/dlq-requests.ts';
+import { createDlqService } from '../dlq/dlq-service.ts';
 import { WarrenError } from '../errors/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
@@ -10,7 +15,8 @@ import type { CliContext } from './cli-context.ts';
 /** What `warren start` runs in this process. */
 export type StartMode = 'api' | 'worker' | 'all';
 
-interface StartFlags {
+/** Flags of `warren start`. */
+export interface StartFlags {
   consumers?: string;
   port?: string;
   host?: string;
@@ -49,8 +55,8 @@ function portIsOpen(host: string, port: number): Promise<boolean> {
  * The local fake-LLM endpoints providers point at: a provider whose baseURL is on
  * localhost and whose key is not a real one (no OPENAI_API_KEY in the environment).
  */
-export function fakeLlmEndpoints(loaded: LoadedTopology, env: NodeJS.ProcessEnv): { host: string; port: number }[] {
-  if (env.OPENAI_API_KEY !== undefined && env.OPENAI_API_KEY !== '') return [];
+export function fakeLlmEndpoints(loaded: LoadedTopology, openAiApiKey: string | undefined): { host: string; port: number }[] {
+  if (openAiApiKey !== undefined && openAiApiKey !== '') return [];
   const out = new Map<string, { host: string; port: number }>();
   for (const p of Object.values(loaded.topology.providers)) {
     const u = new URL(p.baseURL);
@@ -68,14 +74,37 @@ function intFlag(value: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/**
+ * The /v1/dlq operations `warren start` gives the API: src/dlq's service on the
+ * API's connection, with the configured requeue cap (WARREN_DLQ_MAX_REQUEUES,
+ * the same value `warren dlq` uses).
+ */
+export function dlqForApi(config: Pick<WarrenConfig, 'dlqMaxRequeues'>): DlqOperationsFactory {
+  return (wiring) => createDlqRequests(createDlqService(wiring), { maxRequeues: config.dlqMaxRequeues });
+}
+
+/** What `warren start` passes to startApi: every setting from the one configuration, `--port` / `--host` winning. */
+export function apiStartOptions(config: WarrenConfig, flags: Pick<StartFlags, 'port' | 'host'>, loaded: LoadedTopology, logger: Logger): StartApiOptions {
+  const port = intFlag(flags.port, '--port');
+  return {
+    topology: loaded,
+    logger,
+    config,
+    dlq: dlqForApi(config),
+    ...(port === undefined ? {} : { port }),
+    ...(flags.host === undefined ? {} : { host: flags.host }),
+  };
+}
+
 async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopology, ctx: CliContext, logger: Logger): Promise<Part[]> {
   const parts: Part[] = [];
+  const config = ctx.config();
   try {
     if (mode !== 'api' && flags.fakeLlm !== false) {
-      for (const ep of fakeLlmEndpoints(loaded, ctx.env)) {
+      for (const ep of fakeLlmEndpoints(loaded, config.openAiApiKey)) {
         if (await portIsOpen(ep.host, ep.port)) continue;
         const { createFakeLlmServer } = await import('../../fake-llm/index.ts');
-        const latencyMs = Number(ctx.env.FAKE_LLM_LATENCY_MS ?? 200);
+        const latencyMs = config.fakeLlmLatencyMs;
         const server = await createFakeLlmServer({ host: ep.host, port: ep.port, latencyMs });
         logger.info({ url: server.url, latencyMs }, 'no OPENAI_API_KEY: started the built-in fake LLM (set OPENAI_API_KEY and OPENAI_BASE_URL for a real provider)');
         parts.push({ name: 'fake-llm', close: () => server.close() });
@@ -87,26 +116,20 @@ async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopo
     }
     if (mode !== 'worker') {
       const { startApi } = await import('../api/start-api.ts');
-      const port = intFlag(flags.port, '--port');
-      const api = await startApi({
-        topology: loaded,
-        logger,
-        env: ctx.env,
-        ...(port === undefined ? {} : { port }),
-        ...(flags.host === undefined ? {} : { host: flags.host }),
-      });
+      const api = await startApi(apiStartOptions(config, flags, loaded, logger));
       parts.push({ name: 'api', close: () => api.close() });
     }
     if (mode !== 'api') {
       const { startWorker } = await import('../worker/start-worker.ts');
-      const metricsPort = intFlag(flags.metricsPort ?? ctx.env.WARREN_METRICS_PORT, '--metrics-port');
+      const metricsPort = intFlag(flags.metricsPort, '--metrics-port') ?? config.metricsPort;
       const consumers = flags.consumers?.split(',').map((s) => s.trim()).filter((s) => s !== '');
       const worker = await startWorker({
         topology: loaded,
         logger,
+        config,
+        metricsHost: config.metricsHost,
         ...(consumers === undefined ? {} : { consumers }),
         ...(metricsPort === undefined ? {} : { metricsPort }),
-        ...(ctx.env.WARREN_METRICS_HOST === undefined ? {} : { metricsHost: ctx.env.WARREN_METRICS_HOST }),
       });
       logger.info({ consumers: worker.consumers, metrics: worker.metricsUrl }, 'workers consuming');
       parts.push({ name: 'worker', close: (deadlineMs) => worker.close(deadlineMs) });
@@ -136,8 +159,8 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
     .description('run warren: the HTTP API, the workers, or both (applies topology.yaml on boot)')
     .argument('[mode]', 'api | worker | all', 'all')
     .option('--consumers <names>', 'comma-separated consumer names to run (default: all in topology.yaml)')
-    .option('--port <port>', 'API port (default: $WARREN_API_PORT or 8080)')
-    .option('--host <host>', 'API interface (default: $WARREN_API_HOST or 127.0.0.1)')
+    .option('--port <port>', `API port (default: $WARREN_API_PORT or ${ENV_SETTINGS.apiPort.default})`)
+    .option('--host <host>', `API interface (default: $WARREN_API_HOST or ${ENV_SETTINGS.apiHost.default})`)
     .option('--metrics-port <port>', 'worker /metrics port (default: $WARREN_METRICS_PORT; none when unset)')
     .option('--no-apply', "don't apply the topology on boot")
     .option('--no-fake-llm', "don't start the built-in fake LLM even when no OPENAI_API_KEY is set")
@@ -149,7 +172,7 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
       const deadlineMs = parseDuration(flags.shutdownDeadline ?? '30s');
       if (deadlineMs === undefined) throw new WarrenError('CLI_BAD_OPTION', `--shutdown-deadline: invalid duration '${flags.shutdownDeadline ?? ''}'`);
       const loaded = ctx.loadTopology(cmd);
-      const logger = createLogger({ name: 'warren' });
+      const logger = createLogger({ name: 'warren', level: ctx.config().logLevel });
       const parts = await startParts(mode, flags, loaded, ctx, logger);
 
       // Stay up until a signal: the first stops gracefully, a second exits at once

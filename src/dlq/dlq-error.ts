@@ -1,22 +1,3 @@
-import { WarrenError, type WarrenErrorOptions } from '../errors/index.ts';
-
-/** Stable codes of {@link DlqError}; the API maps them to HTTP statuses. */
-export type DlqErrorCode =
-  | 'DLQ_QUEUE_NOT_FOUND'
-  | 'DLQ_NOT_A_DEAD_LETTER_QUEUE'
-  | 'DLQ_UNKNOWN_ROUTE'
-  | 'DLQ_QUEUE_BUSY'
-  | 'DLQ_UNSUPPORTED_QUEUE'
-  | 'DLQ_CONNECTION_LOST'
-  | 'DLQ_CONFIRMATION_REQUIRED'
-  | 'DLQ_INVALID_FILTER';
-
-/** A dead-letter operation refused or stopped, with a message that says what to do. */
-export class DlqError extends WarrenError {
-  override readonly name = 'DlqError';
-  override readonly code: DlqErrorCode;
-  constructor(code: DlqErrorCode, message: string, options: WarrenErrorOptions = {}) {
-    super(code, message, options);
-    this.code = code;
-  }
-}
+// DlqError lives in src/errors/ (the API maps it without importing the DLQ tooling); this re-export keeps
+// the DLQ files' relative imports working.
+export { DlqError, type DlqErrorCode } from '../errors/dlq-error.ts';

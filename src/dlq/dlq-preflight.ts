@@ -1,5 +1,6 @@
 import { seg, type ManagementClient } from '../broker/management-client.ts';
 import { ManagementApiError } from '../errors/index.ts';
+import { countedDeliveryLimit, deliveryLimitWarning } from './delivery-limit.ts';
 import { DlqError } from './dlq-error.ts';
 import type { DlqTopology } from './dlq-topology.ts';
 
@@ -13,6 +14,8 @@ export interface QueueFacts {
   isDeadLetterQueue: boolean;
   managementAvailable: boolean;
   brokerVersion: string | undefined;
+  /** The delivery limit list/requeue runs count against (quorum queues before RabbitMQ 4.3), if any. */
+  deliveryLimit: number | undefined;
   /** Human-readable warnings (printed by the CLI, returned by the API). */
   warnings: string[];
 }
@@ -26,8 +29,9 @@ interface QueueJson {
 /**
  * Checks a queue before a DLQ operation: it exists (404 -> DLQ_QUEUE_NOT_FOUND),
  * it isn't a stream, it is a dead-letter queue of the topology (or `force`),
- * and warns when a quorum DLQ has a delivery limit (every read returns the
- * unmatched messages, which counts as a delivery on RabbitMQ before 4.3).
+ * and warns when a quorum DLQ's delivery limit is low enough to drop messages
+ * that are only being read (every read returns the messages it leaves in
+ * place, which counts as a delivery on RabbitMQ before 4.3; see delivery-limit.ts).
  * A management API that is down is a warning, not an error: the AMQP side
  * re-checks the queue and the requeue itself needs only AMQP.
  */
@@ -73,16 +77,10 @@ export async function preflightQueue(opts: {
     }
     warnings.push(text);
   }
-  if (info && type === 'quorum') {
-    const limit = info.effective_policy_definition?.['delivery-limit'] ?? info.arguments?.['x-delivery-limit'];
-    const major = Number((brokerVersion ?? '3').split('.')[0]);
-    const minor = Number((brokerVersion ?? '3.0').split('.')[1]);
-    const countsReturns = major < 4 || (major === 4 && minor < 3);
-    if (countsReturns && (typeof limit === 'number' ? limit >= 0 : major >= 4)) {
-      warnings.push(
-        `quorum queue '${queue}' has a delivery limit (${typeof limit === 'number' ? limit : 'the 4.x default of 20'}): each list/requeue run counts one delivery for the messages it leaves in place; set deliveryLimit high (or -1 on 4.x) on dead-letter queues`,
-      );
-    }
-  }
-  return { queue, type, sources, isDeadLetterQueue, managementAvailable, brokerVersion, warnings };
+  const deliveryLimit = info
+    ? countedDeliveryLimit({ type, argument: info.arguments?.['x-delivery-limit'], policy: info.effective_policy_definition?.['delivery-limit'], declared: dlqTopology.topology.queues[queue]?.deliveryLimit, brokerVersion })
+    : undefined;
+  const limitWarning = deliveryLimitWarning(queue, deliveryLimit);
+  if (limitWarning !== undefined) warnings.push(limitWarning);
+  return { queue, type, sources, isDeadLetterQueue, managementAvailable, brokerVersion, deliveryLimit, warnings };
 }

@@ -1,5 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
+import { ENV_SETTINGS } from '../config/env-settings.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
+import { deliveryCountWarning, tallyDeliveryCount, type DeliveryCountTally } from './delivery-limit.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { preflightQueue } from './dlq-preflight.ts';
 import { runRequeue, type RequeueOptions, type RequeueReport } from './dlq-requeue.ts';
@@ -19,7 +21,7 @@ export interface InspectOptions {
   offset?: number;
   /** Matching messages returned. @default 20 */
   pageSize?: number;
-  /** Counted as over the cap in the summary. @default 5 */
+  /** Counted as over the cap in the summary. @default WARREN_DLQ_MAX_REQUEUES's declared default (callers pass the loaded value) */
   maxRequeues?: number;
 }
 
@@ -82,10 +84,11 @@ export function createDlqService(deps: DlqDeps): DlqService {
     const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
     const reader = await openSnapshotReader({ connection, queue });
     const journal = deps.journal?.(vhost, queue);
-    const summary = createSummaryBuilder(queue, reader.total, options.maxRequeues ?? 5);
+    const summary = createSummaryBuilder(queue, reader.total, options.maxRequeues ?? ENV_SETTINGS.dlqMaxRequeues.default);
     let index = 0;
     let matched = 0;
     let limited = false;
+    const counts: DeliveryCountTally = { max: 0, near: 0 };
     try {
       for (;;) {
         if (options.limit !== undefined && matched >= options.limit) {
@@ -95,6 +98,7 @@ export function createDlqService(deps: DlqDeps): DlqService {
         const msg = await reader.next();
         if (!msg) break;
         summary.scanned();
+        tallyDeliveryCount(counts, msg.properties.headers, facts.deliveryLimit);
         const info = resolveDeadLetter(msg, { queue, origins });
         if (matchesFilter(info, options.filter)) {
           const already = journal !== undefined && msg.fields.redelivered && journal.leftover(dedupeKey(msg)) === 'confirmed';
@@ -107,7 +111,8 @@ export function createDlqService(deps: DlqDeps): DlqService {
     } finally {
       await reader.close();
     }
-    return { summary: summary.result(limited || reader.total > reader.snapshot), warnings: facts.warnings };
+    const countWarning = deliveryCountWarning(queue, facts.deliveryLimit, counts);
+    return { summary: summary.result(limited || reader.total > reader.snapshot), warnings: countWarning === undefined ? facts.warnings : [...facts.warnings, countWarning] };
   }
 
   return {

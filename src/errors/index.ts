@@ -4,3 +4,5 @@ export * from './broker-error.ts';
 export * from './publish-errors.ts';
 export * from './job-errors.ts';
 export * from './job-submit-errors.ts';
+export * from './dlq-error.ts';
+export * from './config-error.ts';

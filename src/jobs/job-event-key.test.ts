@@ -34,7 +34,7 @@ const base = { vhost: 'prod', logger: createSilentLogger() };
 describe('loadJobEventKeyring', () => {
   it('uses WARREN_EVENT_KEY without asking the broker, and WARREN_EVENT_KEY_PREVIOUS still verifies', async () => {
     const m = fakeManagement();
-    const keys = await loadJobEventKeyring({ ...base, management: m.client, env: { WARREN_EVENT_KEY: 'new-secret-0123456789', WARREN_EVENT_KEY_PREVIOUS: 'old-secret-0123456789' } });
+    const keys = await loadJobEventKeyring({ ...base, management: m.client, key: 'new-secret-0123456789', previousKey: 'old-secret-0123456789' });
     expect(m.calls).toEqual([]);
     expect(keys.keyId).toBe(createJobEventKeyring('new-secret-0123456789', 'prod').keyId);
     expect(keys.verify('job.queued', body, createJobEventKeyring('old-secret-0123456789', 'prod').sign('job.queued', body))).toBe('valid');
@@ -42,11 +42,11 @@ describe('loadJobEventKeyring', () => {
 
   it('creates the key in the broker once; every later process reads the same one', async () => {
     const m = fakeManagement();
-    const first = await loadJobEventKeyring({ ...base, management: m.client, env: {} });
+    const first = await loadJobEventKeyring({ ...base, management: m.client });
     expect(m.calls.filter((c) => c.startsWith('PUT'))).toEqual([`PUT /global-parameters/${encodeURIComponent(eventKeyParameterName('prod'))}`]);
     const stored = m.params.get(eventKeyParameterName('prod')) as { key: string; createdAt: string };
     expect(Buffer.from(stored.key, 'base64')).toHaveLength(32);
-    const second = await loadJobEventKeyring({ ...base, management: m.client, env: {} });
+    const second = await loadJobEventKeyring({ ...base, management: m.client });
     expect(m.calls.filter((c) => c.startsWith('PUT'))).toHaveLength(1);
     expect(second.keyId).toBe(first.keyId);
     expect(second.verify('job.queued', body, first.sign('job.queued', body))).toBe('valid');
@@ -54,11 +54,11 @@ describe('loadJobEventKeyring', () => {
 
   it('fails with EVENT_KEY_UNAVAILABLE (naming both ways out) when the broker refuses, and EVENT_KEY_INVALID for a foreign parameter', async () => {
     const refused = fakeManagement({}, new ManagementApiError(401, 'refused'));
-    await expect(loadJobEventKeyring({ ...base, management: refused.client, env: {} })).rejects.toMatchObject({
+    await expect(loadJobEventKeyring({ ...base, management: refused.client })).rejects.toMatchObject({
       code: 'EVENT_KEY_UNAVAILABLE',
       message: expect.stringMatching(/policymaker or administrator.*WARREN_EVENT_KEY/),
     });
     const foreign = fakeManagement({ [eventKeyParameterName('prod')]: { key: 'short' } });
-    await expect(loadJobEventKeyring({ ...base, management: foreign.client, env: {} })).rejects.toMatchObject({ code: 'EVENT_KEY_INVALID' });
+    await expect(loadJobEventKeyring({ ...base, management: foreign.client })).rejects.toMatchObject({ code: 'EVENT_KEY_INVALID' });
   });
 });

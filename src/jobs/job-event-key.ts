@@ -22,8 +22,10 @@ const storedKeySchema = z.object({
 
 /** Options of {@link loadJobEventKeyring}. */
 export interface LoadJobEventKeyringOptions {
-  /** `WARREN_EVENT_KEY` (and `WARREN_EVENT_KEY_PREVIOUS`) are read from here. */
-  env: NodeJS.ProcessEnv;
+  /** The operator's key (WARREN_EVENT_KEY); wins over the broker's when given. */
+  key?: string | undefined;
+  /** The key before a rotation (WARREN_EVENT_KEY_PREVIOUS): still verified, never used to sign. */
+  previousKey?: string | undefined;
   /** The deployment's vhost (topology `connection.vhost`): keys are derived per vhost. */
   vhost: string;
   /** Reads (and, the first time, creates) the key kept in the broker when the env does not give one. */
@@ -108,8 +110,8 @@ async function withLock<T>(connection: ChannelModel | undefined, timeoutMs: numb
  * verify events must not run.
  */
 export async function loadJobEventKeyring(options: LoadJobEventKeyringOptions): Promise<JobEventKeyring> {
-  const fromEnv = options.env.WARREN_EVENT_KEY?.trim();
-  const previous = options.env.WARREN_EVENT_KEY_PREVIOUS?.trim();
+  const fromEnv = options.key?.trim();
+  const previous = options.previousKey?.trim();
   if (fromEnv) {
     const keyring = createJobEventKeyring(fromEnv, options.vhost, previous ? [previous] : []);
     options.logger.debug({ keyId: keyring.keyId }, 'job events signed with WARREN_EVENT_KEY');

@@ -18,7 +18,7 @@ export const REDACT_PATHS = [
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
-  /** @default process.env.WARREN_LOG_LEVEL ?? 'info' */
+  /** pino level; `warren start` passes WARREN_LOG_LEVEL (src/config/env-settings.ts). @default 'info' */
   level?: string;
   /** Component name, e.g. `api` or `worker`. */
   name?: string;
@@ -29,7 +29,7 @@ export interface LoggerOptions {
 /** Creates a JSON logger with secrets redacted. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const opts = {
-    level: options.level ?? process.env.WARREN_LOG_LEVEL ?? 'info',
+    level: options.level ?? 'info',
     ...(options.name === undefined ? {} : { name: options.name }),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };

@@ -1,6 +1,8 @@
 import { createBrokerConnection, type BrokerConnection } from '../broker/broker-connection.ts';
 import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { createManagementClient } from '../broker/management-client.ts';
+import type { WarrenConfig } from '../config/env-settings.ts';
+import { defaultConfig } from '../config/load-config.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
 import { WarrenError } from '../errors/index.ts';
 import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
@@ -8,6 +10,7 @@ import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createOpenAiClients } from '../llm/openai-clients.ts';
 import { configureProviderBudgets, createRateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
+import { loadPayloadSchemas } from '../consumer-modules/load-payload-schemas.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
 import { retryTiers } from '../jobs/retry-tiers.ts';
 import { compileRoutes } from '../jobs/route-catalog.ts';
@@ -16,7 +19,7 @@ import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import { createConsumerRuntime, type ConsumerRuntime } from './consumer-runtime.ts';
 import type { JobHandler } from './handler-contract.ts';
 import { createJobSettler } from './job-settler.ts';
-import { loadHandler, loadPayloadSchemas } from './load-handlers.ts';
+import { loadHandler } from './load-handlers.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { createPayloadValidator } from './payload-validator.ts';
 import { createRoutePublisher } from './route-publisher.ts';
@@ -51,8 +54,8 @@ export interface StartWorkerOptions {
   connectionName?: string;
   /** Signs job events. @default loaded by loadJobEventKeyring (WARREN_EVENT_KEY, else the broker) */
   eventKeys?: JobEventKeyring;
-  /** Where WARREN_EVENT_KEY is read. @default process.env */
-  env?: NodeJS.ProcessEnv;
+  /** Settings loaded once at start (WARREN_EVENT_KEY ...). @default the declared defaults (defaultConfig()) */
+  config?: WarrenConfig;
 }
 
 /** A running worker process part. */
@@ -96,6 +99,7 @@ function passwordsOf(urls: readonly string[]): string[] {
  */
 export async function startWorker(options: StartWorkerOptions): Promise<Worker> {
   const { topology, consumersDir } = options.topology;
+  const config = options.config ?? defaultConfig();
   const logger = options.logger.child({ component: 'worker' });
   const names = options.consumers ?? Object.keys(topology.consumers);
   const unknown = names.filter((n) => !(n in topology.consumers));
@@ -134,7 +138,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     eventKeys =
       options.eventKeys ??
       (await loadJobEventKeyring({
-        env: options.env ?? process.env,
+        key: config.eventKey,
+        previousKey: config.eventKeyPrevious,
         vhost: topology.connection.vhost,
         management: createManagementClient({ url: topology.connection.management }),
         connection: connection.current(),

@@ -1,6 +1,8 @@
 import amqplib, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
+import { dlqForApi } from '../../src/cli/start-command.ts';
+import { defaultConfig } from '../../src/config/load-config.ts';
 import { topologySchema, type Topology } from '../../src/config/topology-schema.ts';
 import { signedEventProperties } from '../../src/jobs/job-event-publisher.ts';
 import { ensureTopology } from '../../src/topology/ensure-topology.ts';
@@ -163,7 +165,7 @@ describe('authorisation matrix: every registered route x every kind of caller (r
     }
     await waitForCount(ch, 'dead', 2, 10_000);
 
-    api = await startApi({ topology, port: 0, apiKeys: KEYS, logger: testLogger(), processMetrics: false });
+    api = await startApi({ topology, port: 0, apiKeys: KEYS, logger: testLogger(), processMetrics: false, dlq: dlqForApi(defaultConfig()) });
     await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 200, 20_000);
 
     const submitted = await as(api, 'owner', { method: 'POST', path: '/v1/jobs/chat', body: chatBody(100) });

@@ -2,11 +2,18 @@ import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { createBrokerConnection, type BrokerConnection } from '../../src/broker/broker-connection.ts';
+import { captureIo } from '../../src/cli/cli-test-io.test-support.ts';
+import { runCli } from '../../src/cli/program.ts';
+import { apiStartOptions } from '../../src/cli/start-command.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import type { Topology } from '../../src/config/topology-schema.ts';
 import { testLogger } from './helpers/api-fixture.ts';
 import { waitForCount, warrenDeadLetterHeaders, writeDlqTopology } from './helpers/dlq-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
 const ADMIN = { authorization: 'Bearer admin-key-0123456789' };
+/** The environment `warren start api` and `warren dlq` see in these tests: a requeue cap of 1 instead of the default. */
+const ENV = { WARREN_API_KEYS: 'admin-key-0123456789:*:admin;plain-key-0123456789:*', WARREN_DLQ_MAX_REQUEUES: '1' };
 const PLAIN = { authorization: 'Bearer plain-key-0123456789' };
 
 describe('the API serves the DLQ endpoints behind the admin scope (real broker, startApi)', () => {
@@ -17,19 +24,20 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
   /** The API's own broker connection (injected, so the test sees every drop). */
   let apiConnection: BrokerConnection;
   const drops: Array<string | undefined> = [];
+  let topology: Topology;
+  let file: string;
+  let dir: string;
 
   beforeAll(async () => {
     vh = await createTestVhost('api-dlq');
-    const { topology } = writeDlqTopology(vh);
+    ({ topology, file, dir } = writeDlqTopology(vh));
     apiConnection = createBrokerConnection({ urls: topology.connection.urls, vhost: vh.vhost, name: `api-dlq-${process.pid}` });
     apiConnection.onDisconnect((err) => drops.push(err?.message));
+    // Started as `warren start api` starts it, with the settings loaded from this environment.
     api = await startApi({
-      topology,
-      port: 0,
-      apiKeys: 'admin-key-0123456789:*:admin;plain-key-0123456789:*',
+      ...apiStartOptions(loadConfig(ENV), { port: '0' }, { topology, file, consumersDir: dir }, testLogger()),
       applyTopology: true,
       connection: apiConnection,
-      logger: testLogger(),
     });
     conn = await amqplib.connect(vh.amqpUrl);
     ch = await conn.createConfirmChannel();
@@ -75,6 +83,29 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
     expect(back && back.properties.messageId).toBe('dead-1');
     const left = await ch.get('dead', { noAck: true });
     expect(left && left.properties.messageId).toBe('dead-2');
+  });
+
+  it('WARREN_DLQ_MAX_REQUEUES reaches /v1/dlq and `warren dlq` alike: a dead letter requeued once is over a cap of 1 in both', async () => {
+    ch.sendToQueue('dead', Buffer.from('{"type":"x"}'), {
+      messageId: 'capped-1',
+      persistent: true,
+      headers: warrenDeadLetterHeaders({ exchange: 'jobs', routingKey: 'a.chat', queue: 'work.a', errorClass: 'auth', route: 'a', requeued: 1 }),
+    });
+    await ch.waitForConfirms();
+
+    const list = await fetch(`${api.url}/v1/dlq/dead?id=capped-1`, { headers: ADMIN });
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { summary: unknown }).summary).toMatchObject({ matched: 1, maxRequeues: 1, overCap: 1 });
+
+    const io = captureIo();
+    expect(await runCli(['-f', file, '--json', 'dlq', 'list', 'dead', '--id', 'capped-1'], { io, env: { ...process.env, ...ENV } })).toBe(0);
+    expect((JSON.parse(io.out()) as { summary: unknown }).summary).toMatchObject({ matched: 1, maxRequeues: 1, overCap: 1 });
+
+    const requeue = await fetch(`${api.url}/v1/dlq/dead/requeue`, { method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ id: ['capped-1'] }) });
+    expect(requeue.status).toBe(200);
+    expect(await requeue.json()).toMatchObject({ moved: 0, skipped: { capped: 1 } });
+    const still = await fetch(`${api.url}/v1/dlq/dead?id=capped-1`, { headers: ADMIN });
+    expect(((await still.json()) as { summary: unknown }).summary).toMatchObject({ matched: 1 });
   });
 
   /** Another key's job; its HTTP status, or 0 when no answer came within 15 s. */

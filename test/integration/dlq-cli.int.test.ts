@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureIo } from '../../src/cli/cli-test-io.test-support.ts';
 import { runCli } from '../../src/cli/program.ts';
 import type { Topology } from '../../src/config/topology-schema.ts';
-import { createDlqRoutes } from '../../src/dlq/index.ts';
+import { dlqHttp } from './helpers/dlq-http.ts';
 import { createDlqHarness, declareDlqWorld, peekIds, warrenDeadLetterHeaders, writeDlqTopology, type DlqHarness } from './helpers/dlq-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
@@ -125,20 +125,20 @@ describe('warren dlq CLI and API (real broker)', () => {
   });
 
   it('API: GET /:queue and POST /:queue/requeue with the same filters', async () => {
-    const app = createDlqRoutes({ service: h.service });
-    let res = await app.request('/dead?errorClass=timeout&pageSize=5');
+    const request = dlqHttp(h.service);
+    let res = await request('/dead?errorClass=timeout&pageSize=5');
     expect(res.status).toBe(200);
     const listing = (await res.json()) as { summary: { total: number; matched: number }; messages: Array<{ messageId: string }> };
     expect(listing.summary).toMatchObject({ total: 2, matched: 1 });
     expect(listing.messages.map((m) => m.messageId)).toEqual(['w-3']);
-    res = await app.request('/nope');
+    res = await request('/nope');
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('DLQ_QUEUE_NOT_FOUND');
-    res = await app.request('/dead?since=yesterday');
+    res = await request('/dead?since=yesterday');
     expect(res.status).toBe(400);
-    res = await app.request('/dead/requeue', { method: 'POST', body: JSON.stringify({ toRoute: 'nope' }), headers: { 'content-type': 'application/json' } });
+    res = await request('/dead/requeue', { method: 'POST', body: JSON.stringify({ toRoute: 'nope' }), headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(422);
-    res = await app.request('/dead/requeue', { method: 'POST', body: JSON.stringify({ errorClass: ['timeout'], rate: '100/s' }), headers: { 'content-type': 'application/json' } });
+    res = await request('/dead/requeue', { method: 'POST', body: JSON.stringify({ errorClass: ['timeout'], rate: '100/s' }), headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(200);
     expect((await res.json()) as { moved: number; failed: number }).toMatchObject({ moved: 1, failed: 0 });
     expect(await peekIds(conn, 'work.a')).toEqual(['w-1', 'w-3']);

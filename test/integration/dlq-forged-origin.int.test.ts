@@ -1,9 +1,10 @@
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../../src/config/topology-schema.ts';
-import { createDlqRoutes, formatListing } from '../../src/dlq/index.ts';
+import { formatListing } from '../../src/dlq/index.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
 import { censusDiff, settledCensus, streamLength, type Census } from './helpers/broker-census.ts';
+import { dlqHttp } from './helpers/dlq-http.ts';
 import { createDlqHarness, drain, peekIds, waitForCount, type DlqHarness } from './helpers/dlq-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 import { applyOn, shippedTopology } from './helpers/topology.ts';
@@ -68,7 +69,7 @@ describe('warren dlq requeue never publishes a forged dead letter outside the wo
 
   it('`warren dlq list` and the /v1/dlq read route show each forged one as unknown origin, with the name it gave and why it is refused', async () => {
     const listing = await h.service.list('llm.dead', { filter: {}, pageSize: 20 });
-    const res = await createDlqRoutes({ service: h.service }).request('/llm.dead?pageSize=20');
+    const res = await dlqHttp(h.service)('/llm.dead?pageSize=20');
     expect(res.status).toBe(200);
     const http = (await res.json()) as { summary: { unknownOrigin: number }; messages: Array<{ messageId: string; origin?: unknown; originProblem?: string }> };
     expect(http.summary.unknownOrigin).toBe(FORGED.length);

@@ -3,6 +3,7 @@ import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../../src/api/start-api.ts';
 import { createManagementClient, seg } from '../../src/broker/management-client.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
 import type { LoadedTopology } from '../../src/config/load-topology.ts';
 import type { Topology } from '../../src/config/topology-schema.ts';
 import { eventKeyParameterName, loadJobEventKeyring } from '../../src/jobs/job-event-key.ts';
@@ -52,13 +53,13 @@ describe('the job-event key (real broker)', () => {
     const connections = await Promise.all(Array.from({ length: 8 }, () => amqplib.connect(h.vh.amqpUrl)));
     try {
       const rings = await Promise.all(
-        connections.map((connection) => loadJobEventKeyring({ env: {}, vhost, management: createManagementClient({ url: TEST_MANAGEMENT_URL }), connection, logger, parameterName: name })),
+        connections.map((connection) => loadJobEventKeyring({ vhost, management: createManagementClient({ url: TEST_MANAGEMENT_URL }), connection, logger, parameterName: name })),
       );
       expect(new Set(rings.map((r) => r.keyId)).size).toBe(1);
       const stored = await h.vh.management.get<{ value: { key: string } }>(`/global-parameters/${seg(name)}`);
       expect(Buffer.from(stored.value.key, 'base64')).toHaveLength(32);
       // A process starting later reads the same key.
-      const later = await loadJobEventKeyring({ env: {}, vhost, management: createManagementClient({ url: TEST_MANAGEMENT_URL }), logger, parameterName: name });
+      const later = await loadJobEventKeyring({ vhost, management: createManagementClient({ url: TEST_MANAGEMENT_URL }), logger, parameterName: name });
       expect(later.keyId).toBe(rings[0]!.keyId);
     } finally {
       await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
@@ -97,8 +98,8 @@ describe('the job-event key (real broker)', () => {
     const [, workerUser] = users as [(typeof users)[0], (typeof users)[0]];
     const noTags = withUser(TEST_MANAGEMENT_URL, workerUser.name, workerUser.password);
     const loaded: LoadedTopology = { ...h.loaded, topology: { ...h.topology, connection: { ...h.topology.connection, management: noTags } } };
-    await expect(startWorker({ topology: loaded, logger, env: {} })).rejects.toMatchObject({ code: 'EVENT_KEY_UNAVAILABLE', message: expect.stringContaining('WARREN_EVENT_KEY') });
-    const worker = await startWorker({ topology: loaded, logger, env: { WARREN_EVENT_KEY: 'an-operator-given-secret-0123456789' } });
+    await expect(startWorker({ topology: loaded, logger })).rejects.toMatchObject({ code: 'EVENT_KEY_UNAVAILABLE', message: expect.stringContaining('WARREN_EVENT_KEY') });
+    const worker = await startWorker({ topology: loaded, logger, config: loadConfig({ WARREN_EVENT_KEY: 'an-operator-given-secret-0123456789' }) });
     await worker.close(1_000);
   });
 });

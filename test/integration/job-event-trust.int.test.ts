@@ -1,6 +1,7 @@
 import type { Channel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
 import { HEADERS } from '../../src/jobs/headers.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
@@ -179,7 +180,7 @@ describe('job status accepts only events warren signed (real broker, API and wor
     expect((await call(api, `/v1/jobs/${legacyJob}`, OPS)).status).toBe(404);
     // An unsigned message written now lands above the cut-off, whatever it claims.
     await forge(forger, { jobId: legacyJob, status: 'failed', attempt: 2, at: new Date(Date.now() + 60_000).toISOString() }, { type: 'job.failed', appId: 'warren' });
-    const replica = await startApi({ topology: h.topology, port: 0, apiKeys: KEYS, logger, processMetrics: false, env: { WARREN_EVENT_UNSIGNED_BEFORE: '1' } });
+    const replica = await startApi({ topology: h.topology, port: 0, apiKeys: KEYS, logger, processMetrics: false, config: loadConfig({ WARREN_EVENT_UNSIGNED_BEFORE: '1' }) });
     try {
       await eventually(async () => (await fetch(`${replica.url}/readyz`)).status === 200, 20_000);
       const legacy = await call(replica, `/v1/jobs/${legacyJob}`, OPS);

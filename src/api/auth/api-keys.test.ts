@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/load-config.ts';
 import { hashApiKey, loadAuthConfig, parseApiKeysEnv, parseApiKeysFile } from './api-keys.ts';
 import { ANONYMOUS, createAuthenticator, hasScope, mayPublishExchange, mayPublishRoute, mayReadJob, mayReadMetrics } from './authenticator.ts';
 
@@ -59,26 +60,26 @@ describe('keys file', () => {
 
 describe('loadAuthConfig', () => {
   it('refuses to start without keys unless WARREN_AUTH=none', () => {
-    expect(() => loadAuthConfig({})).toThrow(/no API keys configured: set WARREN_API_KEYS/);
-    expect(loadAuthConfig({ WARREN_AUTH: 'none' })).toEqual({ mode: 'none' });
-    expect(() => loadAuthConfig({ WARREN_AUTH: 'none', WARREN_API_KEYS: 'a:b' })).toThrow('WARREN_AUTH=none conflicts');
-    expect(() => loadAuthConfig({ WARREN_AUTH: 'maybe' })).toThrow("WARREN_AUTH must be 'keys' or 'none'");
+    expect(() => loadAuthConfig(loadConfig({}))).toThrow(/no API keys configured: set WARREN_API_KEYS/);
+    expect(loadAuthConfig(loadConfig({ WARREN_AUTH: 'none' }))).toEqual({ mode: 'none' });
+    expect(() => loadAuthConfig(loadConfig({ WARREN_AUTH: 'none', WARREN_API_KEYS: 'a:b' }))).toThrow('WARREN_AUTH=none conflicts');
+    expect(() => loadAuthConfig(loadConfig({ WARREN_AUTH: 'maybe' }))).toThrow("WARREN_AUTH must be one of keys, none, got 'maybe'");
   });
 
   it('merges env keys and the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-keys-'));
     const file = join(dir, 'keys.json');
     writeFileSync(file, JSON.stringify({ keys: [{ name: 'f', key: 'from-file', routes: ['task'] }] }));
-    const cfg = loadAuthConfig({ WARREN_API_KEYS: 'from-env:chat', WARREN_API_KEYS_FILE: file });
+    const cfg = loadAuthConfig(loadConfig({ WARREN_API_KEYS: 'from-env:chat', WARREN_API_KEYS_FILE: file }));
     expect(cfg.mode === 'keys' && cfg.keys.map((k) => k.name)).toEqual(['env#1', 'f']);
-    expect(() => loadAuthConfig({ WARREN_API_KEYS_FILE: join(dir, 'missing.json') })).toThrow(/can't read WARREN_API_KEYS_FILE/);
+    expect(() => loadAuthConfig(loadConfig({ WARREN_API_KEYS_FILE: join(dir, 'missing.json') }))).toThrow(/can't read WARREN_API_KEYS_FILE/);
   });
 
   it('refuses a name used by an env key and a file key alike, and unknown scopes in the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-keys-'));
     const file = join(dir, 'keys.yaml');
     writeFileSync(file, 'keys:\n  - { name: app, key: from-file, routes: [task] }\n');
-    expect(() => loadAuthConfig({ WARREN_API_KEYS: 'from-env:chat::app', WARREN_API_KEYS_FILE: file })).toThrow("two API keys are named 'app'");
+    expect(() => loadAuthConfig(loadConfig({ WARREN_API_KEYS: 'from-env:chat::app', WARREN_API_KEYS_FILE: file }))).toThrow("two API keys are named 'app'");
     expect(() => parseApiKeysFile('keys:\n  - { key: k, routes: [task], scopes: [root] }\n', 'k.yaml')).toThrow("API keys file k.yaml: keys.0.scopes: unknown scope 'root'");
   });
 });

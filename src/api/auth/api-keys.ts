@@ -2,6 +2,7 @@ import * as nodeCrypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { WarrenConfig } from '../../config/env-settings.ts';
 import { WarrenError } from '../../errors/index.ts';
 
 /** Grant that allows every route and exchange, or every scope. */
@@ -143,16 +144,19 @@ export function parseApiKeysFile(text: string, file: string): ApiKeyEntry[] {
   return keys;
 }
 
+/** The settings {@link loadAuthConfig} reads (loaded from WARREN_API_KEYS, WARREN_API_KEYS_FILE and WARREN_AUTH by src/config). */
+export type AuthSettings = Pick<WarrenConfig, 'apiKeys' | 'apiKeysFile' | 'auth'>;
+
 /**
- * Reads the API's auth settings from the environment: `WARREN_API_KEYS` and/or
+ * The API's auth settings: keys from `WARREN_API_KEYS` and/or
  * `WARREN_API_KEYS_FILE`. With neither, the API refuses to start unless
  * `WARREN_AUTH=none` says, explicitly, that it should run without keys.
  */
-export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+export function loadAuthConfig(settings: AuthSettings): AuthConfig {
   const keys: ApiKeyEntry[] = [];
-  const inline = env.WARREN_API_KEYS?.trim();
+  const inline = settings.apiKeys?.trim();
   if (inline) keys.push(...parseApiKeysEnv(inline));
-  const file = env.WARREN_API_KEYS_FILE?.trim();
+  const file = settings.apiKeysFile?.trim();
   if (file) {
     let text: string;
     try {
@@ -163,12 +167,10 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig
     keys.push(...parseApiKeysFile(text, file));
   }
   checkUniqueNames(keys);
-  const mode = env.WARREN_AUTH?.trim().toLowerCase();
-  if (mode === 'none') {
+  if (settings.auth === 'none') {
     if (keys.length > 0) throw authError('WARREN_AUTH=none conflicts with the API keys that are configured; remove one of them');
     return { mode: 'none' };
   }
-  if (mode !== undefined && mode !== '' && mode !== 'keys') throw authError(`WARREN_AUTH must be 'keys' or 'none', got '${env.WARREN_AUTH ?? ''}'`);
   if (keys.length === 0) {
     throw new WarrenError(
       'AUTH_NOT_CONFIGURED',

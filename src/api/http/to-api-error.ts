@@ -3,6 +3,7 @@ import {
   BrokerUnavailableError,
   JobPublishError,
   JobValidationError,
+  type DlqErrorCode,
   PublishBackpressureError,
   PublishRejectedError,
   PublishTimeoutError,
@@ -20,6 +21,22 @@ export const RETRY_AFTER_REJECTED_S = 5;
 /** Seconds a client should wait after a timeout or a disconnect (reconnects happen within about a second). */
 export const RETRY_AFTER_UNAVAILABLE_S = 2;
 
+/** HTTP status of each dead-letter error (src/errors/dlq-error.ts), raised by the DLQ tooling behind /v1/dlq. */
+const DLQ_STATUS: Readonly<Record<DlqErrorCode, ApiErrorStatus>> = {
+  DLQ_INVALID_FILTER: 400,
+  DLQ_CONFIRMATION_REQUIRED: 400,
+  DLQ_QUEUE_NOT_FOUND: 404,
+  DLQ_QUEUE_BUSY: 409,
+  DLQ_NOT_A_DEAD_LETTER_QUEUE: 422,
+  DLQ_UNKNOWN_ROUTE: 422,
+  DLQ_UNSUPPORTED_QUEUE: 422,
+  DLQ_CONNECTION_LOST: 503,
+};
+
+function isDlqCode(code: string): code is DlqErrorCode {
+  return Object.hasOwn(DLQ_STATUS, code);
+}
+
 /** Options of {@link toApiError}. */
 export interface ToApiErrorOptions {
   /** Prefix of the field paths in a 400 (e.g. `['jobs', 3]` for a job of a batch). */
@@ -32,6 +49,9 @@ export interface ToApiErrorOptions {
  */
 export function toApiError(err: unknown, options: ToApiErrorOptions = {}): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof WarrenError && isDlqCode(err.code)) {
+    return new ApiError(DLQ_STATUS[err.code], err.code, err.message, { details: err.details ?? null, cause: err });
+  }
   const prefix = options.pathPrefix ?? [];
   if (err instanceof JobValidationError) {
     return new ApiError(400, 'VALIDATION_FAILED', err.message, { details: zodProblems(err.zodError, prefix), cause: err });

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { ENV_SETTINGS } from '../../config/env-settings.ts';
 import type { AppContext } from '../app-context.ts';
 import { batchModeSchema } from '../jobs/batch-mode.ts';
 import { exchangePublishSchema } from '../routes/publish.ts';
@@ -149,7 +150,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
   });
 }
 
-// Filters of both DLQ endpoints (src/dlq/message-filter.ts): every given filter must match.
+// Filters of both DLQ endpoints (parsed by src/dlq/message-filter.ts): every given filter must match.
 const listFilter = (what: string) => z.string().optional().meta({ description: `${what}; several as a comma-separated list (or the parameter repeated).` });
 const dlqFilterFields = {
   route: listFilter('Route names'),
@@ -187,7 +188,7 @@ function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
         limit: z.coerce.number().int().positive().optional().meta({ description: 'Stop after this many matching messages.' }),
         offset: z.coerce.number().int().nonnegative().optional().meta({ description: 'Matching messages to skip before the page. Default 0.' }),
         pageSize: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'Matching messages returned. Default 50.' }),
-        maxRequeues: z.coerce.number().int().nonnegative().optional().meta({ description: 'Counted as over the cap in the summary. Default 5.' }),
+        maxRequeues: z.coerce.number().int().nonnegative().optional().meta({ description: `Counted as over the cap in the summary. Default: the server's WARREN_DLQ_MAX_REQUEUES (${ENV_SETTINGS.dlqMaxRequeues.default} unless set).` }),
       }),
     },
     responses: { 200: json(dlqListingSchema, 'The listing.'), ...dlqErrors },
@@ -218,7 +219,7 @@ function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
                 via: z.enum(['auto', 'exchange', 'queue']).optional().meta({ description: 'Origin exchange + routing key, straight to the origin queue, or `auto` (default).' }),
                 dryRun: z.boolean().optional().meta({ description: 'Report what would happen; change nothing. Default false.' }),
                 rate: z.union([z.number().positive(), z.string()]).optional().meta({ description: 'Publishes per second: a number, or `500/s`, `30/m`.' }),
-                maxRequeues: z.number().int().nonnegative().optional().meta({ description: 'Skip messages already requeued this often. Default 5.' }),
+                maxRequeues: z.number().int().nonnegative().optional().meta({ description: `Skip messages already requeued this often. Default: the server's WARREN_DLQ_MAX_REQUEUES (${ENV_SETTINGS.dlqMaxRequeues.default} unless set).` }),
                 keepAttempts: z.boolean().optional().meta({ description: 'Keep x-warren-attempt instead of resetting it to 1. Default false.' }),
                 force: z.boolean().optional().meta({ description: 'Use a queue the topology does not know as a DLQ. Default false.' }),
               })

@@ -90,5 +90,5 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
 
 /** The job-event keys warren uses in the test's vhost (read from the broker, created if none): to write events as a worker would. */
 export function brokerEventKeys(vh: TestVhost): Promise<JobEventKeyring> {
-  return loadJobEventKeyring({ env: {}, vhost: vh.vhost, management: vh.management, logger: testLogger() });
+  return loadJobEventKeyring({ vhost: vh.vhost, management: vh.management, logger: testLogger() });
 }

@@ -1,0 +1,2 @@
+export * from './find-consumer-module.ts';
+export * from './load-payload-schemas.ts';

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { DlqError } from '../errors/index.ts';
+import type { RequeueReport } from './dlq-requeue.ts';
+import type { DlqListing, DlqService } from './dlq-service.ts';
+import { dlqFilterInputSchema, toDlqFilter, type DlqFilter } from './message-filter.ts';
+import { parseRate } from './rate-limiter.ts';
+
+/** Turns filter input (flags, a query string or a JSON body) into a {@link DlqFilter}; bad input raises DLQ_INVALID_FILTER. */
+export function parseDlqFilter(input: unknown, now: number): DlqFilter {
+  const parsed = dlqFilterInputSchema.safeParse(input);
+  if (!parsed.success) throw new DlqError('DLQ_INVALID_FILTER', z.prettifyError(parsed.error));
+  const r = toDlqFilter(parsed.data, now);
+  if ('error' in r) throw new DlqError('DLQ_INVALID_FILTER', r.error);
+  return r.filter;
+}
+
+/** Query of a listing: the filters plus paging; every value may arrive as text. */
+const listRequestSchema = dlqFilterInputSchema.extend({
+  limit: z.coerce.number().int().positive().optional(),
+  offset: z.coerce.number().int().nonnegative().default(0),
+  pageSize: z.coerce.number().int().min(1).max(1000).default(50),
+  maxRequeues: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Body of a requeue: the filters plus how to requeue. */
+const requeueRequestSchema = dlqFilterInputSchema.extend({
+  limit: z.number().int().positive().optional(),
+  toRoute: z.string().min(1).optional(),
+  via: z.enum(['auto', 'exchange', 'queue']).optional(),
+  dryRun: z.boolean().default(false),
+  /** Publishes per second: a number or `500/s`. */
+  rate: z.union([z.number().positive(), z.string()]).optional(),
+  maxRequeues: z.number().int().nonnegative().optional(),
+  keepAttempts: z.boolean().default(false),
+  force: z.boolean().default(false),
+});
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new DlqError('DLQ_INVALID_FILTER', z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+/** A listing with the page it shows. */
+export type DlqListingPage = DlqListing & { queue: string; offset: number; pageSize: number };
+
+/** Options of {@link createDlqRequests}. */
+export interface DlqRequestsOptions {
+  /** Requeue cap when a request names none (WARREN_DLQ_MAX_REQUEUES, from src/config). */
+  maxRequeues: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * List and requeue from plain, untrusted input, as a remote caller sends it (the
+ * HTTP API passes its query and JSON body through). Validated here with zod;
+ * bad input raises DlqError('DLQ_INVALID_FILTER'), so no transport is involved.
+ */
+export interface DlqRequests {
+  /** Summary and one page of matching messages; `query` holds filters, `offset`, `pageSize`, `limit`, `maxRequeues`. */
+  list(queue: string, query: unknown): Promise<DlqListingPage>;
+  /** Requeues what `body` selects (undefined: every message under the cap). A report with `error` says the run stopped early. */
+  requeue(queue: string, body: unknown, signal?: AbortSignal): Promise<RequeueReport>;
+}
+
+/** Creates {@link DlqRequests} over a DLQ service. */
+export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue'>, options: DlqRequestsOptions): DlqRequests {
+  const now = options.now ?? Date.now;
+  return {
+    async list(queue, query) {
+      const { limit, offset, pageSize, maxRequeues, ...filterInput } = parse(listRequestSchema, query);
+      const filter = parseDlqFilter(filterInput, now());
+      const listing = await service.list(queue, {
+        filter,
+        offset,
+        pageSize,
+        maxRequeues: maxRequeues ?? options.maxRequeues,
+        ...(limit === undefined ? {} : { limit }),
+      });
+      return { queue, ...listing, offset, pageSize };
+    },
+
+    async requeue(queue, body, signal) {
+      const { limit, toRoute, via, dryRun, rate, maxRequeues, keepAttempts, force, ...filterInput } = parse(requeueRequestSchema, body ?? {});
+      const filter = parseDlqFilter(filterInput, now());
+      const ratePerSec = rate === undefined ? undefined : typeof rate === 'number' ? rate : parseRate(rate);
+      if (rate !== undefined && ratePerSec === undefined) throw new DlqError('DLQ_INVALID_FILTER', `rate '${String(rate)}' is not a rate (use e.g. 500/s or 30/m)`);
+      return service.requeue(queue, {
+        filter,
+        dryRun,
+        keepAttempts,
+        force,
+        maxRequeues: maxRequeues ?? options.maxRequeues,
+        ...(signal === undefined ? {} : { signal }),
+        ...(limit === undefined ? {} : { limit }),
+        ...(toRoute === undefined ? {} : { toRoute }),
+        ...(via === undefined ? {} : { via }),
+        ...(ratePerSec === undefined ? {} : { ratePerSec }),
+      });
+    },
+  };
+}
