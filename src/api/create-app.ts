@@ -1,9 +1,12 @@
 import { Hono } from 'hono';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import type { ApiEnv } from './api-env.ts';
+import { checkApiLimits } from './api-limits-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
 import { createAuthMiddleware, requireScope } from './auth/auth-middleware.ts';
+import { createBodyBudget } from './http/body-budget.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
+import { createKeyLimiter } from './http/key-limiter.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
 import { createJobSubmitter } from './jobs/job-submitter.ts';
@@ -33,13 +36,19 @@ export type WarrenApp = Hono<ApiEnv>;
  */
 export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): WarrenApp {
   const limits = { ...DEFAULT_API_LIMITS, ...deps.limits };
+  checkApiLimits(limits);
   const routes = compileRoutes(deps.topology, deps.payloadSchemas ?? BUILTIN_PAYLOAD_SCHEMAS);
+  const submitterDeps = { events: deps.events, index: deps.index, metrics: deps.metrics };
   const ctx: AppContext = {
     deps,
     limits,
     routes,
-    submitter: createJobSubmitter({ publisher: deps.publisher, events: deps.events, index: deps.index, metrics: deps.metrics }),
+    submitter: createJobSubmitter({ publisher: deps.publisher, ...submitterDeps }),
+    exchangeSubmitter: createJobSubmitter({ publisher: deps.exchangePublisher ?? deps.publisher, ...submitterDeps }),
     guard: createIdempotencyGuard(deps.index),
+    batchSlots: createKeyLimiter({ perKey: limits.maxBatchesPerKey, code: 'TOO_MANY_BATCHES', what: 'batch requests in progress' }),
+    streamSlots: createKeyLimiter({ perKey: limits.maxStreamsPerKey, code: 'TOO_MANY_STREAMS', what: 'open event streams' }),
+    bodyBudget: createBodyBudget({ totalBytes: limits.bodyBudgetBytes, perKeyBytes: limits.bodyBudgetPerKeyBytes }),
   };
 
   const app = new Hono<ApiEnv>();
@@ -51,7 +60,11 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerHealthRoutes(app, ctx);
 
   const auth = createAuthMiddleware(deps.auth);
-  app.use('/v1/*', auth);
+  // The body budget rides on the auth layer (no extra middleware per request): withBodyLimit reads it.
+  app.use('/v1/*', (c, next) => {
+    c.set('bodyBudget', ctx.bodyBudget);
+    return auth(c, next);
+  });
   app.use('/metrics', auth);
   if (options.publicDocs !== true) {
     app.use('/openapi.json', auth);

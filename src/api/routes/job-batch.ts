@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
-import { withBodyLimit } from '../http/body-limit.ts';
+import { withBodyLimit, type RouteContext } from '../http/body-limit.ts';
 import { readJsonBody } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { toApiError } from '../http/to-api-error.ts';
@@ -12,6 +12,7 @@ import { zodProblems } from '../http/validation-details.ts';
 import { batchModeSchema, type BatchMode } from '../jobs/batch-mode.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
 import type { PreparedJob } from '../jobs/job-submitter.ts';
+import type { CompiledRoute } from '../jobs/route-catalog.ts';
 import { resolveRoute } from './resolve-route.ts';
 import { header } from '../http/header.ts';
 
@@ -39,6 +40,16 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
 
   app.post('/v1/jobs/:route/batch', withBodyLimit(limits.maxBatchBodyBytes, async (c) => {
     const route = resolveRoute(ctx, c);
+    // Taken before the body is read: a key's batches in progress are bounded (429 beyond), whatever their size.
+    const releaseSlot = ctx.batchSlots.acquire(c.get('principal').id);
+    try {
+      return await publishBatch(c, route);
+    } finally {
+      releaseSlot();
+    }
+  }));
+
+  async function publishBatch(c: RouteContext, route: CompiledRoute): Promise<Response> {
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
     const body = await readJsonBody(c);
@@ -108,5 +119,5 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       });
     }
     return c.json({ route: route.name, mode, accepted, rejected, jobs: results }, rejected === 0 ? 202 : 207);
-  }));
+  }
 }
