@@ -23,13 +23,12 @@ export function warrenOnlyExchanges(topology: ExchangeTopology): Map<string, str
   const add = (name: string | undefined, reason: string) => {
     if (name !== undefined && name !== '' && !owned.has(name)) owned.set(name, reason);
   };
+  const exchanges = Object.entries(topology.exchanges);
   add(topology.jobEvents?.exchange, "warren's job-events exchange");
   for (const q of Object.values(topology.queues ?? {})) add(q.deadLetter?.exchange, 'a dead-letter exchange');
   for (const c of Object.values(topology.consumers ?? {})) add(c.results?.exchange, 'a results exchange');
-  for (const [name, ex] of Object.entries(topology.exchanges)) {
-    if (ex.internal) add(name, 'an internal exchange');
-    add(ex.alternateExchange, 'an alternate exchange');
-  }
+  for (const [name, ex] of exchanges) if (ex.internal) add(name, 'an internal exchange');
+  for (const [, ex] of exchanges) add(ex.alternateExchange, 'an alternate exchange');
   for (const name of Object.keys(topology.exchanges)) if (name.startsWith('amq.')) add(name, "one of RabbitMQ's own exchanges");
   return owned;
 }
