@@ -47,7 +47,8 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     exchangeSubmitter: createJobSubmitter({ publisher: deps.exchangePublisher ?? deps.publisher, ...submitterDeps }),
     guard: createIdempotencyGuard(deps.index),
     batchSlots: createKeyLimiter({ perKey: limits.maxBatchesPerKey, code: 'TOO_MANY_BATCHES', what: 'batch requests in progress' }),
-    streamSlots: createKeyLimiter({ perKey: limits.maxStreamsPerKey, code: 'TOO_MANY_STREAMS', what: 'open event streams' }),
+    // A stream holds its slot for as long as its job runs: a refused client gains nothing by asking again within seconds.
+    streamSlots: createKeyLimiter({ perKey: limits.maxStreamsPerKey, code: 'TOO_MANY_STREAMS', what: 'open event streams', retryAfterSeconds: 5 }),
     bodyBudget: createBodyBudget({ totalBytes: limits.bodyBudgetBytes, perKeyBytes: limits.bodyBudgetPerKeyBytes }),
   };
 

@@ -31,19 +31,23 @@ export function createBodyBudget(options: BodyBudgetOptions): BodyBudget {
   const byKey = new Map<string, number>();
   const retryAfter = String(options.retryAfterSeconds ?? 1);
 
-  function refuse(scope: 'key' | 'global', limit: number): never {
-    const message =
-      scope === 'key'
-        ? `this request would take this API key's bodies in progress over its share of ${limit} bytes; retry when its other requests have finished`
-        : 'the API is reading as many request bodies as it takes at once; retry shortly';
-    throw new ApiError(429, 'BODY_BUDGET_EXCEEDED', message, { details: { limit, scope }, headers: { 'retry-after': retryAfter } });
-  }
+  // Built once: a refusal must cost less than the work it refuses (no stack trace per 429).
+  const refusals = {
+    key: new ApiError(429, 'BODY_BUDGET_EXCEEDED', `this request would take this API key's bodies in progress over its share of ${options.perKeyBytes} bytes; retry when its other requests have finished`, {
+      details: { limit: options.perKeyBytes, scope: 'key' },
+      headers: { 'retry-after': retryAfter },
+    }),
+    global: new ApiError(429, 'BODY_BUDGET_EXCEEDED', 'the API is reading as many request bodies as it takes at once; retry shortly', {
+      details: { limit: options.totalBytes, scope: 'global' },
+      headers: { 'retry-after': retryAfter },
+    }),
+  };
 
   return {
     reserve(key, bytes) {
       const mine = byKey.get(key) ?? 0;
-      if (mine + bytes > options.perKeyBytes) refuse('key', options.perKeyBytes);
-      if (total + bytes > options.totalBytes) refuse('global', options.totalBytes);
+      if (mine + bytes > options.perKeyBytes) throw refusals.key;
+      if (total + bytes > options.totalBytes) throw refusals.global;
       byKey.set(key, mine + bytes);
       total += bytes;
       let released = false;

@@ -65,14 +65,16 @@ export interface JsonBody {
   text: string;
 }
 
-function requireJsonType(c: Context): void {
+/** 415 unless the request says its body is JSON. */
+export function requireJsonType(c: Context): void {
   const type = header(c, 'content-type');
   if (type === undefined || !JSON_TYPE.test(type)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected Content-Type: application/json, got ${type === undefined ? 'none' : `'${type.slice(0, 100)}'`}`);
   }
 }
 
-function parseJson(text: string): unknown {
+/** Parses a JSON body's text: 400 `EMPTY_BODY`, `MALFORMED_JSON` or `JSON_TOO_DEEP` for what can't be used. */
+export function parseJsonText(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -105,5 +107,5 @@ export async function readJsonBodyWithText(c: Context): Promise<JsonBody> {
     // The client went away or sent a broken chunked body.
     throw new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
   }
-  return { value: parseJson(text), text };
+  return { value: parseJsonText(text), text };
 }

@@ -34,14 +34,15 @@ export function createKeyLimiter(options: KeyLimiterOptions): KeyLimiter {
   const held = new Map<string, number>();
   const retryAfter = String(options.retryAfterSeconds ?? 1);
 
+  // One error for every refusal: a refusal must cost less than the work it refuses (no stack trace per 429).
+  const refusal = new ApiError(429, options.code, `this API key already has ${options.perKey} ${options.what}, its limit; retry when one has finished`, {
+    details: { limit: options.perKey, scope: 'key' },
+    headers: { 'retry-after': retryAfter },
+  });
+
   function acquire(key: string): Release {
     const n = held.get(key) ?? 0;
-    if (n >= options.perKey) {
-      throw new ApiError(429, options.code, `this API key already has ${n} ${options.what} (the limit is ${options.perKey}); retry when one has finished`, {
-        details: { limit: options.perKey, scope: 'key' },
-        headers: { 'retry-after': retryAfter },
-      });
-    }
+    if (n >= options.perKey) throw refusal;
     held.set(key, n + 1);
     let released = false;
     return () => {

@@ -35,9 +35,9 @@ function sized(body: unknown, key?: string): RequestInit {
 }
 const flush = () => new Promise((r) => setTimeout(r, 10));
 
-async function expect429(res: Response, code: string): Promise<void> {
+async function expect429(res: Response, code: string, retryAfter = '1'): Promise<void> {
   expect(res.status).toBe(429);
-  expect(res.headers.get('retry-after')).toBe('1');
+  expect(res.headers.get('retry-after')).toBe(retryAfter);
   const body = (await res.json()) as { error: { code: string; message: string; details: unknown } };
   expect(body.error.code).toBe(code);
   expect(body.error.message).not.toBe('');
@@ -68,7 +68,7 @@ describe('per-key SSE limit', () => {
     t.index.apply({ jobId: 'j1', status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat' });
     const open = [await t.app.request('/v1/jobs/j1/events', get()), await t.app.request('/v1/jobs/j1/events', get())];
     expect(open.map((r) => r.status)).toEqual([200, 200]);
-    await expect429(await t.app.request('/v1/jobs/j1/events', get()), 'TOO_MANY_STREAMS');
+    await expect429(await t.app.request('/v1/jobs/j1/events', get()), 'TOO_MANY_STREAMS', '5');
     const other = await t.app.request('/v1/jobs/j1/events', get(CHAT_KEY));
     expect(other.status).toBe(200);
     t.index.apply({ jobId: 'j1', status: 'succeeded', attempt: 1, at: new Date().toISOString(), result: {} });

@@ -5,7 +5,7 @@ import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
 import { withBodyLimit, type RouteContext } from '../http/body-limit.ts';
-import { readJsonBody } from '../http/json-body.ts';
+import { readBatchBody } from '../http/batch-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { toApiError } from '../http/to-api-error.ts';
 import { zodProblems } from '../http/validation-details.ts';
@@ -15,6 +15,7 @@ import type { PreparedJob } from '../jobs/job-submitter.ts';
 import type { CompiledRoute } from '../jobs/route-catalog.ts';
 import { resolveRoute } from './resolve-route.ts';
 import { header } from '../http/header.ts';
+import { mapTimeSliced, mapWindowed, type Window } from '../../util/time-sliced.ts';
 
 
 /** Result of one job of a batch. */
@@ -25,6 +26,12 @@ export interface BatchItemResult {
   replayed?: boolean;
   error?: { code: string; message: string; details: unknown };
 }
+
+/**
+ * A batch's messages in flight at once. The batch shares the confirm channel with every other request:
+ * paced by its confirms, it never puts more than 1 MiB (or 256 jobs) ahead of anyone else's publish.
+ */
+const PUBLISH_WINDOW: Window<PreparedJob | ApiError> = { count: 256, weight: 1024 * 1024, weigh: (p) => (p instanceof ApiError ? 0 : p.content.length) };
 
 function itemError(err: ApiError): NonNullable<BatchItemResult['error']> {
   return { code: err.code, message: err.message, details: err.details ?? null };
@@ -52,7 +59,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   async function publishBatch(c: RouteContext, route: CompiledRoute): Promise<Response> {
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
-    const body = await readJsonBody(c);
+    const { value: body, itemTexts } = await readBatchBody(c);
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
       throw new ApiError(400, 'VALIDATION_FAILED', `a batch is a JSON array of jobs, or {"mode": "all-or-nothing" | "best-effort", "jobs": [...]}, with 1 to ${limits.maxBatchItems} jobs`, {
@@ -72,10 +79,11 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const principalId = c.get('principal').id;
 
     // 1. Validate everything before publishing anything.
-    const prepared: (PreparedJob | ApiError)[] = jobs.map((payload, i) => {
+    const prepared: (PreparedJob | ApiError)[] = await mapTimeSliced(jobs, (payload, i) => {
       const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
-        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
+        const text = itemTexts?.[i];
+        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [], ...(text === undefined ? {} : { text }) });
       } catch (err) {
         return toApiError(err);
       }
@@ -89,9 +97,10 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       });
     }
 
-    // 2. Publish the valid ones concurrently: the confirms come back pipelined.
-    const results: BatchItemResult[] = await Promise.all(
-      prepared.map(async (p, index): Promise<BatchItemResult> => {
+    // 2. Publish the valid ones concurrently: the confirms come back pipelined, a window at a time.
+    const results: BatchItemResult[] = await mapWindowed(
+      prepared,
+      async (p, index): Promise<BatchItemResult> => {
         if (p instanceof ApiError) return { index, status: 'rejected', error: itemError(p) };
         try {
           if (key === undefined) {
@@ -103,7 +112,8 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
         } catch (err) {
           return { index, id: p.id, status: 'rejected', error: itemError(toApiError(err)) };
         }
-      }),
+      },
+      PUBLISH_WINDOW,
     );
     const accepted = results.filter((r) => r.status === 'queued').length;
     const rejected = results.length - accepted;
