@@ -14,6 +14,8 @@ const bytes = byteSizeSchema.pipe(z.number().int().min(1));
 export const API_LIMIT_ENV = {
   /** Batch requests one API key may have in progress at once. @default 4 */
   WARREN_API_BATCHES_PER_KEY: { limit: 'maxBatchesPerKey', schema: count },
+  /** Batch body bytes one API key may send per second (bursts up to one full batch). @default 2MiB */
+  WARREN_API_BATCH_BYTES_PER_SECOND: { limit: 'batchBytesPerSecondPerKey', schema: bytes },
   /** SSE streams (GET /v1/jobs/{id}/events) one API key may have open at once. @default 100 */
   WARREN_API_STREAMS_PER_KEY: { limit: 'maxStreamsPerKey', schema: count },
   /** Request body bytes read and processed at once by the API, all keys together. @default 48MiB */

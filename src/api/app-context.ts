@@ -4,6 +4,7 @@ import type { Topology } from '../config/topology-schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { BodyBudget } from './http/body-budget.ts';
+import type { ByteRate } from './http/byte-rate.ts';
 import type { KeyLimiter } from './http/key-limiter.ts';
 import type { IdempotencyGuard } from './jobs/idempotency-guard.ts';
 import type { JobSubmitter, PublisherLike } from './jobs/job-submitter.ts';
@@ -32,6 +33,8 @@ export interface ApiLimits {
   maxPublishHeaderBytes: number;
   /** Batch requests one API key may have in progress at once (429 beyond). @default 4 */
   maxBatchesPerKey: number;
+  /** Batch body bytes one API key may send per second, with bursts of up to `maxBatchBodyBytes` (429 beyond). @default 2 MiB */
+  batchBytesPerSecondPerKey: number;
   /** SSE streams one API key may have open at once (429 beyond). @default 100 */
   maxStreamsPerKey: number;
   /** Request body bytes the API reads and processes at once, all keys together (429 beyond). @default 48 MiB */
@@ -51,6 +54,7 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   exchangePublishTimeoutMs: 5_000,
   maxPublishHeaderBytes: 16 * 1024,
   maxBatchesPerKey: 4,
+  batchBytesPerSecondPerKey: 2 * 1024 * 1024,
   maxStreamsPerKey: 100,
   bodyBudgetBytes: 48 * 1024 * 1024,
   bodyBudgetPerKeyBytes: 24 * 1024 * 1024,
@@ -97,6 +101,8 @@ export interface AppContext {
   guard: IdempotencyGuard;
   /** Batch requests in progress per key. */
   batchSlots: KeyLimiter;
+  /** Batch body bytes per second per key. */
+  batchRate: ByteRate;
   /** Open SSE streams per key. */
   streamSlots: KeyLimiter;
   /** In-flight request body bytes. */

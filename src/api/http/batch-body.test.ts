@@ -29,9 +29,12 @@ function expected(bytes: Buffer): { value: unknown } | { code: string; message: 
   }
 }
 
+/** The body read a job at a time; job bytes as text, to compare. */
 async function read(bytes: Buffer, cuts: number[]): Promise<{ value: unknown; itemTexts: string[] | undefined } | { code: string; message: string }> {
   try {
-    return await readBatchBody(contextOf(bytes, cuts), 0);
+    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), 0);
+    expect(read).toBe(bytes.length);
+    return { value, itemTexts: itemBytes?.map((b) => b.toString('utf8')) };
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     return { code: err.code, message: err.message };
@@ -72,6 +75,7 @@ function bodyOf(rnd: () => number, value: unknown): Buffer {
 }
 
 describe('batch body read a job at a time', () => {
+  // itemTexts below: each job's bytes, decoded.
   it('returns what JSON.parse of the whole body returns, and each job as sent', async () => {
     const text = '[ {"model":"m","messages":[{"role":"user","content":"h\\u00e9 ]}, [{"}]} ,\n\t{"model":"n"} , 3, "s", [1,[2]] ]';
     const out = await read(Buffer.from(text), [7, 30, 31, 60]);

@@ -1,4 +1,5 @@
 import { ApiError } from '../api-error.ts';
+import { jitteredRefusals, type RetryAfterRange } from './jittered-refusal.ts';
 import type { Release } from './key-limiter.ts';
 
 /** Options of {@link createBodyBudget}. */
@@ -7,8 +8,8 @@ export interface BodyBudgetOptions {
   totalBytes: number;
   /** Share of it one API key may hold, so one tenant can't take it all. */
   perKeyBytes: number;
-  /** Seconds in the 429's Retry-After. @default 1 */
-  retryAfterSeconds?: number;
+  /** Seconds in the 429's Retry-After, picked at random in the range. @default [1, 3] */
+  retryAfter?: RetryAfterRange;
 }
 
 /**
@@ -29,25 +30,31 @@ export interface BodyBudget {
 export function createBodyBudget(options: BodyBudgetOptions): BodyBudget {
   let total = 0;
   const byKey = new Map<string, number>();
-  const retryAfter = String(options.retryAfterSeconds ?? 1);
-
-  // Built once: a refusal must cost less than the work it refuses (no stack trace per 429).
+  const range = options.retryAfter ?? [1, 3];
   const refusals = {
-    key: new ApiError(429, 'BODY_BUDGET_EXCEEDED', `this request would take this API key's bodies in progress over its share of ${options.perKeyBytes} bytes; retry when its other requests have finished`, {
-      details: { limit: options.perKeyBytes, scope: 'key' },
-      headers: { 'retry-after': retryAfter },
-    }),
-    global: new ApiError(429, 'BODY_BUDGET_EXCEEDED', 'the API is reading as many request bodies as it takes at once; retry shortly', {
-      details: { limit: options.totalBytes, scope: 'global' },
-      headers: { 'retry-after': retryAfter },
-    }),
+    key: jitteredRefusals(
+      range,
+      (seconds) =>
+        new ApiError(429, 'BODY_BUDGET_EXCEEDED', `this request would take this API key's bodies in progress over its share of ${options.perKeyBytes} bytes; retry when its other requests have finished`, {
+          details: { limit: options.perKeyBytes, scope: 'key' },
+          headers: { 'retry-after': String(seconds) },
+        }),
+    ),
+    global: jitteredRefusals(
+      range,
+      (seconds) =>
+        new ApiError(429, 'BODY_BUDGET_EXCEEDED', 'the API is reading as many request bodies as it takes at once; retry shortly', {
+          details: { limit: options.totalBytes, scope: 'global' },
+          headers: { 'retry-after': String(seconds) },
+        }),
+    ),
   };
 
   return {
     reserve(key, bytes) {
       const mine = byKey.get(key) ?? 0;
-      if (mine + bytes > options.perKeyBytes) throw refusals.key;
-      if (total + bytes > options.totalBytes) throw refusals.global;
+      if (mine + bytes > options.perKeyBytes) throw refusals.key();
+      if (total + bytes > options.totalBytes) throw refusals.global();
       byKey.set(key, mine + bytes);
       total += bytes;
       let released = false;

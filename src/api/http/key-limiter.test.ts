@@ -21,13 +21,19 @@ describe('per-key limiter', () => {
     const err = caught(() => limiter.acquire('a'));
     expect(err.status).toBe(429);
     expect(err.code).toBe('TOO_MANY_BATCHES');
-    expect(err.headers).toEqual({ 'retry-after': '1' });
+    expect(['1', '2', '3']).toContain(err.headers['retry-after']);
     expect(err.details).toEqual({ limit: 2, scope: 'key' });
     a1();
     a1(); // twice gives back one slot only
     expect(limiter.inUse('a')).toBe(1);
     limiter.acquire('a');
     expect(() => limiter.acquire('a')).toThrow(ApiError);
+  });
+
+  it('spreads Retry-After over its range, so clients refused together come back apart', () => {
+    const limiter = createKeyLimiter({ perKey: 0, code: 'X', what: 'things', retryAfter: [5, 15] });
+    const seen = new Set(Array.from({ length: 300 }, () => caught(() => limiter.acquire('k')).headers['retry-after']));
+    expect([...seen].map(Number).sort((a, b) => a - b)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   });
 
   it('hold() takes the slot at once and gives it back when the wrapped function settles, even when it throws', async () => {

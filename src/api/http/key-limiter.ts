@@ -1,4 +1,5 @@
 import { ApiError } from '../api-error.ts';
+import { jitteredRefusals, type RetryAfterRange } from './jittered-refusal.ts';
 
 /** Gives the slot back; calling it again does nothing. */
 export type Release = () => void;
@@ -11,8 +12,8 @@ export interface KeyLimiterOptions {
   code: string;
   /** What a slot is, for the message: "concurrent batch requests". */
   what: string;
-  /** Seconds in the 429's Retry-After. @default 1 */
-  retryAfterSeconds?: number;
+  /** Seconds in the 429's Retry-After, picked at random in the range. @default [1, 3] */
+  retryAfter?: RetryAfterRange;
 }
 
 /** Counts what each API key holds at once (batches in progress, open SSE streams) and refuses beyond the limit. */
@@ -32,17 +33,18 @@ export interface KeyLimiter {
 /** Creates a per-key concurrency limiter; keys that hold nothing take no memory. */
 export function createKeyLimiter(options: KeyLimiterOptions): KeyLimiter {
   const held = new Map<string, number>();
-  const retryAfter = String(options.retryAfterSeconds ?? 1);
-
-  // One error for every refusal: a refusal must cost less than the work it refuses (no stack trace per 429).
-  const refusal = new ApiError(429, options.code, `this API key already has ${options.perKey} ${options.what}, its limit; retry when one has finished`, {
-    details: { limit: options.perKey, scope: 'key' },
-    headers: { 'retry-after': retryAfter },
-  });
+  const refusal = jitteredRefusals(
+    options.retryAfter ?? [1, 3],
+    (seconds) =>
+      new ApiError(429, options.code, `this API key already has ${options.perKey} ${options.what}, its limit; retry when one has finished`, {
+        details: { limit: options.perKey, scope: 'key' },
+        headers: { 'retry-after': String(seconds) },
+      }),
+  );
 
   function acquire(key: string): Release {
     const n = held.get(key) ?? 0;
-    if (n >= options.perKey) throw refusal;
+    if (n >= options.perKey) throw refusal();
     held.set(key, n + 1);
     let released = false;
     return () => {

@@ -35,9 +35,11 @@ function sized(body: unknown, key?: string): RequestInit {
 }
 const flush = () => new Promise((r) => setTimeout(r, 10));
 
-async function expect429(res: Response, code: string, retryAfter = '1'): Promise<void> {
+async function expect429(res: Response, code: string, retryAfter: readonly [number, number] = [1, 3]): Promise<void> {
   expect(res.status).toBe(429);
-  expect(res.headers.get('retry-after')).toBe(retryAfter);
+  const seconds = Number(res.headers.get('retry-after'));
+  expect(seconds).toBeGreaterThanOrEqual(retryAfter[0]);
+  expect(seconds).toBeLessThanOrEqual(retryAfter[1]);
   const body = (await res.json()) as { error: { code: string; message: string; details: unknown } };
   expect(body.error.code).toBe(code);
   expect(body.error.message).not.toBe('');
@@ -62,13 +64,32 @@ describe('per-key batch limit', () => {
   });
 });
 
+describe('per-key batch byte rate', () => {
+  it('429 BATCH_RATE_EXCEEDED with the Retry-After that makes room, for that key only', async () => {
+    const t = createTestApp({ limits: { batchBytesPerSecondPerKey: 100, maxBatchBodyBytes: 1000, maxBodyBytes: 1000, bodyBudgetPerKeyBytes: 1000 } });
+    const batch = [chatJob({ metadata: { pad: 'x'.repeat(500) } })];
+    expect((await t.app.request('/v1/jobs/chat/batch', sized(batch))).status).toBe(202);
+    const refused = await t.app.request('/v1/jobs/chat/batch', sized(batch));
+    expect(refused.status).toBe(429);
+    const body = (await refused.json()) as { error: { code: string } };
+    expect(body.error.code).toBe('BATCH_RATE_EXCEEDED');
+    // The first batch left 1000 - n bytes in the bucket; n more arrive at 100 B/s.
+    const n = JSON.stringify(batch).length;
+    const wait = Math.ceil((2 * n - 1000) / 100);
+    // ... plus up to 2 s of jitter.
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(wait);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(wait + 2);
+    expect((await t.app.request('/v1/jobs/chat/batch', sized(batch, CHAT_KEY))).status).toBe(202);
+  });
+});
+
 describe('per-key SSE limit', () => {
   it('429 TOO_MANY_STREAMS beyond the limit for that key only; a stream that ended frees its slot', async () => {
     const t = createTestApp({ limits: { maxStreamsPerKey: 2 } });
     t.index.apply({ jobId: 'j1', status: 'queued', attempt: 1, at: new Date().toISOString(), route: 'chat' });
     const open = [await t.app.request('/v1/jobs/j1/events', get()), await t.app.request('/v1/jobs/j1/events', get())];
     expect(open.map((r) => r.status)).toEqual([200, 200]);
-    await expect429(await t.app.request('/v1/jobs/j1/events', get()), 'TOO_MANY_STREAMS', '5');
+    await expect429(await t.app.request('/v1/jobs/j1/events', get()), 'TOO_MANY_STREAMS', [5, 15]);
     const other = await t.app.request('/v1/jobs/j1/events', get(CHAT_KEY));
     expect(other.status).toBe(200);
     t.index.apply({ jobId: 'j1', status: 'succeeded', attempt: 1, at: new Date().toISOString(), result: {} });

@@ -31,7 +31,7 @@ export interface BatchItemResult {
  * A batch's messages in flight at once. The batch shares the confirm channel with every other request:
  * paced by its confirms, it never puts more than 1 MiB (or 256 jobs) ahead of anyone else's publish.
  */
-const PUBLISH_WINDOW: Window<PreparedJob | ApiError> = { count: 256, weight: 1024 * 1024, weigh: (p) => (p instanceof ApiError ? 0 : p.content.length) };
+const PUBLISH_WINDOW: Window<PreparedJob | ApiError> = { count: 256, weight: 256 * 1024, weigh: (p) => (p instanceof ApiError ? 0 : p.content.length) };
 
 function itemError(err: ApiError): NonNullable<BatchItemResult['error']> {
   return { code: err.code, message: err.message, details: err.details ?? null };
@@ -47,19 +47,22 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
 
   app.post('/v1/jobs/:route/batch', withBodyLimit(limits.maxBatchBodyBytes, async (c) => {
     const route = resolveRoute(ctx, c);
-    // Taken before the body is read: a key's batches in progress are bounded (429 beyond), whatever their size.
+    // Taken before the body is read: a key's batches in progress, and its batch bytes per second, are bounded (429 beyond).
     const releaseSlot = ctx.batchSlots.acquire(c.get('principal').id);
     try {
-      return await publishBatch(c, route);
+      const length = header(c, 'content-length');
+      const charge = ctx.batchRate.admit(c.get('principal').id, length === undefined ? undefined : Number(length));
+      return await publishBatch(c, route, charge);
     } finally {
       releaseSlot();
     }
   }));
 
-  async function publishBatch(c: RouteContext, route: CompiledRoute): Promise<Response> {
+  async function publishBatch(c: RouteContext, route: CompiledRoute, charge: (bytes: number) => void): Promise<Response> {
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
-    const { value: body, itemTexts } = await readBatchBody(c);
+    const { value: body, itemBytes, bytes } = await readBatchBody(c);
+    charge(bytes);
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
       throw new ApiError(400, 'VALIDATION_FAILED', `a batch is a JSON array of jobs, or {"mode": "all-or-nothing" | "best-effort", "jobs": [...]}, with 1 to ${limits.maxBatchItems} jobs`, {
@@ -82,7 +85,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const prepared: (PreparedJob | ApiError)[] = await mapTimeSliced(jobs, (payload, i) => {
       const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
-        const text = itemTexts?.[i];
+        const text = itemBytes?.[i]?.toString('utf8');
         return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [], ...(text === undefined ? {} : { text }) });
       } catch (err) {
         return toApiError(err);
