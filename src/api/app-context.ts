@@ -72,6 +72,11 @@ export interface ApiDeps {
    * never the route jobs pipelined on `publisher`. @default publisher
    */
   exchangePublisher?: PublisherLike;
+  /**
+   * Publisher of batch jobs: a channel of their own, so that a batch's thousand messages are never
+   * queued in the broker's channel process ahead of single jobs. @default publisher
+   */
+  batchPublisher?: PublisherLike;
   index: JobStatusIndex;
   events: JobEventSink;
   auth: Authenticator;
@@ -98,6 +103,8 @@ export interface AppContext {
   submitter: JobSubmitter;
   /** Submits POST /v1/publish messages through `deps.exchangePublisher`. */
   exchangeSubmitter: JobSubmitter;
+  /** Submits batch jobs through `deps.batchPublisher`. */
+  batchSubmitter: JobSubmitter;
   guard: IdempotencyGuard;
   /** Batch requests in progress per key. */
   batchSlots: KeyLimiter;

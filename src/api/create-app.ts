@@ -46,6 +46,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     routes,
     submitter: createJobSubmitter({ publisher: deps.publisher, ...submitterDeps }),
     exchangeSubmitter: createJobSubmitter({ publisher: deps.exchangePublisher ?? deps.publisher, ...submitterDeps }),
+    batchSubmitter: createJobSubmitter({ publisher: deps.batchPublisher ?? deps.publisher, ...submitterDeps }),
     guard: createIdempotencyGuard(deps.index),
     batchSlots: createKeyLimiter({ perKey: limits.maxBatchesPerKey, code: 'TOO_MANY_BATCHES', what: 'batch requests in progress' }),
     batchRate: createByteRate({ bytesPerSecond: limits.batchBytesPerSecondPerKey, burstBytes: limits.maxBatchBodyBytes, code: 'BATCH_RATE_EXCEEDED', what: 'batch bytes' }),

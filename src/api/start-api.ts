@@ -134,6 +134,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   // unconfirmed: the API refuses every header the broker is known to choke on, and if the broker still
   // closes a channel over a message, the publish that caused it is the only one that fails.
   const exchangePublisher = createConfirmPublisher({ connection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
+  // Batches on a channel of their own: the broker handles a channel's messages in order, one at a time.
+  const batchPublisher = createConfirmPublisher({ connection, channels: 1, logger });
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
   const replicaId = randomUUID();
@@ -163,6 +165,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       topology,
       publisher,
       exchangePublisher,
+      batchPublisher,
       index,
       events,
       auth: createAuthenticator(auth),
@@ -191,6 +194,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     probe?.close();
     await dlqPublisher.close();
     await exchangePublisher.close();
+    await batchPublisher.close();
     await publisher.close();
     if (ownsConnection) await connection.close().catch(() => undefined);
     throw err;
@@ -224,6 +228,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         probe?.close();
         await dlqPublisher.close();
         await exchangePublisher.close();
+        await batchPublisher.close();
         await publisher.close();
         if (ownsConnection) await connection.close();
         logger.info('API stopped');

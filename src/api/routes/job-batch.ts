@@ -39,7 +39,7 @@ function itemError(err: ApiError): NonNullable<BatchItemResult['error']> {
 
 /** POST /v1/jobs/{route}/batch: many jobs in one request, published concurrently on the confirm channels. */
 export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
-  const { limits, submitter, guard } = ctx;
+  const { limits, batchSubmitter: submitter, guard } = ctx;
   const bodySchema = z.union([
     z.array(z.unknown()).min(1).max(limits.maxBatchItems),
     z.object({ mode: batchModeSchema.optional(), jobs: z.array(z.unknown()).min(1).max(limits.maxBatchItems) }).strict(),

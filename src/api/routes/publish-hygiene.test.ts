@@ -78,13 +78,16 @@ describe('POST /v1/publish/{exchange}: exchanges only warren publishes to', () =
   });
 });
 
-describe('client-header messages and route jobs take different publishers', () => {
-  it('POST /v1/publish goes through exchangePublisher, route jobs through publisher', async () => {
+describe('client-header messages, batches and single route jobs take different publishers', () => {
+  it('POST /v1/publish goes through exchangePublisher, batches through batchPublisher, single jobs through publisher', async () => {
     const exchangePublisher = createFakePublisher();
-    const t = createTestApp({ exchangePublisher });
+    const batchPublisher = createFakePublisher();
+    const t = createTestApp({ exchangePublisher, batchPublisher });
     expect((await t.app.request('/v1/publish/documents', post({ headers: { format: 'pdf' }, payload: {} }))).status).toBe(202);
     expect((await t.app.request('/v1/jobs/chat', post(chatJob()))).status).toBe(202);
+    expect((await t.app.request('/v1/jobs/task/batch', post([{ type: 'a' }, { type: 'b' }]))).status).toBe(202);
     expect(exchangePublisher.published.map((p) => p.exchange)).toEqual(['documents']);
+    expect(batchPublisher.published.map((p) => p.exchange)).toEqual(['tasks', 'tasks']);
     expect(t.publisher.published.map((p) => p.exchange)).toEqual(['llm.jobs']);
   });
 });
