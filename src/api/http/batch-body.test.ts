@@ -30,9 +30,9 @@ function expected(bytes: Buffer): { value: unknown } | { code: string; message: 
 }
 
 /** The body read a job at a time; job bytes as text, to compare. */
-async function read(bytes: Buffer, cuts: number[]): Promise<{ value: unknown; itemTexts: string[] | undefined } | { code: string; message: string }> {
+async function read(bytes: Buffer, cuts: number[], sliceMs = 4): Promise<{ value: unknown; itemTexts: string[] | undefined } | { code: string; message: string }> {
   try {
-    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), 0);
+    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), sliceMs);
     expect(read).toBe(bytes.length);
     return { value, itemTexts: itemBytes?.map((b) => b.toString('utf8')) };
   } catch (err) {
@@ -78,7 +78,8 @@ describe('batch body read a job at a time', () => {
   // itemTexts below: each job's bytes, decoded.
   it('returns what JSON.parse of the whole body returns, and each job as sent', async () => {
     const text = '[ {"model":"m","messages":[{"role":"user","content":"h\\u00e9 ]}, [{"}]} ,\n\t{"model":"n"} , 3, "s", [1,[2]] ]';
-    const out = await read(Buffer.from(text), [7, 30, 31, 60]);
+    // Slices of 0 ms: it steps aside after every job, and still gets them all.
+    const out = await read(Buffer.from(text), [7, 30, 31, 60], 0);
     expect(out).toEqual({ value: JSON.parse(text), itemTexts: ['{"model":"m","messages":[{"role":"user","content":"h\\u00e9 ]}, [{"}]}', '{"model":"n"}', '3', '"s"', '[1,[2]]'] });
     const wrapped = `{"mode":"best-effort" , "jobs" : ${text}, "x": {"jobs": [9]}}`;
     expect(await read(Buffer.from(wrapped), [3, 40])).toEqual({ value: JSON.parse(wrapped), itemTexts: (out as { itemTexts: string[] }).itemTexts });

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { stepAside } from '../../util/time-sliced.ts';
 import { ApiError } from '../api-error.ts';
 import { header } from './header.ts';
 import { MAX_JSON_DEPTH, jsonDepthExceeds, parseJsonText, requireJsonType } from './json-body.ts';
@@ -323,7 +324,7 @@ export async function readBatchBody(c: Context, sliceMs = 4): Promise<BatchBody>
     values[i] = value;
     itemBytes[i] = bytes;
     if (performance.now() > sliceEnd) {
-      await yieldToEventLoop();
+      await stepAside(sliceMs);
       sliceEnd = performance.now() + sliceMs;
     }
   }
