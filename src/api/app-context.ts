@@ -1,8 +1,12 @@
+import { ENV_SETTINGS } from '../config/env-settings.ts';
 import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { DlqOperations } from './dlq-operations.ts';
+import type { BodyBudget } from './http/body-budget.ts';
+import type { ByteRate } from './http/byte-rate.ts';
+import type { KeyLimiter } from './http/key-limiter.ts';
 import type { IdempotencyGuard } from './jobs/idempotency-guard.ts';
 import type { JobSubmitter, PublisherLike } from './jobs/job-submitter.ts';
 import type { RouteCatalog } from '../jobs/route-catalog.ts';
@@ -26,6 +30,18 @@ export interface ApiLimits {
   sseHeartbeatMs: number;
   /** Confirm deadline of POST /v1/publish/{exchange}. @default 5 s */
   exchangePublishTimeoutMs: number;
+  /** Max encoded size of a POST /v1/publish message's client headers (400 beyond; amqplib can't encode 64 KiB). @default 16 KiB */
+  maxPublishHeaderBytes: number;
+  /** Batch requests one API key may have in progress at once (429 beyond). @default 4 */
+  maxBatchesPerKey: number;
+  /** Batch body bytes one API key may send per second, with bursts of up to `maxBatchBodyBytes` (429 beyond). @default 2 MiB */
+  batchBytesPerSecondPerKey: number;
+  /** SSE streams one API key may have open at once (429 beyond). @default 100 */
+  maxStreamsPerKey: number;
+  /** Request body bytes the API reads and processes at once, all keys together (429 beyond). @default 48 MiB */
+  bodyBudgetBytes: number;
+  /** One API key's share of {@link ApiLimits.bodyBudgetBytes}; at least `maxBatchBodyBytes`. @default 24 MiB */
+  bodyBudgetPerKeyBytes: number;
 }
 
 /** Defaults of {@link ApiLimits}, in one place. */
@@ -37,12 +53,31 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   sseMaxMs: 60 * 60_000,
   sseHeartbeatMs: 15_000,
   exchangePublishTimeoutMs: 5_000,
+  maxPublishHeaderBytes: ENV_SETTINGS.apiMaxHeaderBytes.default,
+  maxBatchesPerKey: ENV_SETTINGS.apiBatchesPerKey.default,
+  batchBytesPerSecondPerKey: ENV_SETTINGS.apiBatchBytesPerSecond.default,
+  maxStreamsPerKey: ENV_SETTINGS.apiStreamsPerKey.default,
+  bodyBudgetBytes: ENV_SETTINGS.apiBodyBudget.default,
+  bodyBudgetPerKeyBytes: ENV_SETTINGS.apiBodyBudgetPerKey.default,
 };
 
 /** What createApp needs. The composition root (start-api.ts) wires the real ones; unit tests pass narrow fakes. */
 export interface ApiDeps {
-  topology: Pick<Topology, 'routes' | 'exchanges'>;
+  /** Routes and exchanges; queues, consumers and jobEvents name the exchanges only warren publishes to (see warrenOnlyExchanges). */
+  topology: Pick<Topology, 'routes' | 'exchanges'> & Partial<Pick<Topology, 'queues' | 'consumers' | 'jobEvents'>>;
   publisher: PublisherLike;
+  /**
+   * Publisher of POST /v1/publish/{exchange} messages, whose headers the client
+   * chose: start-api gives it channels of its own, one unconfirmed message each,
+   * so a message the broker still refuses by closing its channel fails alone and
+   * never the route jobs pipelined on `publisher`. @default publisher
+   */
+  exchangePublisher?: PublisherLike;
+  /**
+   * Publisher of batch jobs: a channel of their own, so that a batch's thousand messages are never
+   * queued in the broker's channel process ahead of single jobs. @default publisher
+   */
+  batchPublisher?: PublisherLike;
   index: JobStatusIndex;
   events: JobEventSink;
   auth: Authenticator;
@@ -67,5 +102,17 @@ export interface AppContext {
   limits: ApiLimits;
   routes: RouteCatalog;
   submitter: JobSubmitter;
+  /** Submits POST /v1/publish messages through `deps.exchangePublisher`. */
+  exchangeSubmitter: JobSubmitter;
+  /** Submits batch jobs through `deps.batchPublisher`. */
+  batchSubmitter: JobSubmitter;
   guard: IdempotencyGuard;
+  /** Batch requests in progress per key. */
+  batchSlots: KeyLimiter;
+  /** Batch body bytes per second per key. */
+  batchRate: ByteRate;
+  /** Open SSE streams per key. */
+  streamSlots: KeyLimiter;
+  /** In-flight request body bytes. */
+  bodyBudget: BodyBudget;
 }

@@ -3,9 +3,13 @@ import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import { compileRoutes } from '../jobs/route-catalog.ts';
 import { createSubmitter } from '../submit/submitter.ts';
 import type { ApiEnv } from './api-env.ts';
+import { checkApiLimits } from './api-limits-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
 import { createAuthMiddleware } from './auth/auth-middleware.ts';
+import { createBodyBudget } from './http/body-budget.ts';
+import { createByteRate } from './http/byte-rate.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
+import { createKeyLimiter } from './http/key-limiter.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
 import { createJobSubmitter } from './jobs/job-submitter.ts';
@@ -35,13 +39,22 @@ export type WarrenApp = Hono<ApiEnv>;
  */
 export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): WarrenApp {
   const limits = { ...DEFAULT_API_LIMITS, ...deps.limits };
+  checkApiLimits(limits);
   const routes = compileRoutes(deps.topology, deps.payloadSchemas ?? BUILTIN_PAYLOAD_SCHEMAS);
+  const submitterDeps = { events: deps.events, index: deps.index, metrics: deps.metrics };
   const ctx: AppContext = {
     deps,
     limits,
     routes,
-    submitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.publisher, appId: 'warren-api' }), events: deps.events, index: deps.index, metrics: deps.metrics }),
+    submitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
+    exchangeSubmitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.exchangePublisher ?? deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
+    batchSubmitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.batchPublisher ?? deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
     guard: createIdempotencyGuard(deps.index),
+    batchSlots: createKeyLimiter({ perKey: limits.maxBatchesPerKey, code: 'TOO_MANY_BATCHES', what: 'batch requests in progress' }),
+    batchRate: createByteRate({ bytesPerSecond: limits.batchBytesPerSecondPerKey, burstBytes: limits.maxBatchBodyBytes, code: 'BATCH_RATE_EXCEEDED', what: 'batch bytes' }),
+    // A stream holds its slot for as long as its job runs: a refused client gains nothing by asking again within seconds.
+    streamSlots: createKeyLimiter({ perKey: limits.maxStreamsPerKey, code: 'TOO_MANY_STREAMS', what: 'open event streams', retryAfter: [5, 15] }),
+    bodyBudget: createBodyBudget({ totalBytes: limits.bodyBudgetBytes, perKeyBytes: limits.bodyBudgetPerKeyBytes }),
   };
 
   const app = new Hono<ApiEnv>();
@@ -53,7 +66,11 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerHealthRoutes(app, ctx);
 
   const auth = createAuthMiddleware(deps.auth);
-  app.use('/v1/*', auth);
+  // The body budget rides on the auth layer (no extra middleware per request): withBodyLimit reads it.
+  app.use('/v1/*', (c, next) => {
+    c.set('bodyBudget', ctx.bodyBudget);
+    return auth(c, next);
+  });
   app.use('/metrics', auth);
   if (options.publicDocs !== true) {
     app.use('/openapi.json', auth);

@@ -17,8 +17,8 @@ import { createJobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
-
-import type { ApiLimits } from './app-context.ts';
+import { apiLimitsFromConfig, checkApiLimits } from './api-limits-env.ts';
+import { DEFAULT_API_LIMITS, type ApiLimits } from './app-context.ts';
 import { loadAuthConfig, parseApiKeysEnv, type AuthConfig } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createApp, type WarrenApp } from './create-app.ts';
@@ -54,6 +54,9 @@ export interface StartApiOptions {
   connectTimeoutMs?: number;
   /** Confirm channels of the publisher (see ConfirmPublisherOptions.channels). @default 1 */
   publisherChannels?: number;
+  /** Channels of POST /v1/publish messages, one unconfirmed message each (see ApiDeps.exchangePublisher). @default 8 */
+  exchangePublisherChannels?: number;
+  /** Limits; each one given here wins over its environment variable (WARREN_API_*, src/config/env-settings.ts), which wins over DEFAULT_API_LIMITS. */
   limits?: Partial<ApiLimits>;
   /** Serve /openapi.json and /docs without a key. @default config.apiPublicDocs (WARREN_API_PUBLIC_DOCS) */
   publicDocs?: boolean;
@@ -109,6 +112,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   if (auth.mode === 'none' && !isLoopback(host)) {
     logger.warn({ host }, 'WARREN_AUTH=none on a non-loopback interface: anyone who can reach this port can publish jobs');
   }
+  const limits: Partial<ApiLimits> = { ...apiLimitsFromConfig(config), ...options.limits };
+  // Before connecting: contradictory limits fail the start without leaving a connection behind.
+  checkApiLimits({ ...DEFAULT_API_LIMITS, ...limits });
   const payloadSchemas = options.payloadSchemas ?? (consumersDir !== undefined ? await loadPayloadSchemas(topology, consumersDir) : BUILTIN_PAYLOAD_SCHEMAS);
   const unsignedBefore = config.eventUnsignedBefore;
 
@@ -138,6 +144,12 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   }
 
   const publisher = createConfirmPublisher({ connection, ...(options.publisherChannels === undefined ? {} : { channels: options.publisherChannels }), logger });
+  // Messages whose headers a client chose never share a channel with route jobs, nor with each other while
+  // unconfirmed: the API refuses every header the broker is known to choke on, and if the broker still
+  // closes a channel over a message, the publish that caused it is the only one that fails.
+  const exchangePublisher = createConfirmPublisher({ connection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
+  // Batches on a channel of their own: the broker handles a channel's messages in order, one at a time.
+  const batchPublisher = createConfirmPublisher({ connection, channels: 1, logger });
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
   const replicaId = randomUUID();
@@ -179,6 +191,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       ...(dlq === undefined ? {} : { dlq }),
       topology,
       publisher,
+      exchangePublisher,
+      batchPublisher,
       index,
       events,
       auth: createAuthenticator(auth),
@@ -187,7 +201,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       isBrokerConnected: () => connection.isConnected(),
       isTopologyApplied,
       payloadSchemas,
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      limits,
       shutdown: shutdown.signal,
     },
     { publicDocs: options.publicDocs ?? config.apiPublicDocs },
@@ -206,6 +220,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     await tailer.close();
     probe?.close();
     await dlqPublisher?.close();
+    await exchangePublisher.close();
+    await batchPublisher.close();
     await publisher.close();
     if (ownsConnection) await connection.close().catch(() => undefined);
     throw err;
@@ -238,6 +254,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         await tailer.close();
         probe?.close();
         await dlqPublisher?.close();
+        await exchangePublisher.close();
+        await batchPublisher.close();
         await publisher.close();
         if (ownsConnection) await connection.close();
         logger.info('API stopped');

@@ -62,8 +62,17 @@ export interface ConfirmPublisherOptions {
   timeoutMs?: number;
   /** Max publishes that may wait for a reconnect at once. @default 1000 */
   maxWaiting?: number;
-  /** Max total body bytes of publishes waiting for a reconnect. @default 16 MiB */
+  /** Max total body bytes of publishes waiting for a reconnect (or, with maxInFlightPerChannel, for a free channel). @default 16 MiB */
   maxWaitingBytes?: number;
+  /**
+   * Unconfirmed publishes one channel may carry at once; the others wait for a free channel (within their
+   * deadline and the bounded wait list). @default unlimited: every publish is pipelined on its channel.
+   *
+   * 1 isolates publishes from each other: when the broker closes a channel because of a message (a
+   * header it can't accept, an exchange deleted behind warren's back), every unconfirmed publish on that
+   * channel fails with an unknown outcome, so with one per channel only the publish that caused it fails.
+   */
+  maxInFlightPerChannel?: number;
   logger?: Logger;
 }
 
@@ -87,6 +96,8 @@ interface PooledChannel {
   returned: Map<string, number>;
   closeError: Error | undefined;
   open: boolean;
+  /** Picked for a publish that has not reached `pending` yet (a waiter resumes a microtask later). */
+  reserved: number;
 }
 
 interface Waiter {
@@ -111,6 +122,8 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
   const defaultTimeout = options.timeoutMs ?? 5_000;
   const maxWaiting = options.maxWaiting ?? 1_000;
   const maxWaitingBytes = options.maxWaitingBytes ?? 16 * 1024 * 1024;
+  const perChannel = options.maxInFlightPerChannel ?? Infinity;
+  if (!(perChannel >= 1)) throw new WarrenError('PUBLISHER_OPTION_INVALID', `maxInFlightPerChannel must be at least 1, got ${String(perChannel)}`);
   let pool: PooledChannel[] = [];
   let next = 0;
   let closed = false;
@@ -122,9 +135,17 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
     for (const w of waiters) w.wake();
   }
 
+  /** A channel slot came free: the longest-waiting publish gets the first look at it. */
+  function wakeOne(): void {
+    for (const w of waiters) {
+      w.wake();
+      return;
+    }
+  }
+
   async function openChannel(conn: ChannelModel): Promise<void> {
     const channel = await conn.createConfirmChannel();
-    const pooled: PooledChannel = { channel, pending: new Set(), returned: new Map(), closeError: undefined, open: true };
+    const pooled: PooledChannel = { channel, pending: new Set(), returned: new Map(), closeError: undefined, open: true, reserved: 0 };
     channel.on('return', (msg: ConsumeMessage) => {
       const id = msg.properties.messageId as string | undefined;
       if (id !== undefined) pooled.returned.set(id, (pooled.returned.get(id) ?? 0) + 1);
@@ -153,18 +174,27 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
     for (let i = 0; i < wanted; i++) await openChannel(conn);
   });
 
+  /** The next open channel (round-robin) with room for one more unconfirmed publish; the caller owns one reserved slot of it. */
   function pick(): PooledChannel | undefined {
-    if (pool.length === 0) return undefined;
-    next = (next + 1) % pool.length;
-    return pool[next];
+    const n = pool.length;
+    for (let i = 0; i < n; i++) {
+      next = (next + 1) % n;
+      const ch = pool[next] as PooledChannel;
+      if (ch.pending.size + ch.reserved < perChannel) {
+        ch.reserved++;
+        return ch;
+      }
+    }
+    return undefined;
   }
 
-  /** Waits for an open channel until `deadline`, within the bounded wait list. */
+  /** Waits for an open channel with room until `deadline`, within the bounded wait list. */
   async function channelBefore(deadline: number, bytes: number): Promise<PooledChannel> {
     const ready = pick();
     if (ready) return ready;
     if (waiters.size >= maxWaiting || waitingBytes + bytes > maxWaitingBytes) {
-      throw new PublishBackpressureError(`broker disconnected and ${waiters.size} publishes (${waitingBytes} bytes) are already waiting; try again shortly`);
+      const why = pool.length === 0 ? 'broker disconnected' : 'every publish channel is busy';
+      throw new PublishBackpressureError(`${why} and ${waiters.size} publishes (${waitingBytes} bytes) are already waiting; try again shortly`);
     }
     while (!closed) {
       const remaining = deadline - Date.now();
@@ -189,7 +219,8 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
       if (ch) return ch;
     }
     stats.timedOut++;
-    throw new PublishTimeoutError(closed ? 'publisher is closed' : 'broker is not connected; the job was not published');
+    const why = closed ? 'publisher is closed' : pool.length === 0 ? 'broker is not connected' : 'no publish channel came free in time';
+    throw new PublishTimeoutError(`${why}; the job was not published`);
   }
 
   // Every unconfirmed publish, in publish order. One timer, armed for the earliest
@@ -205,6 +236,7 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
     p.channel.pending.delete(p);
     inFlight.delete(p);
     stats.inFlight--;
+    if (perChannel !== Infinity && waiters.size > 0 && p.channel.open) wakeOne();
     if (err) p.reject(err);
     else p.resolve();
   }
@@ -248,6 +280,7 @@ export function createConfirmPublisher(options: ConfirmPublisherOptions): Confir
       const deadline = Date.now() + timeoutMs;
       // Connected: no await before the publish (channelBefore only waits while disconnected).
       const pooled = pick() ?? (await channelBefore(deadline, request.content.length));
+      pooled.reserved--;
       const properties = withDefaults(request.properties);
       const messageId = properties.messageId as string;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { byteSizeSchema } from './duration.ts';
 
 /**
  * One environment variable warren reads: how its text is parsed, its default,
@@ -44,6 +45,12 @@ const wholeNumber = z
   .regex(/^\d+$/, 'must be a whole number (0 or more)')
   .transform(Number)
   .pipe(z.number().refine(Number.isSafeInteger, 'is too large'));
+
+/** A whole number >= 1. */
+const positiveCount = wholeNumber.pipe(z.number().min(1, 'must be at least 1'));
+
+/** A size in bytes: `1048576`, `16MiB`, `1GB`; at least 1. */
+const size = byteSizeSchema.pipe(z.number().int().min(1, 'must be at least 1 byte'));
 
 const TRUE = new Set(['true', '1', 'yes']);
 const FALSE = new Set(['false', '0', 'no']);
@@ -132,6 +139,58 @@ export const ENV_SETTINGS = {
     default: false,
     usedBy: '`warren start`',
     doc: 'serve `/openapi.json` and `/docs` without a key',
+  }),
+  apiBatchesPerKey: setting({
+    env: 'WARREN_API_BATCHES_PER_KEY',
+    type: 'integer >= 1',
+    schema: positiveCount,
+    default: 4,
+    usedBy: '`warren start`',
+    doc: 'batch requests one API key may have in progress at once (429 beyond)',
+  }),
+  apiBatchBytesPerSecond: setting({
+    env: 'WARREN_API_BATCH_BYTES_PER_SECOND',
+    type: 'size',
+    schema: size,
+    default: 2 * 1024 * 1024,
+    defaultText: '`2MiB`',
+    usedBy: '`warren start`',
+    doc: 'batch body bytes one API key may send per second, bursts up to one full batch (429 beyond)',
+  }),
+  apiStreamsPerKey: setting({
+    env: 'WARREN_API_STREAMS_PER_KEY',
+    type: 'integer >= 1',
+    schema: positiveCount,
+    default: 100,
+    usedBy: '`warren start`',
+    doc: 'SSE streams (`GET /v1/jobs/{id}/events`) one API key may have open at once (429 beyond)',
+  }),
+  apiBodyBudget: setting({
+    env: 'WARREN_API_BODY_BUDGET',
+    type: 'size',
+    schema: size,
+    default: 48 * 1024 * 1024,
+    defaultText: '`48MiB`',
+    usedBy: '`warren start`',
+    doc: 'request body bytes the API reads and processes at once, all keys together (429 beyond)',
+  }),
+  apiBodyBudgetPerKey: setting({
+    env: 'WARREN_API_BODY_BUDGET_PER_KEY',
+    type: 'size',
+    schema: size,
+    default: 24 * 1024 * 1024,
+    defaultText: '`24MiB`',
+    usedBy: '`warren start`',
+    doc: "one key's share of `WARREN_API_BODY_BUDGET` (at least the 16 MiB a batch may be)",
+  }),
+  apiMaxHeaderBytes: setting({
+    env: 'WARREN_API_MAX_HEADER_BYTES',
+    type: 'size',
+    schema: size,
+    default: 16 * 1024,
+    defaultText: '`16KiB`',
+    usedBy: '`warren start`',
+    doc: 'max encoded size of the client headers of `POST /v1/publish/{exchange}` (400 beyond; at most 60KiB)',
   }),
   apiUrl: setting({
     env: 'WARREN_API_URL',

@@ -16,22 +16,41 @@ function bracketsExceed(text: string, limit: number): boolean {
   return false;
 }
 
-/** Nesting depth of JSON text (strings skipped) above `limit`? Bodies with few brackets skip the character scan. */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
+/**
+ * Nesting depth of a parsed JSON document (`text` is what it was parsed from) above `limit`?
+ * Bodies with few brackets skip the walk. The walk visits containers only, with
+ * its own stack: a 16 MiB batch of 1000 jobs is a few thousand nodes, where a
+ * character scan of the text took ~200 ms of the event loop on a busy machine.
+ */
+export function jsonDepthExceeds(text: string, value: unknown, limit: number): boolean {
   if (!bracketsExceed(text, limit)) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 92 /* \\ */) i++;
-      else if (ch === 34 /* " */) inString = false;
-    } else if (ch === 34) inString = true;
-    else if (ch === 123 /* { */ || ch === 91 /* [ */) {
-      if (++depth > limit) return true;
-    } else if (ch === 125 /* } */ || ch === 93 /* ] */) depth--;
+  if (typeof value !== 'object' || value === null) return false;
+  // Depth-first with one frame per level: the stack never holds more than `limit` frames.
+  const children: unknown[][] = [childrenOf(value)];
+  const next: number[] = [0];
+  while (children.length > 0) {
+    const top = children.length - 1;
+    const list = children[top] as unknown[];
+    const i = (next[top] as number) + 1;
+    next[top] = i;
+    if (i > list.length) {
+      children.pop();
+      next.pop();
+      continue;
+    }
+    const child = list[i - 1];
+    if (typeof child === 'object' && child !== null) {
+      // The value is at depth 1, so a container found on level n of the stack is at depth n + 1.
+      if (children.length + 1 > limit) return true;
+      children.push(childrenOf(child));
+      next.push(0);
+    }
   }
   return false;
+}
+
+function childrenOf(node: object): unknown[] {
+  return Array.isArray(node) ? node : Object.values(node);
 }
 
 /** A parsed JSON body with the text it was parsed from. */
@@ -46,14 +65,16 @@ export interface JsonBody {
   text: string;
 }
 
-function requireJsonType(c: Context): void {
+/** 415 unless the request says its body is JSON. */
+export function requireJsonType(c: Context): void {
   const type = header(c, 'content-type');
   if (type === undefined || !JSON_TYPE.test(type)) {
     throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected Content-Type: application/json, got ${type === undefined ? 'none' : `'${type.slice(0, 100)}'`}`);
   }
 }
 
-function parseJson(text: string): unknown {
+/** Parses a JSON body's text: 400 `EMPTY_BODY`, `MALFORMED_JSON` or `JSON_TOO_DEEP` for what can't be used. */
+export function parseJsonText(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -63,7 +84,7 @@ function parseJson(text: string): unknown {
     throw new ApiError(400, 'MALFORMED_JSON', `the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
   }
   // Checked after parsing (malformed JSON gets its own message), before anything recurses into the value.
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonDepthExceeds(text, value, MAX_JSON_DEPTH)) throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   return value;
 }
 
@@ -86,5 +107,5 @@ export async function readJsonBodyWithText(c: Context): Promise<JsonBody> {
     // The client went away or sent a broken chunked body.
     throw new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
   }
-  return { value: parseJson(text), text };
+  return { value: parseJsonText(text), text };
 }

@@ -1,3 +1,4 @@
+import { publishableExchanges } from '../jobs/publishable-exchanges.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ENV_SETTINGS } from '../../config/env-settings.ts';
@@ -113,7 +114,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     request: { params: jobId },
     responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, 404: err('Unknown job.') },
   });
-  const exchanges = Object.entries(ctx.deps.topology.exchanges).filter(([, e]) => !e.internal).map(([n]) => n);
+  const exchanges = publishableExchanges(ctx.deps.topology);
   if (exchanges.length > 0) {
     r.registerPath({
       method: 'post',

@@ -4,16 +4,18 @@ import { z } from 'zod';
 import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
-import { withBodyLimit } from '../http/body-limit.ts';
-import { readJsonBody } from '../http/json-body.ts';
+import { withBodyLimit, type RouteContext } from '../http/body-limit.ts';
+import { readBatchBody } from '../http/batch-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { toApiError } from '../http/to-api-error.ts';
 import { zodProblems } from '../http/validation-details.ts';
 import { batchModeSchema, type BatchMode } from '../jobs/batch-mode.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
 import type { ApiJob } from '../jobs/job-submitter.ts';
+import type { CompiledRoute } from '../../jobs/route-catalog.ts';
 import { resolveRoute } from './resolve-route.ts';
 import { header } from '../http/header.ts';
+import { mapTimeSliced, mapWindowed, type Window } from '../../util/time-sliced.ts';
 
 
 /** Result of one job of a batch. */
@@ -25,13 +27,19 @@ export interface BatchItemResult {
   error?: { code: string; message: string; details: unknown };
 }
 
+/**
+ * A batch's messages in flight at once. The batch shares the confirm channel with every other request:
+ * paced by its confirms, it never puts more than 1 MiB (or 256 jobs) ahead of anyone else's publish.
+ */
+const PUBLISH_WINDOW: Window<ApiJob | ApiError> = { count: 256, weight: 256 * 1024, weigh: (p) => (p instanceof ApiError ? 0 : p.content.length) };
+
 function itemError(err: ApiError): NonNullable<BatchItemResult['error']> {
   return { code: err.code, message: err.message, details: err.details ?? null };
 }
 
 /** POST /v1/jobs/{route}/batch: many jobs in one request, published concurrently on the confirm channels. */
 export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
-  const { limits, submitter, guard } = ctx;
+  const { limits, batchSubmitter: submitter, guard } = ctx;
   const bodySchema = z.union([
     z.array(z.unknown()).min(1).max(limits.maxBatchItems),
     z.object({ mode: batchModeSchema.optional(), jobs: z.array(z.unknown()).min(1).max(limits.maxBatchItems) }).strict(),
@@ -39,9 +47,22 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
 
   app.post('/v1/jobs/:route/batch', withBodyLimit(limits.maxBatchBodyBytes, async (c) => {
     const route = resolveRoute(ctx, c);
+    // Taken before the body is read: a key's batches in progress, and its batch bytes per second, are bounded (429 beyond).
+    const releaseSlot = ctx.batchSlots.acquire(c.get('principal').id);
+    try {
+      const length = header(c, 'content-length');
+      const charge = ctx.batchRate.admit(c.get('principal').id, length === undefined ? undefined : Number(length));
+      return await publishBatch(c, route, charge);
+    } finally {
+      releaseSlot();
+    }
+  }));
+
+  async function publishBatch(c: RouteContext, route: CompiledRoute, charge: (bytes: number) => void): Promise<Response> {
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
-    const body = await readJsonBody(c);
+    const { value: body, itemBytes, bytes } = await readBatchBody(c);
+    charge(bytes);
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
       throw new ApiError(400, 'VALIDATION_FAILED', `a batch is a JSON array of jobs, or {"mode": "all-or-nothing" | "best-effort", "jobs": [...]}, with 1 to ${limits.maxBatchItems} jobs`, {
@@ -61,10 +82,11 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const principalId = c.get('principal').id;
 
     // 1. Validate everything before publishing anything.
-    const prepared: (ApiJob | ApiError)[] = jobs.map((payload, i) => {
+    const prepared: (ApiJob | ApiError)[] = await mapTimeSliced(jobs, (payload, i) => {
       const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
-        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined));
+        const text = itemBytes?.[i]?.toString('utf8');
+        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), text);
       } catch (err) {
         return toApiError(err, { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
       }
@@ -78,9 +100,10 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       });
     }
 
-    // 2. Publish the valid ones concurrently: the confirms come back pipelined.
-    const results: BatchItemResult[] = await Promise.all(
-      prepared.map(async (p, index): Promise<BatchItemResult> => {
+    // 2. Publish the valid ones concurrently: the confirms come back pipelined, a window at a time.
+    const results: BatchItemResult[] = await mapWindowed(
+      prepared,
+      async (p, index): Promise<BatchItemResult> => {
         if (p instanceof ApiError) return { index, status: 'rejected', error: itemError(p) };
         try {
           if (key === undefined) {
@@ -92,7 +115,8 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
         } catch (err) {
           return { index, id: p.id, status: 'rejected', error: itemError(toApiError(err)) };
         }
-      }),
+      },
+      PUBLISH_WINDOW,
     );
     const accepted = results.filter((r) => r.status === 'queued').length;
     const rejected = results.length - accepted;
@@ -108,5 +132,5 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       });
     }
     return c.json({ route: route.name, mode, accepted, rejected, jobs: results }, rejected === 0 ? 202 : 207);
-  }));
+  }
 }

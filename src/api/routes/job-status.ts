@@ -29,7 +29,7 @@ export function registerJobStatusRoutes(app: Hono<ApiEnv>, ctx: AppContext): voi
 
   app.get('/v1/jobs/:id/events', (c) => {
     const first = lookup(ctx, c);
-    return streamSSE(c, async (stream) => {
+    return streamSSE(c, ctx.streamSlots.hold(c.get('principal').id, async (stream) => {
       let seq = 0;
       let resolveDone: () => void = () => undefined;
       const done = new Promise<void>((r) => (resolveDone = r));
@@ -67,6 +67,6 @@ export function registerJobStatusRoutes(app: Hono<ApiEnv>, ctx: AppContext): voi
         clearTimeout(maxAge);
         deps.shutdown?.removeEventListener('abort', resolveDone);
       }
-    });
+    }));
   });
 }

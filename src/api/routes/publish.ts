@@ -11,17 +11,30 @@ import { requestMeta } from '../http/request-meta.ts';
 import { zodProblems } from '../http/validation-details.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
 import { header } from '../http/header.ts';
+import { clientHeaderProblems, encodedHeaderBytes, isEncodableHeaderNumber } from '../jobs/client-headers.ts';
+import { warrenOnlyExchanges } from '../jobs/publishable-exchanges.ts';
 
-const headerValue = z.union([z.string().max(4096), z.number().finite(), z.boolean()]);
+const headerValue = z.union([
+  z.string().max(4096),
+  z.number().refine(isEncodableHeaderNumber, 'a header number must be finite, and an integer within ±2^53 unless its magnitude is below 2^50'),
+  z.boolean(),
+]);
+
+/** AMQP short strings (routing keys, header names) hold 255 bytes, not 255 characters. */
+const shortString = (what: string) => z.string().refine((s) => Buffer.byteLength(s) <= 255, `${what} is at most 255 bytes (UTF-8)`);
 
 /** Body of POST /v1/publish/{exchange}. */
 export const exchangePublishSchema = z
   .object({
     /** Routing key (direct, topic); ignored by fanout and headers exchanges. @default "" */
-    routingKey: z.string().max(255).default(''),
-    /** Message headers; a headers exchange routes on them. `x-warren-*` and `traceparent` are warren's. */
+    routingKey: shortString('routingKey').default(''),
+    /**
+     * Message headers; a headers exchange routes on them. Names the broker or warren reads are refused
+     * (`x-*`, `CC`, `BCC`, `timestamp_in_ms`, `traceparent`; see client-headers.ts), and so are tables
+     * larger than the API's header limit.
+     */
     headers: z
-      .record(z.string().min(1).max(255), headerValue)
+      .record(z.string().min(1), headerValue)
       .refine((h) => Object.keys(h).length <= 64, 'at most 64 headers')
       .default({}),
     /** The message body, any JSON value. */
@@ -31,15 +44,25 @@ export const exchangePublishSchema = z
   })
   .strict();
 
-/** POST /v1/publish/{exchange}: a plain message to any non-internal exchange of the topology. */
+/**
+ * POST /v1/publish/{exchange}: a plain message to an exchange of the topology
+ * that clients may publish to (not internal, dead-letter, results, job-events
+ * or alternate exchanges: see warrenOnlyExchanges). The message goes through
+ * `ctx.exchangeSubmitter`, on channels apart from route jobs (see ApiDeps.exchangePublisher).
+ */
 export function registerPublishRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
-  const { limits, submitter, guard, deps } = ctx;
+  const { limits, exchangeSubmitter: submitter, guard, deps } = ctx;
+  const warrenOnly = warrenOnlyExchanges(deps.topology);
 
   app.post('/v1/publish/:exchange', withBodyLimit(limits.maxBodyBytes, async (c) => {
     const exchange = c.req.param('exchange') ?? '';
     const config = Object.hasOwn(deps.topology.exchanges, exchange) ? deps.topology.exchanges[exchange] : undefined;
+    const owner = warrenOnly.get(exchange);
     if (config === undefined || config.internal) {
       throw new ApiError(404, 'EXCHANGE_UNKNOWN', `exchange '${exchange.slice(0, 100)}' is not a publishable exchange of the topology`);
+    }
+    if (owner !== undefined) {
+      throw new ApiError(403, 'EXCHANGE_RESERVED', `exchange '${exchange}' is ${owner}: only the broker and warren publish there, whatever the key's grants`);
     }
     c.set('warrenRoute', `exchange:${exchange}`);
     if (!mayPublishExchange(c.get('principal'), exchange)) {
@@ -52,10 +75,16 @@ export function registerPublishRoutes(app: Hono<ApiEnv>, ctx: AppContext): void 
         details: zodProblems(parsed.error),
       });
     }
-    const reserved = Object.keys(parsed.data.headers).filter((h) => h.toLowerCase().startsWith('x-warren-') || h.toLowerCase() === 'traceparent');
-    if (reserved.length > 0) {
-      throw new ApiError(400, 'VALIDATION_FAILED', 'x-warren-* headers and traceparent are set by warren', {
-        details: reserved.map((h) => ({ path: `headers.${h}`, message: 'reserved header', code: 'custom' })),
+    const problems = clientHeaderProblems(parsed.data.headers);
+    if (problems.length > 0) {
+      throw new ApiError(400, 'VALIDATION_FAILED', 'headers named x-*, CC, BCC, timestamp_in_ms or traceparent are read by the broker or set by warren; header names are at most 255 bytes', {
+        details: problems,
+      });
+    }
+    const headerBytes = encodedHeaderBytes(parsed.data.headers);
+    if (headerBytes > limits.maxPublishHeaderBytes) {
+      throw new ApiError(400, 'HEADERS_TOO_LARGE', `the headers take ${headerBytes} bytes encoded; the limit is ${limits.maxPublishHeaderBytes}`, {
+        details: [{ path: 'headers', message: `at most ${limits.maxPublishHeaderBytes} bytes encoded`, code: 'too_big' }],
       });
     }
     const { routingKey, headers, payload, priority } = parsed.data;
