@@ -205,7 +205,7 @@ describe('POST /v1/publish cannot break anyone else\'s publishes (real broker)',
 
   it('SSE streams per key: 429 with Retry-After beyond the limit; a client that hangs up frees its slot', async () => {
     const { id } = (await (await fetch(`${api.url}/v1/jobs/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${VICTIM}` }, body: JSON.stringify(chatBody(100)) })).json()) as { id: string };
-    const open = async (key: string, signal?: AbortSignal) => fetch(`${api.url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${key}` }, ...(signal ? { signal } : {}) });
+    const open = async (key: string, signal?: AbortSignal, jobId = id) => fetch(`${api.url}/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${key}` }, ...(signal ? { signal } : {}) });
     const controllers = [new AbortController(), new AbortController(), new AbortController()];
     const streams = await Promise.all(controllers.map((c) => open(VICTIM, c.signal)));
     expect(streams.map((s) => s.status)).toEqual([200, 200, 200]);
@@ -214,9 +214,10 @@ describe('POST /v1/publish cannot break anyone else\'s publishes (real broker)',
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(5);
     expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(15);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('TOO_MANY_STREAMS');
-    // Another key is not affected.
+    // Another key is not affected (it follows a job of its own: a key reads only its own jobs).
+    const { id: own } = (await (await fetch(`${api.url}/v1/jobs/chat`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ATTACKER}` }, body: JSON.stringify(chatBody(100)) })).json()) as { id: string };
     const other = new AbortController();
-    expect((await open(ATTACKER, other.signal)).status).toBe(200);
+    expect((await open(ATTACKER, other.signal, own)).status).toBe(200);
     controllers[0]?.abort();
     const again = await eventually(async () => {
       const c = new AbortController();
