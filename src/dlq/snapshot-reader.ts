@@ -36,6 +36,12 @@ export interface SnapshotReader {
   next(): Promise<ConsumeMessage | undefined>;
   /** Acks one delivery; false when the channel is gone (the message stays in the queue). */
   ack(message: ConsumeMessage): boolean;
+  /**
+   * Acks these deliveries: one `basic.ack(multiple)` for those that are the oldest
+   * unacked ones (nothing the caller keeps lies among them), single acks for the rest.
+   * False when the channel is gone (none is acked; the messages stay in the queue).
+   */
+  ackAll(messages: readonly ConsumeMessage[]): boolean;
   /** A round trip on the consuming channel: resolves once the broker processed every ack sent before. */
   sync(): Promise<void>;
   /** The error that closed the channel, if it closed under us. */
@@ -111,7 +117,9 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   }
   const snapshot = Math.min(total, options.maxMessages ?? MAX_WINDOW, MAX_WINDOW);
 
-  const buffer: ConsumeMessage[] = [];
+  // Deliveries not handed out yet: a queue read from `head` (Array#shift copies a large array on every call).
+  let buffer: ConsumeMessage[] = [];
+  let head = 0;
   /** Every delivery not acked yet, in delivery order (only the tag is kept). */
   const unacked = new Map<number, ConsumeMessage>();
   let received = 0;
@@ -158,8 +166,16 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
         if (closed || closeError) {
           throw new DlqError('DLQ_CONNECTION_LOST', `lost the channel reading '${queue}' after ${handed} of ${snapshot} messages: ${closeError?.message ?? 'closed'}`, { cause: closeError });
         }
-        const msg = buffer.shift();
-        if (msg) {
+        if (head < buffer.length) {
+          const msg = buffer[head] as ConsumeMessage;
+          buffer[head++] = undefined as never;
+          if (head === buffer.length) {
+            buffer = [];
+            head = 0;
+          } else if (head >= 4096 && head * 2 >= buffer.length) {
+            buffer = buffer.slice(head);
+            head = 0;
+          }
           handed++;
           return msg;
         }
@@ -173,7 +189,7 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
             resolve(true);
           };
         });
-        if (!arrived && buffer.length === 0 && !closed) return undefined;
+        if (!arrived && head === buffer.length && !closed) return undefined;
       }
     },
     ack(message) {
@@ -181,6 +197,32 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
       try {
         channel.ack(message);
         unacked.delete(message.fields.deliveryTag);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    ackAll(messages) {
+      if (closed) return false;
+      try {
+        const tags = new Set<number>();
+        for (const m of messages) tags.add(m.fields.deliveryTag);
+        // The oldest unacked deliveries, as long as each is one of these: `multiple` acks exactly
+        // them. A delivery the caller keeps (skipped, failed, in flight) ends the run.
+        let last: ConsumeMessage | undefined;
+        for (const [tag, stub] of unacked) {
+          if (!tags.has(tag)) break;
+          last = stub;
+          tags.delete(tag);
+          unacked.delete(tag);
+        }
+        if (last) channel.ack(last, true);
+        for (const tag of tags) {
+          const stub = unacked.get(tag);
+          if (!stub) continue;
+          channel.ack(stub);
+          unacked.delete(tag);
+        }
         return true;
       } catch {
         return false;
