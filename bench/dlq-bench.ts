@@ -143,17 +143,26 @@ async function bareLoop(conn: amqplib.ChannelModel, n: number): Promise<number> 
   return moved;
 }
 
-type CreateDlqService = (deps: DlqDeps) => DlqService;
+/** What the bench needs of a checkout's src/dlq (this one, or the baseline's). */
+interface DlqModule {
+  createDlqService: (deps: DlqDeps) => DlqService;
+  createFileJournal: (file: string) => NonNullable<ReturnType<NonNullable<DlqDeps['journal']>>>;
+}
 
-/** One `warren dlq requeue` of the whole DLQ (journal on, one publish channel), with `create` from this or another checkout. */
-async function warrenRequeue(create: CreateDlqService, topology: Topology, management: ManagementClient, stateDir: string, n: number): Promise<Rate> {
+/** One `warren dlq requeue` of the whole DLQ (journal on, one publish channel), with the service and journal of one checkout. */
+async function warrenRequeue(dlq: DlqModule, topology: Topology, management: ManagementClient, stateDir: string, n: number): Promise<Rate> {
   const vhost = topology.connection.vhost;
   const connection = createBrokerConnection({ urls: [AMQP], vhost, name: 'warren-dlq-bench' });
   await connection.waitForConnection(10_000);
   const publisher = createConfirmPublisher({ connection, channels: 1 });
-  const service = create({ connection, publisher, management, topology, journal: (vh, q) => createFileJournal(join(stateDir, `${vh}-${q}.journal`)) });
+  const service = dlq.createDlqService({ connection, publisher, management, topology, journal: (vh, q) => dlq.createFileJournal(join(stateDir, `${vh}-${q}.journal`)) });
   const t = performance.now();
-  const report = await service.requeue('dead', { filter: {} });
+  // A bench that hangs reports nothing: give up after five minutes.
+  let timer: NodeJS.Timeout | undefined;
+  const report = await Promise.race([
+    service.requeue('dead', { filter: {} }),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('warren requeue did not finish within 5 minutes')), 300_000))),
+  ]).finally(() => clearTimeout(timer));
   const r = rate(report.moved, performance.now() - t);
   await publisher.close();
   await connection.close();
@@ -207,14 +216,14 @@ bindings:
     let baseline: DlqBenchResult['baseline'];
     if (baselineDir !== undefined) {
       const source = resolve(baselineDir);
-      const mod = (await import(pathToFileURL(join(source, 'src/dlq/index.ts')).href)) as { createDlqService: CreateDlqService };
+      const mod = (await import(pathToFileURL(join(source, 'src/dlq/index.ts')).href)) as DlqModule;
       await fillDeadLetters(conn, n, body);
-      baseline = { ...(await warrenRequeue(mod.createDlqService, topology, management, stateDir, n)), source };
+      baseline = { ...(await warrenRequeue(mod, topology, management, stateDir, n)), source };
       log(`  warren dlq requeue, baseline ${source}: ${baseline.perSecond}/s (${baseline.seconds}s)`);
     }
 
     await fillDeadLetters(conn, n, body);
-    const warren = await warrenRequeue(createDlqService, topology, management, stateDir, n);
+    const warren = await warrenRequeue({ createDlqService, createFileJournal }, topology, management, stateDir, n);
     log(`  warren dlq requeue:                                ${warren.perSecond}/s (${warren.seconds}s)`);
 
     await fillDeadLetters(conn, bareN, body);

@@ -97,7 +97,9 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
   const journal = !dryRun && deps.journal ? deps.journal(vhost, queue) : createMemoryJournal();
   // An in-memory journal remembers nothing across runs: no key to hash per message.
   const keyOf = journal.file === undefined ? () => '' : dedupeKey;
-  const limiter = createRateLimiter(opts.ratePerSec);
+  const limiter = opts.ratePerSec === undefined ? undefined : createRateLimiter(opts.ratePerSec);
+  /** Exchanges the probe found: no await per message for them. */
+  const existing = new Set<string>(['']);
   const tally = createRequeueTally({ queue, action, dryRun, total: reader.total, snapshot: reader.snapshot, warnings, journal: journal.file, onProgress: opts.onProgress });
   const { report } = tally;
   if (reader.total > reader.snapshot) {
@@ -204,9 +206,12 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         tally.failed({ messageId: info.messageId, reason: info.reason, detail });
         tally.progress();
       };
-      if (!(await exchangeExists(dest.exchange))) {
-        fail(`exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
-        continue;
+      if (!existing.has(dest.exchange)) {
+        if (!(await exchangeExists(dest.exchange))) {
+          fail(`exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
+          continue;
+        }
+        existing.add(dest.exchange);
       }
       // The requeue's moment is before the republish: a worker may finish the job before the
       // confirm comes back, and its events must then win over this one (see the status merge rules).
@@ -224,17 +229,20 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         fail(unsendable);
         continue;
       }
-      await limiter.take(opts.signal);
+      if (limiter) await limiter.take(opts.signal);
       const lost = reader.lostWith();
       // The DLQ copy could no longer be acked: don't send a message we would leave in both places.
       if (lost) throw new DlqError('DLQ_CONNECTION_LOST', `lost the connection to the broker: ${lost.message}`, { cause: lost });
-      await window.add({ message: msg, key, exchange: dest.exchange, routingKey: dest.routingKey, properties, data: { info, target: dest, requeuedAt } });
+      const wait = window.add({ message: msg, key, exchange: dest.exchange, routingKey: dest.routingKey, properties, data: { info, target: dest, requeuedAt } });
+      if (wait) await wait;
     }
   } catch (err) {
     if (opts.signal?.aborted && !(err instanceof DlqError)) report.interrupted = true;
     else report.error = { code: isWarrenError(err) ? err.code : 'DLQ_ERROR', message: (err as Error).message };
   } finally {
     await window.drain();
+    const broken = window.failure();
+    if (broken && !report.error) report.error = { code: broken.code, message: broken.message };
     if (!reader.lostWith()) {
       if (report.scanned === reader.total && !report.interrupted && !report.error) journal.dropLeftovers();
       await window.syncJournal().catch(() => undefined);

@@ -45,14 +45,10 @@ export interface RequeueJournal {
 export function dedupeKey(message: { content: Buffer; properties: MessageProperties }): string {
   const h = (message.properties.headers ?? {}) as Record<string, unknown>;
   const death = Array.isArray(h['x-death']) ? (h['x-death'][0] as Record<string, unknown> | undefined) : undefined;
-  const hash = createHash('sha1');
-  hash.update(String(headerString(message.properties.messageId) ?? ''));
-  hash.update('\0' + String(h[HEADERS.requeued] ?? 0));
-  hash.update('\0' + String(headerString(h[HEADERS.failedAt]) ?? ''));
-  if (death) hash.update('\0' + JSON.stringify([death['queue'], death['reason'], death['count'], death['time']]));
-  hash.update('\0');
-  hash.update(message.content);
-  return hash.digest('hex');
+  // One string, one update: the same digest as hashing the parts one by one (keys in journals of earlier versions still match).
+  let text = `${headerString(message.properties.messageId) ?? ''}\0${String(h[HEADERS.requeued] ?? 0)}\0${headerString(h[HEADERS.failedAt]) ?? ''}`;
+  if (death) text += '\0' + JSON.stringify([death['queue'], death['reason'], death['count'], death['time']]);
+  return createHash('sha1').update(text + '\0').update(message.content).digest('hex');
 }
 
 /** Default journal file of a queue: `$XDG_STATE_HOME/warren/dlq/<vhost>/<queue>.journal`. */

@@ -1,6 +1,6 @@
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
-import { isWarrenError } from '../errors/index.ts';
+import { isWarrenError, WarrenError } from '../errors/index.ts';
 import type { RequeueJournal } from './requeue-journal.ts';
 import type { SnapshotReader } from './snapshot-reader.ts';
 
@@ -52,13 +52,16 @@ export interface RequeueWindowOptions<T> {
  */
 export interface RequeueWindow<T> {
   /**
-   * Takes one republish into the window: waits for room (for an exchange without a
-   * confirm yet, for the whole window and then for its own settlement). It is sent
-   * with the others added before the caller next waits.
+   * Takes one republish into the window; it is sent with the others added before the
+   * caller next waits. Throws the window's {@link RequeueWindow.failure} once it has one. Returns a promise to await when the entry had to wait for room
+   * (for an exchange without a confirm yet: for the whole window, then for its own
+   * settlement), undefined when it was taken at once (no await per message).
    */
-  add(entry: WindowEntry<T>): Promise<void>;
+  add(entry: WindowEntry<T>): Promise<void> | undefined;
   /** Resolves once everything added has settled (moved, unacked or failed). */
   drain(): Promise<void>;
+  /** Why the window stopped taking entries (`DLQ_JOURNAL_FAILED`: the journal could not be written), if it did. */
+  failure(): WarrenError | undefined;
   /** An ack the caller sent itself (a DLQ copy an earlier run had delivered): forget its leftover entry once a sync proves the ack. */
   ackedLeftover(key: string): void;
   /** Waits for the acks sent so far to reach the broker, then forgets them in the journal. */
@@ -93,6 +96,11 @@ export function createRequeueWindow<T>(options: RequeueWindowOptions<T>): Requeu
   let leftoversSinceSync: string[] = [];
   let lastSync = performance.now();
   let syncing: Promise<void> | undefined;
+  let broken: WarrenError | undefined;
+
+  function journalFailed(err: unknown, consequence: string): void {
+    broken ??= new WarrenError('DLQ_JOURNAL_FAILED', `could not write the requeue journal${journal.file === undefined ? '' : ` ${journal.file}`}: ${(err as Error).message}; ${consequence}`, { cause: err });
+  }
 
   function wake(): void {
     const w = waiters;
@@ -118,7 +126,14 @@ export function createRequeueWindow<T>(options: RequeueWindowOptions<T>): Requeu
       settled(batch.length);
       return;
     }
-    journal.published(batch.map((e) => e.key));
+    try {
+      journal.published(batch.map((e) => e.key));
+    } catch (err) {
+      // Write-ahead: nothing leaves that the journal doesn't know about.
+      journalFailed(err, `${batch.length} messages were not sent and stay in the DLQ`);
+      settled(batch.length);
+      return;
+    }
     for (const entry of batch) {
       publisher
         .publish({ exchange: entry.exchange, routingKey: entry.routingKey, content: entry.message.content, properties: entry.properties, timeoutMs: options.publishTimeoutMs })
@@ -155,7 +170,14 @@ export function createRequeueWindow<T>(options: RequeueWindowOptions<T>): Requeu
     const batch = confirmed;
     confirmed = [];
     if (batch.length === 0) return;
-    journal.confirmed(batch.map((e) => e.key));
+    try {
+      journal.confirmed(batch.map((e) => e.key));
+    } catch (err) {
+      // No ack the journal can't vouch for: these stay in the DLQ too, like after a crash.
+      journalFailed(err, `${batch.length} messages confirmed in their destination were not acked and stay in the DLQ as well (the next run sends them again)`);
+      settled(batch.length);
+      return;
+    }
     if (beforeAck) {
       for (const entry of batch) {
         await beforeAck(entry.message);
@@ -207,32 +229,43 @@ export function createRequeueWindow<T>(options: RequeueWindowOptions<T>): Requeu
     return syncing;
   }
 
+  async function alone(entry: WindowEntry<T>): Promise<void> {
+    if (open > 0) {
+      send();
+      await until(() => open === 0);
+      if (broken) throw broken;
+    }
+    open++;
+    staged.push(entry);
+    send();
+    await until(() => open === 0);
+  }
+
+  async function afterRoom(entry: WindowEntry<T>): Promise<void> {
+    send();
+    await until(() => open < size);
+    if (broken) throw broken;
+    open++;
+    staged.push(entry);
+    scheduleSend();
+  }
+
   return {
-    async add(entry) {
-      if (!proven.has(entry.exchange)) {
-        if (open > 0) {
-          send();
-          await until(() => open === 0);
-        }
-        open++;
-        staged.push(entry);
-        send();
-        await until(() => open === 0);
-        return;
-      }
-      if (open >= size) {
-        send();
-        await until(() => open < size);
-      }
+    add(entry) {
+      if (broken) throw broken;
+      if (!proven.has(entry.exchange)) return alone(entry);
+      if (open >= size) return afterRoom(entry);
       open++;
       staged.push(entry);
       scheduleSend();
+      return undefined;
     },
     async drain() {
       send();
       await until(() => open === 0);
       await acking;
     },
+    failure: () => broken,
     ackedLeftover(key) {
       leftoversSinceSync.push(key);
     },

@@ -32,7 +32,7 @@ export interface SnapshotReader {
   readonly snapshot: number;
   /** Ready messages at start, uncapped. */
   readonly total: number;
-  /** Next delivery in queue order, or undefined when the snapshot is done (or nothing arrives for `idleMs`). */
+  /** Next delivery in queue order, or undefined when the snapshot is done (or nothing arrives for `idleMs` and the queue has none left to deliver). */
   next(): Promise<ConsumeMessage | undefined>;
   /** Acks one delivery; false when the channel is gone (the message stays in the queue). */
   ack(message: ConsumeMessage): boolean;
@@ -56,8 +56,13 @@ export interface SnapshotReaderOptions {
   queue: string;
   /** Stop after this many messages even if more were present. @default MAX_WINDOW */
   maxMessages?: number;
-  /** End the snapshot early when no delivery arrives for this long (messages expired meanwhile). @default 2000 */
+  /**
+   * End the snapshot early when no delivery arrives for this long and the queue has no ready
+   * message left (messages expired meanwhile). @default 2000
+   */
   idleMs?: number;
+  /** End it anyway after this long without a delivery. @default 30000 */
+  maxIdleMs?: number;
 }
 
 async function openChannel(connection: ChannelModel): Promise<Channel> {
@@ -72,6 +77,7 @@ async function openChannel(connection: ChannelModel): Promise<Channel> {
 export async function openSnapshotReader(options: SnapshotReaderOptions): Promise<SnapshotReader> {
   const { connection, queue } = options;
   const idleMs = options.idleMs ?? 2_000;
+  const maxIdleMs = options.maxIdleMs ?? 30_000;
   let channel = await openChannel(connection);
   let closeError: Error | undefined;
   let closed = false;
@@ -124,6 +130,8 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   const unacked = new Map<number, ConsumeMessage>();
   let received = 0;
   let handed = 0;
+  /** Time next() has waited without a delivery. */
+  let idleFor = 0;
 
   let consumerTag: string | undefined;
   if (snapshot > 0) {
@@ -189,7 +197,16 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
             resolve(true);
           };
         });
-        if (!arrived && head === buffer.length && !closed) return undefined;
+        if (!arrived && head === buffer.length && !closed) {
+          // A busy broker can take seconds to start delivering a large quorum queue: give up only
+          // when nothing is left to deliver (expired, purged) or after maxIdleMs of silence.
+          idleFor += idleMs;
+          if (idleFor >= maxIdleMs) return undefined;
+          const ready = await channel.checkQueue(queue).then((ok) => ok.messageCount, () => 0);
+          if (ready === 0 && head === buffer.length) return undefined;
+        } else {
+          idleFor = 0;
+        }
       }
     },
     ack(message) {
