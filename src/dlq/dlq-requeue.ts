@@ -224,6 +224,8 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         fromQueue: queue,
         now: requeuedAt,
       });
+      // What the publisher would default to anyway; given, it publishes this object without copying it.
+      properties.mandatory = true;
       const unsendable = republishProblem(properties);
       if (unsendable !== undefined) {
         fail(unsendable);
