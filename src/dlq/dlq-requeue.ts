@@ -57,6 +57,9 @@ export interface RequeueOptions {
   action?: 'requeue' | 'drop';
 }
 
+/** Deliveries the broker pushes ahead of the requeue at least (the management UI's "Move messages" shovel uses 1,000 too). */
+const READ_AHEAD = 1000;
+
 /** What the window carries per republish, for the report and the job event. */
 interface Moving {
   info: DeadLetterInfo;
@@ -93,7 +96,9 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     events = undefined;
   }
 
-  const reader = await openSnapshotReader({ connection, queue });
+  const windowSize = Math.max(1, opts.window ?? 128);
+  // Most of what a requeue reads leaves at once: the broker need not push the whole queue ahead.
+  const reader = await openSnapshotReader({ connection, queue, credit: Math.max(READ_AHEAD, 2 * windowSize) });
   const journal = !dryRun && deps.journal ? deps.journal(vhost, queue) : createMemoryJournal();
   // An in-memory journal remembers nothing across runs: no key to hash per message.
   const keyOf = journal.file === undefined ? () => '' : dedupeKey;
@@ -124,7 +129,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     publisher: deps.publisher,
     reader,
     journal,
-    size: opts.window ?? 128,
+    size: windowSize,
     publishTimeoutMs: opts.publishTimeoutMs ?? 10_000,
     beforeAck: opts.beforeAck,
     onMoved: ({ data }) => {
@@ -132,7 +137,10 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       emitRequeued(data);
     },
     onUnacked: () => void report.unacked++,
-    onFailed: ({ data }, err) => tally.failed({ messageId: data.info.messageId, reason: data.info.reason, detail: failureDetail(err) }),
+    onFailed: ({ message, data }, err) => {
+      reader.keep(message);
+      tally.failed({ messageId: data.info.messageId, reason: data.info.reason, detail: failureDetail(err) });
+    },
     onSettled: () => tally.progress(),
   });
 
@@ -163,11 +171,13 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       }
       const info = resolveDeadLetter(msg, { queue, origins: policy });
       if (!matchesFilter(info, opts.filter)) {
+        reader.keep(msg);
         report.skipped.filtered++;
         tally.progress();
         continue;
       }
       if (action === 'requeue' && info.requeued >= maxRequeues) {
+        reader.keep(msg);
         report.skipped.capped++;
         tally.progress();
         continue;
@@ -176,6 +186,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       if (action === 'requeue') {
         const d = destinationFor(info, msg, opts, policy);
         if ('problem' in d) {
+          reader.keep(msg);
           const n = { messageId: info.messageId, reason: info.reason, detail: d.problem };
           if (d.unknownOrigin) tally.unknownOrigin(n);
           else tally.failed(n);
@@ -187,6 +198,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       report.selected++;
       const label = dest?.label ?? 'dropped';
       if (dryRun) {
+        reader.keep(msg);
         tally.moved(label);
         tally.planned({ messageId: info.messageId, reason: info.reason, to: label });
         tally.progress();
@@ -203,6 +215,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         continue;
       }
       const fail = (detail: string) => {
+        reader.keep(msg);
         tally.failed({ messageId: info.messageId, reason: info.reason, detail });
         tally.progress();
       };

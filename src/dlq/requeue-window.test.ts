@@ -63,6 +63,7 @@ function fakeReader(log: Log): SnapshotReader {
     snapshot: 0,
     total: 0,
     next: async () => undefined,
+    keep: () => undefined,
     ack: () => true,
     ackAll(messages) {
       log.push(`ack ${messages.map((m) => m.properties.messageId as string).join(',')}`);
