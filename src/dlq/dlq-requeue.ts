@@ -6,7 +6,7 @@ import { DlqError } from './dlq-error.ts';
 import { preflightQueue } from './dlq-preflight.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { createExchangeProbe } from './exchange-probe.ts';
-import { matchesFilter, type DlqFilter } from './message-filter.ts';
+import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { destinationFor, republishProblem, type Destination, type RequeueVia } from './requeue-destination.ts';
@@ -111,6 +111,13 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     warnings.push(`queue holds ${reader.total} messages; one run reads the first ${reader.snapshot} (run again for the rest)`);
   }
 
+  /** A message that can't be sent stays in the DLQ as a failure. (Not a closure per message: under tsx each one costs a defineProperty.) */
+  const leave = (msg: ConsumeMessage, info: DeadLetterInfo, detail: string) => {
+    reader.keep(msg);
+    tally.failed({ messageId: info.messageId, reason: info.reason, detail });
+    tally.progress();
+  };
+  const everything = isEmptyFilter(opts.filter);
   const eventPromises: Promise<void>[] = [];
   const emitRequeued = ({ info, target, requeuedAt }: Moving) => {
     if (!events || info.jobId === undefined) return;
@@ -170,7 +177,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         report.possibleDuplicates++;
       }
       const info = resolveDeadLetter(msg, { queue, origins: policy });
-      if (!matchesFilter(info, opts.filter)) {
+      if (!everything && !matchesFilter(info, opts.filter)) {
         reader.keep(msg);
         report.skipped.filtered++;
         tally.progress();
@@ -214,14 +221,9 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         tally.progress();
         continue;
       }
-      const fail = (detail: string) => {
-        reader.keep(msg);
-        tally.failed({ messageId: info.messageId, reason: info.reason, detail });
-        tally.progress();
-      };
       if (!existing.has(dest.exchange)) {
         if (!(await exchangeExists(dest.exchange))) {
-          fail(`exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
+          leave(msg, info, `exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
           continue;
         }
         existing.add(dest.exchange);
@@ -241,7 +243,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       properties.mandatory = true;
       const unsendable = republishProblem(properties);
       if (unsendable !== undefined) {
-        fail(unsendable);
+        leave(msg, info, unsendable);
         continue;
       }
       if (limiter) await limiter.take(opts.signal);

@@ -68,7 +68,16 @@ export function createOriginPolicy(dt: DlqTopology): OriginPolicy {
   const resultExchanges = new Set(Object.values(t.consumers).flatMap((c) => (c.results ? [c.results.exchange] : [])));
   const internal = new Set(Object.entries(t.exchanges).filter(([, e]) => e.internal).map(([n]) => n));
 
+  // Asked per message for the queue its headers name: answered once per name (bounded, like reach below).
+  const queueAnswers = new Map<string, string | undefined>();
   function queueProblem(queue: string): string | undefined {
+    if (queueAnswers.has(queue)) return queueAnswers.get(queue);
+    const problem = queueProblemNow(queue);
+    if (queueAnswers.size < 10_000) queueAnswers.set(queue, problem);
+    return problem;
+  }
+
+  function queueProblemNow(queue: string): string | undefined {
     const plain = plainNameProblem(queue);
     if (plain !== undefined) return plain;
     if (queue === jobEvents.stream) return 'is the job-events stream';

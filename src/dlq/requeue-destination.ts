@@ -33,6 +33,11 @@ export interface DestinationChoice {
   via?: RequeueVia | undefined;
 }
 
+/** Straight to the queue, through the default exchange. */
+function direct(q: string): Destination {
+  return { exchange: '', routingKey: q, queue: q, route: undefined, label: `queue ${q}` };
+}
+
 /**
  * Where a dead letter goes back to. Everything comes from the topology through the
  * origin policy: the message's own headers only pick among what the policy allows
@@ -56,7 +61,6 @@ export function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, choice
   }
   const o = info.origin;
   if (!o) return { problem: info.originProblem ?? 'origin unknown', unknownOrigin: true };
-  const direct = (q: string): Destination => ({ exchange: '', routingKey: q, queue: q, route: undefined, label: `queue ${q}` });
   const via = choice.via ?? 'auto';
   // The resolver only lets through origins the policy accepts; the default exchange means "that queue".
   if (o.exchange === '' && o.queue !== undefined) return direct(o.queue);

@@ -166,8 +166,9 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
   // Deliveries not handed out yet: a queue read from `head` (Array#shift copies a large array on every call).
   let buffer: ConsumeMessage[] = [];
   let head = 0;
-  /** The reading each delivery came on (its tag means something on that channel only). */
-  const readingOf = new WeakMap<ConsumeMessage, Reading>();
+  /** The reading of each consumer (a delivery's tag means something on its own channel only). */
+  const byConsumer = new Map<string, Reading>();
+  const readingOf = (message: ConsumeMessage) => byConsumer.get(message.fields.consumerTag);
   let received = 0;
   let handed = 0;
   /** Time next() has waited without a delivery. */
@@ -189,15 +190,13 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
         received++;
         reading.unacked.set(msg.fields.deliveryTag, { fields: { deliveryTag: msg.fields.deliveryTag } } as ConsumeMessage);
         // Deliveries past the snapshot stay unacked and untouched: returned on close.
-        if (received <= snapshot) {
-          readingOf.set(msg, reading);
-          buffer.push(msg);
-        }
+        if (received <= snapshot) buffer.push(msg);
         wake();
       },
       { noAck: false, exclusive: true },
     );
     reading.consumerTag = ok.consumerTag;
+    byConsumer.set(ok.consumerTag, reading);
   }
 
   function consumeError(err: unknown): DlqError {
@@ -358,11 +357,11 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
       }
     },
     keep(message) {
-      const reading = readingOf.get(message);
+      const reading = readingOf(message);
       if (reading) reading.kept++;
     },
     ack(message) {
-      const reading = readingOf.get(message);
+      const reading = readingOf(message);
       if (!reading || reading.closed) return false;
       try {
         reading.channel.ack(message);
@@ -379,7 +378,7 @@ export async function openSnapshotReader(options: SnapshotReaderOptions): Promis
         // `multiple` ack. A delivery the caller keeps (skipped, failed, in flight) ends the run.
         const byReading = new Map<Reading, Set<number>>();
         for (const m of messages) {
-          const reading = readingOf.get(m);
+          const reading = readingOf(m);
           if (!reading) continue;
           let tags = byReading.get(reading);
           if (!tags) byReading.set(reading, (tags = new Set()));
