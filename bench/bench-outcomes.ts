@@ -74,7 +74,7 @@ export function workerVerdict(r: Pick<WorkerBenchResult, 'figures' | 'pass' | 't
  * one-at-a-time loop and a baseline checkout's requeue, when run, are informational rows.
  */
 export function dlqVerdict(r: DlqBenchResult): BenchVerdict {
-  const what = `${r.messages.toLocaleString('en-US')} dead letters (${r.queueType})`;
+  const what = `${r.messages.toLocaleString('en-US')} dead letters (${r.queueType}, median of ${r.rounds} round${r.rounds === 1 ? '' : 's'})`;
   const figures: BenchFigure[] = [
     {
       group: 'dlq',

@@ -4,13 +4,17 @@
  * through the management API with the same definition the UI sends), over the same messages, in the
  * same run, on the same broker. Target: warren >= 50% of the shovel's rate.
  *
+ * The shovel and warren take turns over `DLQ_BENCH_ROUNDS` rounds (default 3, each on a fresh fill of
+ * the DLQ); each figure is the median of its rounds, so a burst of load on a shared machine moves one
+ * round, not the verdict.
+ *
  * Informational, also in the same run: a bare amqplib get / publish-with-confirm / ack loop (one
  * message at a time: the per-message round trip, over `DLQ_BENCH_BARE_MESSAGES`, default 2,000) and,
  * when `DLQ_BENCH_BASELINE` names another warren checkout (e.g. main unpacked into /tmp), that
- * checkout's requeue, for a before/after figure measured under the same load.
+ * checkout's requeue in every round, for a before/after figure measured under the same load.
  *
- *   node --import tsx bench/dlq-bench.ts            (20,000 messages)
- *   DLQ_BENCH_MESSAGES=5000 node --import tsx bench/dlq-bench.ts
+ *   node --import tsx bench/dlq-bench.ts            (20,000 messages, 3 rounds)
+ *   DLQ_BENCH_MESSAGES=5000 DLQ_BENCH_ROUNDS=1 node --import tsx bench/dlq-bench.ts
  *
  * Uses its own vhost (deleted afterwards) on WARREN_BENCH_AMQP_URL / WARREN_BENCH_MANAGEMENT_URL
  * (default: the local broker, guest/guest).
@@ -31,17 +35,21 @@ import { createDlqService, createFileJournal, type DlqDeps, type DlqService } fr
 const AMQP = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MANAGEMENT = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 
-/** One side of the comparison. */
+/** One side of the comparison: the median round, and every round's rate. */
 export interface Rate {
   messages: number;
   seconds: number;
   perSecond: number;
+  /** msg/s of each round, in order. */
+  rounds?: number[];
 }
 
 /** Figures of one benchmark run. */
 export interface DlqBenchResult {
   name: 'dlq-requeue';
   messages: number;
+  /** Rounds each side ran; every figure is the median round. */
+  rounds: number;
   queueType: 'quorum';
   /** The reference: the management UI's "Move messages" shovel (ack-mode on-confirm), same messages, same run. */
   shovel: Rate;
@@ -58,6 +66,13 @@ export interface DlqBenchResult {
 
 function rate(messages: number, ms: number): Rate {
   return { messages, seconds: Math.round(ms) / 1000, perSecond: Math.round((messages / ms) * 1000) };
+}
+
+/** The median round (the lower middle one for an even count), with every round's rate. */
+function median(runs: Rate[]): Rate {
+  const sorted = [...runs].sort((a, b) => a.perSecond - b.perSecond);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as Rate;
+  return { ...mid, rounds: runs.map((r) => r.perSecond) };
 }
 
 async function waitForCount(ch: amqplib.Channel, queue: string, count: number, pollMs = 100): Promise<void> {
@@ -171,8 +186,9 @@ async function warrenRequeue(dlq: DlqModule, topology: Topology, management: Man
 }
 
 /** Runs the benchmark and returns the figures (also printed when run standalone). */
-export async function run(options: { messages?: number; bareMessages?: number; baseline?: string; log?: (s: string) => void } = {}): Promise<DlqBenchResult> {
+export async function run(options: { messages?: number; rounds?: number; bareMessages?: number; baseline?: string; log?: (s: string) => void } = {}): Promise<DlqBenchResult> {
   const n = options.messages ?? Number(process.env.DLQ_BENCH_MESSAGES ?? 20_000);
+  const rounds = Math.max(1, options.rounds ?? Number(process.env.DLQ_BENCH_ROUNDS ?? 3));
   const bareN = Math.min(n, options.bareMessages ?? Number(process.env.DLQ_BENCH_BARE_MESSAGES ?? 2_000));
   const baselineDir = options.baseline ?? process.env.DLQ_BENCH_BASELINE;
   const log = options.log ?? ((s: string) => console.error(s));
@@ -208,23 +224,27 @@ bindings:
       { checkHandlers: false },
     ).topology;
 
-    log(`dlq-bench: ${n} dead letters of ${body.length} bytes (quorum DLQ -> quorum origin), vhost ${vhost}`);
-    await fillDeadLetters(conn, n, body);
-    const shovel = rate(n, await shovelMove(management, conn, vhost, n));
-    log(`  management UI "Move messages" shovel (on-confirm): ${shovel.perSecond}/s (${shovel.seconds}s)`);
-
-    let baseline: DlqBenchResult['baseline'];
-    if (baselineDir !== undefined) {
-      const source = resolve(baselineDir);
-      const mod = (await import(pathToFileURL(join(source, 'src/dlq/index.ts')).href)) as DlqModule;
-      await fillDeadLetters(conn, n, body);
-      baseline = { ...(await warrenRequeue(mod, topology, management, stateDir, n)), source };
-      log(`  warren dlq requeue, baseline ${source}: ${baseline.perSecond}/s (${baseline.seconds}s)`);
+    log(`dlq-bench: ${n} dead letters of ${body.length} bytes (quorum DLQ -> quorum origin), ${rounds} round(s), vhost ${vhost}`);
+    const baselineModule = baselineDir === undefined ? undefined : ((await import(pathToFileURL(join(resolve(baselineDir), 'src/dlq/index.ts')).href)) as DlqModule);
+    const runs: { shovel: Rate[]; warren: Rate[]; baseline: Rate[] } = { shovel: [], warren: [], baseline: [] };
+    const sides: Array<{ name: keyof typeof runs; label: string; measure: () => Promise<Rate> }> = [
+      { name: 'shovel', label: 'management UI "Move messages" shovel (on-confirm)', measure: async () => rate(n, await shovelMove(management, conn, vhost, n)) },
+      { name: 'warren', label: 'warren dlq requeue', measure: () => warrenRequeue({ createDlqService, createFileJournal }, topology, management, stateDir, n) },
+    ];
+    if (baselineModule) sides.push({ name: 'baseline', label: `warren dlq requeue, baseline ${resolve(baselineDir as string)}`, measure: () => warrenRequeue(baselineModule, topology, management, stateDir, n) });
+    for (let round = 0; round < rounds; round++) {
+      // Each side goes first in turn: load that drifts during a round doesn't favour one of them.
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(round + k) % sides.length] as (typeof sides)[number];
+        await fillDeadLetters(conn, n, body);
+        const r = await side.measure();
+        runs[side.name].push(r);
+        log(`  round ${round + 1}: ${side.label}: ${r.perSecond}/s (${r.seconds}s)`);
+      }
     }
-
-    await fillDeadLetters(conn, n, body);
-    const warren = await warrenRequeue({ createDlqService, createFileJournal }, topology, management, stateDir, n);
-    log(`  warren dlq requeue:                                ${warren.perSecond}/s (${warren.seconds}s)`);
+    const shovel = median(runs.shovel);
+    const warren = median(runs.warren);
+    const baseline: DlqBenchResult['baseline'] = baselineModule ? { ...median(runs.baseline), source: resolve(baselineDir as string) } : undefined;
 
     await fillDeadLetters(conn, bareN, body);
     const t = performance.now();
@@ -233,8 +253,9 @@ bindings:
     log(`  bare amqplib get/publish-confirm/ack loop (${bareN}, informational): ${bare.perSecond}/s (${bare.seconds}s)`);
 
     const ratio = Math.round((warren.perSecond / shovel.perSecond) * 100) / 100;
+    log(`  medians: shovel ${shovel.perSecond}/s, warren ${warren.perSecond}/s${baseline ? `, baseline ${baseline.perSecond}/s` : ''}`);
     log(`  warren / shovel ${ratio} (target >= 0.5)${baseline ? `; baseline / shovel ${Math.round((baseline.perSecond / shovel.perSecond) * 100) / 100}` : ''}`);
-    return { name: 'dlq-requeue', messages: n, queueType: 'quorum', shovel, warren, bare, baseline, ratio, target: 0.5, pass: ratio >= 0.5 };
+    return { name: 'dlq-requeue', messages: n, rounds, queueType: 'quorum', shovel, warren, bare, baseline, ratio, target: 0.5, pass: ratio >= 0.5 };
   } finally {
     await conn.close().catch(() => undefined);
     await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });

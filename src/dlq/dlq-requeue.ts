@@ -43,7 +43,7 @@ export interface RequeueOptions {
   keepAttempts?: boolean;
   /** Use a queue the topology doesn't know as a DLQ. */
   force?: boolean;
-  /** Unconfirmed publishes in flight (see requeue-window.ts). @default 128 */
+  /** Unconfirmed publishes in flight (see requeue-window.ts). @default 512 */
   window?: number;
   /** Confirm deadline per publish. @default 10000 */
   publishTimeoutMs?: number;
@@ -56,6 +56,9 @@ export interface RequeueOptions {
   /** `requeue` (default) republishes; `drop` acks matching messages away (selective purge). */
   action?: 'requeue' | 'drop';
 }
+
+/** Unconfirmed republishes in flight by default: at 128 a loaded broker's confirm latency, not warren, set the pace. */
+const DEFAULT_WINDOW = 512;
 
 /** Deliveries the broker pushes ahead of the requeue at least (the management UI's "Move messages" shovel uses 1,000 too). */
 const READ_AHEAD = 1000;
@@ -96,7 +99,8 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     events = undefined;
   }
 
-  const windowSize = Math.max(1, opts.window ?? 128);
+  // A confirm takes a quorum queue's commit: the window must cover many of them in flight.
+  const windowSize = Math.max(1, opts.window ?? DEFAULT_WINDOW);
   // Most of what a requeue reads leaves at once: the broker need not push the whole queue ahead.
   const reader = await openSnapshotReader({ connection, queue, credit: Math.max(READ_AHEAD, 2 * windowSize) });
   const journal = !dryRun && deps.journal ? deps.journal(vhost, queue) : createMemoryJournal();
