@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { apiVerdict, roundPassed, runBench, topologyVerdict, verdict, workerVerdict, type BenchOutcome } from './bench-outcomes.ts';
+import { apiVerdict, dlqVerdict, roundPassed, runBench, topologyVerdict, verdict, workerVerdict, type BenchOutcome } from './bench-outcomes.ts';
+import type { DlqBenchResult } from './dlq-bench.ts';
 import type { BenchFigure } from './figures.ts';
 import type { TopologyBenchResult } from './topology-bench.ts';
 import type { WorkerBenchResult } from './worker-bench.ts';
@@ -59,6 +60,20 @@ describe('bench verdicts', () => {
     expect(v.pass).toBe(false);
     expect(v.figures.find((f) => f.name === 'plan, empty vhost')).toMatchObject({ value: 6000, pass: false });
     expect(v.problems).toEqual([]);
+  });
+
+  it('the DLQ verdict measures requeue against the shovel of the same run; the bare loop and a baseline are informational', () => {
+    const rate = (perSecond: number, messages = 20_000) => ({ messages, seconds: messages / perSecond, perSecond });
+    const r: DlqBenchResult = {
+      name: 'dlq-requeue', messages: 20_000, rounds: 3, queueType: 'quorum', shovel: rate(12_000), warren: rate(5_000), bare: rate(300, 2_000),
+      baseline: { ...rate(2_000), source: '/tmp/main' }, ratio: 0.42, target: 0.5, pass: false,
+    };
+    const v = dlqVerdict(r);
+    expect(v.pass).toBe(false);
+    expect(v.problems).toEqual([]);
+    expect(v.figures[0]).toMatchObject({ value: 5_000, reference: 12_000, referenceKind: 'measured', referenceName: expect.stringMatching(/Move messages/), target: '>= 50% of reference', pass: false });
+    expect(v.figures.slice(1).map((f) => [f.target, f.pass])).toEqual([['informational', true], ['informational', true]]);
+    expect(dlqVerdict({ ...r, baseline: undefined, ratio: 0.6, pass: true })).toMatchObject({ pass: true, figures: [{ pass: true }, { target: 'informational' }] });
   });
 
   it('a bench that throws is a failed outcome naming the error, and fails the round', async () => {

@@ -49,7 +49,7 @@ const BENCHES: BenchModule[] = [
     name: 'dlq',
     async run(quick) {
       const { run } = await import('./dlq-bench.ts');
-      return dlqVerdict(await run(quick ? { messages: 2_000 } : {}));
+      return dlqVerdict(await run(quick ? { messages: 2_000, rounds: 1 } : {}));
     },
   },
 ];

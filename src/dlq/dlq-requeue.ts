@@ -1,22 +1,24 @@
-import type { ConsumeMessage, Options } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import { isWarrenError } from '../errors/index.ts';
-import { requeueProperties } from '../jobs/message-properties.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
 import type { DlqDeps } from './dlq-deps.ts';
 import { DlqError } from './dlq-error.ts';
 import { preflightQueue } from './dlq-preflight.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { createExchangeProbe } from './exchange-probe.ts';
-import { fieldTableBytes, MAX_REPUBLISH_HEADER_BYTES } from './header-table-size.ts';
-import { matchesFilter, type DlqFilter } from './message-filter.ts';
-import { createOriginPolicy, shownName, type OriginPolicy } from './origin-policy.ts';
+import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
+import { createOriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
+import { requeueProperties } from '../jobs/message-properties.ts';
+import { openRouteTarget } from './route-target.ts';
+import { destinationFor, republishProblem, type Destination, type RequeueVia } from './requeue-destination.ts';
 import { createMemoryJournal, dedupeKey } from './requeue-journal.ts';
-import { openRouteTarget, routeTargetKey, type RouteTarget } from './route-target.ts';
+import { createRequeueTally, failureDetail, type RequeueProgress, type RequeueReport } from './requeue-report.ts';
+import { createRequeueWindow } from './requeue-window.ts';
 import { openSnapshotReader } from './snapshot-reader.ts';
 
-/** How a requeued message travels: to its origin exchange + key, straight to its origin queue, or `auto`. */
-export type RequeueVia = 'auto' | 'exchange' | 'queue';
+export type { RequeueVia } from './requeue-destination.ts';
+export type { RequeueNote, RequeueProgress, RequeueReport } from './requeue-report.ts';
 
 /** Options of a requeue (or a selective purge: `action: 'drop'`). */
 export interface RequeueOptions {
@@ -42,13 +44,13 @@ export interface RequeueOptions {
   keepAttempts?: boolean;
   /** Use a queue the topology doesn't know as a DLQ. */
   force?: boolean;
-  /** Unconfirmed publishes in flight. @default 128 */
+  /** Unconfirmed publishes in flight (see requeue-window.ts). @default 512 */
   window?: number;
   /** Confirm deadline per publish. @default 10000 */
   publishTimeoutMs?: number;
   /** Abort (Ctrl-C): stop reading, finish in-flight publishes, return the rest. */
   signal?: AbortSignal;
-  /** Called after each message is handled. */
+  /** Called after each message (or batch of confirmed messages) is handled. */
   onProgress?: (p: RequeueProgress) => void;
   /** Test hook: runs after the confirm, before the ack. */
   beforeAck?: (message: ConsumeMessage) => Promise<void> | void;
@@ -56,136 +58,23 @@ export interface RequeueOptions {
   action?: 'requeue' | 'drop';
 }
 
-export interface RequeueProgress {
-  snapshot: number;
-  scanned: number;
-  moved: number;
-  skipped: number;
-  failed: number;
-}
+/** Unconfirmed republishes in flight by default: at 128 a loaded broker's confirm latency, not warren, set the pace. */
+const DEFAULT_WINDOW = 512;
 
-/** A message that was not moved, and why. */
-export interface RequeueNote {
-  messageId: string | undefined;
-  reason: string;
-  detail: string;
-}
+/** Deliveries the broker pushes ahead of the requeue at least (the management UI's "Move messages" shovel uses 1,000 too). */
+const READ_AHEAD = 1000;
 
-/** The tally of a requeue. */
-export interface RequeueReport {
-  queue: string;
-  action: 'requeue' | 'drop';
-  dryRun: boolean;
-  /** Ready messages at start. */
-  total: number;
-  /** Messages this run reads at most (total, capped at 65,535). */
-  snapshot: number;
-  scanned: number;
-  /** Selected: matched the filters, under the cap, origin known. */
-  selected: number;
-  /** Delivered to their destination and removed from the DLQ (dry-run: would be). */
-  moved: number;
-  skipped: { filtered: number; capped: number; unknownOrigin: number; notScanned: number };
-  /** Left in the DLQ because the republish failed. */
-  failed: number;
-  /** DLQ copies of messages an interrupted run had already delivered: removed, not sent again. */
-  deduplicated: number;
-  /** Messages whose earlier publish had an unknown outcome (process died before the confirm): sent again, may be in the origin twice. */
-  possibleDuplicates: number;
-  /** Delivered to the origin but the DLQ ack was lost with the connection: the journal drops the DLQ copy on the next run. */
-  unacked: number;
-  /** Count per destination, e.g. `llm.jobs/llm.standard.chat -> llm.standard`. */
-  destinations: Record<string, number>;
-  /** First 20 messages left in place for an unknown origin. */
-  unknownOrigins: RequeueNote[];
-  /** First 20 failures. */
-  failures: RequeueNote[];
-  /** Dry run: the first 1,000 moves (`messageId -> destination`). */
-  plan: Array<{ messageId: string | undefined; reason: string; to: string }>;
-  interrupted: boolean;
-  /** Why the run stopped early (connection lost ...). */
-  error: { code: string; message: string } | undefined;
-  eventErrors: number;
-  warnings: string[];
-  durationMs: number;
-  /** Moved per second over the run. */
-  rate: number;
-  /** Journal file used, if any. */
-  journal: string | undefined;
-}
-
-interface Destination {
-  exchange: string;
-  routingKey: string;
-  queue: string | undefined;
-  route: string | undefined;
-  label: string;
-}
-
-function destinationFor(info: DeadLetterInfo, msg: ConsumeMessage, opts: RequeueOptions, policy: OriginPolicy, toRoute: RouteTarget | undefined): Destination | { problem: string; unknownOrigin: boolean } {
-  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  if (toRoute !== undefined) {
-    const route = toRoute.route;
-    // Checked as a new job on that route would be (schema, routing-key rule): the submit use case's own check.
-    const filled = routeTargetKey(toRoute, msg.content);
-    if ('problem' in filled) return { problem: filled.problem, unknownOrigin: false };
-    // The payload fills the key: the route must still lead to work queues only.
-    const reach = policy.reach(route.exchange, filled.key, headers);
-    if ('problem' in reach) return { problem: `route '${route.name}' leads to ${reach.problem}`, unknownOrigin: false };
-    const queue = reach.work.size === 1 ? [...reach.work][0] : undefined;
-    return { exchange: route.exchange, routingKey: filled.key, queue, route: route.name, label: `route ${route.name}: ${route.exchange}/${filled.key}` };
-  }
-  const o = info.origin;
-  if (!o) return { problem: info.originProblem ?? 'origin unknown', unknownOrigin: true };
-  const direct = (q: string): Destination => ({ exchange: '', routingKey: q, queue: q, route: undefined, label: `queue ${q}` });
-  const via = opts.via ?? 'auto';
-  // The resolver only lets through origins the policy accepts; the default exchange means "that queue".
-  if (o.exchange === '' && o.queue !== undefined) return direct(o.queue);
-  if (via === 'queue' && o.queue !== undefined) return direct(o.queue);
-  const reach = policy.reach(o.exchange, o.routingKey, headers);
-  if ('problem' in reach) return { problem: `the origin is ${reach.problem}`, unknownOrigin: true };
-  if (via !== 'exchange') {
-    // The resolver names a queue for every origin it accepts; without one, never fan out.
-    if (o.queue === undefined) return { problem: `the origin is exchange ${shownName(o.exchange)} with no single origin queue`, unknownOrigin: true };
-    // Through the exchange only when it leads to the origin queue and nowhere else (no fan-out copy, no audit copy).
-    if (reach.taps.size > 0 || reach.work.size !== 1 || !reach.work.has(o.queue)) return direct(o.queue);
-  }
-  const arrow = o.queue === undefined ? '' : ` -> ${o.queue}`;
-  return { exchange: o.exchange, routingKey: o.routingKey, queue: o.queue, route: undefined, label: `${o.exchange}/${o.routingKey}${arrow}` };
-}
-
-/** Outcome of a publish error: definitely not stored (safe to forget) or unknown. */
-function definitelyNotStored(err: unknown): boolean {
-  return isWarrenError(err) && ['UNROUTABLE', 'PUBLISH_REJECTED', 'EXCHANGE_NOT_FOUND', 'PUBLISH_BACKPRESSURE'].includes(err.code);
-}
-
-/**
- * What a failed publish says in the report. A channel the broker closed fails
- * every publish in flight on it: the broker's own words name the culprit, the
- * publisher's (written per publish, e.g. "exchange '' does not exist") may not.
- */
-function failureDetail(err: unknown): string {
-  const cause = err instanceof Error ? err.cause : undefined;
-  if (isWarrenError(err) && err.code === 'EXCHANGE_NOT_FOUND' && cause instanceof Error) {
-    return `the broker closed the publish channel before confirming this message: ${cause.message}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Why a message can't be republished as it is (headers amqplib would refuse), or undefined. */
-function republishProblem(properties: Options.Publish): string | undefined {
-  try {
-    const bytes = fieldTableBytes((properties.headers ?? {}) as Record<string, unknown>);
-    if (bytes > MAX_REPUBLISH_HEADER_BYTES) return `its headers take ${bytes} bytes, more than the ${MAX_REPUBLISH_HEADER_BYTES} a republish can carry`;
-  } catch (err) {
-    return `its headers can't be republished: ${(err as Error).message}`;
-  }
-  return undefined;
+/** What the window carries per republish, for the report and the job event. */
+interface Moving {
+  info: DeadLetterInfo;
+  target: Destination;
+  requeuedAt: Date;
 }
 
 /**
  * Moves dead letters back to where they came from. Per message, in queue order:
- * resolve origin -> filter -> cap -> republish with confirm -> journal -> ack.
+ * resolve origin -> filter -> cap -> destination (requeue-destination.ts) ->
+ * republish with confirm, journal, ack (requeue-window.ts) -> tally (requeue-report.ts).
  * Messages not moved stay unacked and go back in place when the reader closes.
  */
 export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOptions): Promise<RequeueReport> {
@@ -212,75 +101,61 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     events = undefined;
   }
 
-  const reader = await openSnapshotReader({ connection, queue });
+  // A confirm takes a quorum queue's commit: the window must cover many of them in flight.
+  const windowSize = Math.max(1, opts.window ?? DEFAULT_WINDOW);
+  // Most of what a requeue reads leaves at once: the broker need not push the whole queue ahead.
+  const reader = await openSnapshotReader({ connection, queue, credit: Math.max(READ_AHEAD, 2 * windowSize) });
   const journal = !dryRun && deps.journal ? deps.journal(vhost, queue) : createMemoryJournal();
-  const limiter = createRateLimiter(opts.ratePerSec);
-  const windowSize = Math.max(1, opts.window ?? 128);
-  const report: RequeueReport = {
-    queue,
-    action,
-    dryRun,
-    total: reader.total,
-    snapshot: reader.snapshot,
-    scanned: 0,
-    selected: 0,
-    moved: 0,
-    skipped: { filtered: 0, capped: 0, unknownOrigin: 0, notScanned: 0 },
-    failed: 0,
-    deduplicated: 0,
-    possibleDuplicates: 0,
-    unacked: 0,
-    destinations: {},
-    unknownOrigins: [],
-    failures: [],
-    plan: [],
-    interrupted: false,
-    error: undefined,
-    eventErrors: 0,
-    warnings,
-    durationMs: 0,
-    rate: 0,
-    journal: journal.file,
-  };
+  // An in-memory journal remembers nothing across runs: no key to hash per message.
+  const keyOf = journal.file === undefined ? () => '' : dedupeKey;
+  const limiter = opts.ratePerSec === undefined ? undefined : createRateLimiter(opts.ratePerSec);
+  /** Exchanges the probe found: no await per message for them. */
+  const existing = new Set<string>(['']);
+  const tally = createRequeueTally({ queue, action, dryRun, total: reader.total, snapshot: reader.snapshot, warnings, journal: journal.file, onProgress: opts.onProgress });
+  const { report } = tally;
   if (reader.total > reader.snapshot) {
     warnings.push(`queue holds ${reader.total} messages; one run reads the first ${reader.snapshot} (run again for the rest)`);
   }
 
-  let inFlight = 0;
-  /** Exchanges that confirmed a publish in this run. */
-  const proven = new Set<string>();
-  let slotWaiters: Array<() => void> = [];
-  const releaseSlot = () => {
-    inFlight--;
-    const w = slotWaiters;
-    slotWaiters = [];
-    for (const f of w) f();
+  /** A message that can't be sent stays in the DLQ as a failure. (Not a closure per message: under tsx each one costs a defineProperty.) */
+  const leave = (msg: ConsumeMessage, info: DeadLetterInfo, detail: string) => {
+    reader.keep(msg);
+    tally.failed({ messageId: info.messageId, reason: info.reason, detail });
+    tally.progress();
   };
-  const waitFor = async (cond: () => boolean) => {
-    while (!cond()) await new Promise<void>((r) => slotWaiters.push(r));
-  };
-  let ackedSinceSync: string[] = [];
-  let lastSync = performance.now();
+  const everything = isEmptyFilter(opts.filter);
   const eventPromises: Promise<void>[] = [];
-  const progress = () =>
-    opts.onProgress?.({
-      snapshot: reader.snapshot,
-      scanned: report.scanned,
-      moved: report.moved,
-      skipped: report.skipped.filtered + report.skipped.capped + report.skipped.unknownOrigin,
-      failed: report.failed,
-    });
-  const note = (list: RequeueNote[], n: RequeueNote) => {
-    if (list.length < 20) list.push(n);
+  const emitRequeued = ({ info, target, requeuedAt }: Moving) => {
+    if (!events || info.jobId === undefined) return;
+    const ev = {
+      jobId: info.jobId,
+      status: 'requeued' as const,
+      at: requeuedAt.toISOString(),
+      attempt: opts.keepAttempts ? Math.max(1, info.attempts ?? 1) : 1,
+      source: 'dlq',
+      ...(target.route ?? info.route ? { route: (target.route ?? info.route) as string } : {}),
+      ...(target.queue === undefined ? {} : { queue: target.queue }),
+    };
+    eventPromises.push(events.emit(ev).catch(() => void report.eventErrors++));
   };
-
-  async function syncJournal(): Promise<void> {
-    const keys = ackedSinceSync;
-    ackedSinceSync = [];
-    lastSync = performance.now();
-    await reader.sync();
-    journal.settle(keys);
-  }
+  const window = createRequeueWindow<Moving>({
+    publisher: deps.publisher,
+    reader,
+    journal,
+    size: windowSize,
+    publishTimeoutMs: opts.publishTimeoutMs ?? 10_000,
+    beforeAck: opts.beforeAck,
+    onMoved: ({ data }) => {
+      tally.moved(data.target.label);
+      emitRequeued(data);
+    },
+    onUnacked: () => void report.unacked++,
+    onFailed: ({ message, data }, err) => {
+      reader.keep(message);
+      tally.failed({ messageId: data.info.messageId, reason: data.info.reason, detail: failureDetail(err) });
+    },
+    onSettled: () => tally.progress(),
+  });
 
   try {
     for (;;) {
@@ -292,16 +167,15 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       const msg = await reader.next();
       if (!msg) break;
       report.scanned++;
-      const key = dedupeKey(msg);
+      const key = keyOf(msg);
       const left = journal.leftover(key);
       if (left === 'confirmed' && msg.fields.redelivered && action === 'requeue') {
         // An interrupted run delivered this one already; its DLQ copy is the duplicate.
-        journal.forget(key);
         if (reader.ack(msg)) {
           report.deduplicated++;
-          ackedSinceSync.push(key);
+          window.ackedLeftover(key);
         }
-        progress();
+        tally.progress();
         continue;
       }
       if (left === 'published') {
@@ -309,28 +183,27 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         report.possibleDuplicates++;
       }
       const info = resolveDeadLetter(msg, { queue, origins: policy });
-      if (!matchesFilter(info, opts.filter)) {
+      if (!everything && !matchesFilter(info, opts.filter)) {
+        reader.keep(msg);
         report.skipped.filtered++;
-        progress();
+        tally.progress();
         continue;
       }
       if (action === 'requeue' && info.requeued >= maxRequeues) {
+        reader.keep(msg);
         report.skipped.capped++;
-        progress();
+        tally.progress();
         continue;
       }
       let dest: Destination | undefined;
       if (action === 'requeue') {
-        const d = destinationFor(info, msg, opts, policy, toRoute);
+        const d = destinationFor(info, msg, { toRoute, via: opts.via }, policy);
         if ('problem' in d) {
-          if (d.unknownOrigin) {
-            report.skipped.unknownOrigin++;
-            note(report.unknownOrigins, { messageId: info.messageId, reason: info.reason, detail: d.problem });
-          } else {
-            report.failed++;
-            note(report.failures, { messageId: info.messageId, reason: info.reason, detail: d.problem });
-          }
-          progress();
+          reader.keep(msg);
+          const n = { messageId: info.messageId, reason: info.reason, detail: d.problem };
+          if (d.unknownOrigin) tally.unknownOrigin(n);
+          else tally.failed(n);
+          tally.progress();
           continue;
         }
         dest = d;
@@ -338,113 +211,69 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       report.selected++;
       const label = dest?.label ?? 'dropped';
       if (dryRun) {
-        report.moved++;
-        report.destinations[label] = (report.destinations[label] ?? 0) + 1;
-        if (report.plan.length < 1000) report.plan.push({ messageId: info.messageId, reason: info.reason, to: label });
-        progress();
+        reader.keep(msg);
+        tally.moved(label);
+        tally.planned({ messageId: info.messageId, reason: info.reason, to: label });
+        tally.progress();
         continue;
       }
       if (!dest) {
         // Selective purge: the message matched, ack it away.
-        if (reader.ack(msg)) report.moved++;
-        else report.unacked++;
-        report.destinations[label] = (report.destinations[label] ?? 0) + 1;
-        progress();
+        if (reader.ack(msg)) tally.moved(label);
+        else {
+          report.unacked++;
+          report.destinations[label] = (report.destinations[label] ?? 0) + 1;
+        }
+        tally.progress();
         continue;
       }
-      const fail = (detail: string) => {
-        report.failed++;
-        note(report.failures, { messageId: info.messageId, reason: info.reason, detail });
-        progress();
-      };
-      if (!(await exchangeExists(dest.exchange))) {
-        fail(`exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
-        continue;
+      if (!existing.has(dest.exchange)) {
+        if (!(await exchangeExists(dest.exchange))) {
+          leave(msg, info, `exchange '${dest.exchange}' does not exist on the broker (run warren topology apply)`);
+          continue;
+        }
+        existing.add(dest.exchange);
       }
       // The requeue's moment is before the republish: a worker may finish the job before the
       // confirm comes back, and its events must then win over this one (see the status merge rules).
       const requeuedAt = new Date(now());
-      const target = dest;
       const properties = requeueProperties(msg.properties, {
-        origin: { exchange: target.exchange, routingKey: target.routingKey, queue: target.queue },
+        origin: { exchange: dest.exchange, routingKey: dest.routingKey, queue: dest.queue },
         requeued: info.requeued,
         keepAttempts: opts.keepAttempts ?? false,
-        ...(target.route === undefined ? {} : { route: target.route }),
+        ...(dest.route === undefined ? {} : { route: dest.route }),
         fromQueue: queue,
         now: requeuedAt,
       });
+      // What the publisher would default to anyway; given, it publishes this object without copying it.
+      properties.mandatory = true;
       const unsendable = republishProblem(properties);
       if (unsendable !== undefined) {
-        fail(unsendable);
+        leave(msg, info, unsendable);
         continue;
       }
-      await limiter.take(opts.signal);
-      // The first publish to an exchange in a run goes alone: should the broker close the channel
-      // over it (an exchange deleted or made internal behind the topology's back), no other
-      // message shares its confirm window.
-      const untried = !proven.has(target.exchange);
-      await waitFor(() => inFlight < (untried ? 1 : windowSize));
+      if (limiter) await limiter.take(opts.signal);
       const lost = reader.lostWith();
       // The DLQ copy could no longer be acked: don't send a message we would leave in both places.
       if (lost) throw new DlqError('DLQ_CONNECTION_LOST', `lost the connection to the broker: ${lost.message}`, { cause: lost });
-      inFlight++;
-      journal.published(key);
-      const settled = deps.publisher
-        .publish({ exchange: target.exchange, routingKey: target.routingKey, content: msg.content, properties, timeoutMs: opts.publishTimeoutMs ?? 10_000 })
-        .then(
-          async () => {
-            proven.add(target.exchange);
-            journal.confirmed(key);
-            if (opts.beforeAck) await opts.beforeAck(msg);
-            if (reader.ack(msg)) {
-              report.moved++;
-              ackedSinceSync.push(key);
-              report.destinations[target.label] = (report.destinations[target.label] ?? 0) + 1;
-              if (events && info.jobId !== undefined) {
-                const ev = {
-                  jobId: info.jobId,
-                  status: 'requeued' as const,
-                  at: requeuedAt.toISOString(),
-                  attempt: opts.keepAttempts ? Math.max(1, info.attempts ?? 1) : 1,
-                  source: 'dlq',
-                  ...(target.route ?? info.route ? { route: (target.route ?? info.route) as string } : {}),
-                  ...(target.queue === undefined ? {} : { queue: target.queue }),
-                };
-                eventPromises.push(events.emit(ev).catch(() => void report.eventErrors++));
-              }
-            } else {
-              report.unacked++;
-            }
-          },
-          (err: unknown) => {
-            if (definitelyNotStored(err)) journal.abandon(key);
-            report.failed++;
-            note(report.failures, { messageId: info.messageId, reason: info.reason, detail: failureDetail(err) });
-          },
-        )
-        .finally(() => {
-          releaseSlot();
-          progress();
-        });
-      if (untried) await settled;
-      if (ackedSinceSync.length >= 1000 || performance.now() - lastSync > 1000) await syncJournal();
+      const wait = window.add({ message: msg, key, exchange: dest.exchange, routingKey: dest.routingKey, properties, data: { info, target: dest, requeuedAt } });
+      if (wait) await wait;
     }
   } catch (err) {
     if (opts.signal?.aborted && !(err instanceof DlqError)) report.interrupted = true;
     else report.error = { code: isWarrenError(err) ? err.code : 'DLQ_ERROR', message: (err as Error).message };
   } finally {
-    await waitFor(() => inFlight === 0);
-    report.skipped.notScanned = Math.max(0, reader.snapshot - report.scanned);
+    await window.drain();
+    const broken = window.failure();
+    if (broken && !report.error) report.error = { code: broken.code, message: broken.message };
     if (!reader.lostWith()) {
       if (report.scanned === reader.total && !report.interrupted && !report.error) journal.dropLeftovers();
-      await syncJournal().catch(() => undefined);
+      await window.syncJournal().catch(() => undefined);
     } else if (!report.error) {
       report.error = { code: 'DLQ_CONNECTION_LOST', message: `lost the connection to the broker: ${reader.lostWith()?.message}` };
     }
     await reader.close();
     await Promise.all(eventPromises);
   }
-  report.durationMs = Math.round(performance.now() - started);
-  report.rate = report.durationMs > 0 ? Math.round((report.moved / report.durationMs) * 1000) : 0;
-  return report;
+  return tally.finish(started);
 }

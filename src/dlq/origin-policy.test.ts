@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseTopology } from '../config/load-topology.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { fieldTableBytes } from './header-table-size.ts';
 import { createOriginPolicy, plainNameProblem, shownName } from './origin-policy.ts';
@@ -20,6 +21,39 @@ describe('origin policy', () => {
     expect(policy.reach('llm.jobs', 'k'.repeat(256))).toEqual({ problem: expect.stringMatching(/longer than 255 bytes/) });
     expect(policy.reach('llm.jobs', 'llm.standard\u0000')).toEqual({ problem: expect.stringMatching(/control characters/) });
     expect(policy.reach('', 'llm.jobs.log')).toEqual({ problem: "queue 'llm.jobs.log', which is a stream" });
+  });
+
+  it('reach answers per exchange and key; through a headers exchange, per message headers', () => {
+    const topology = parseTopology(
+      `version: 1
+exchanges:
+  front: { type: topic }
+  by-header: { type: headers }
+  dlx: { type: direct }
+queues:
+  a: { deadLetter: { exchange: dlx, routingKey: dead } }
+  b: { deadLetter: { exchange: dlx, routingKey: dead } }
+  dead: {}
+bindings:
+  - { source: front, queue: a, routingKey: "a.#" }
+  - { source: front, exchange: by-header, routingKey: "h.#" }
+  - { source: by-header, queue: a, headers: { match: all, values: { to: a } } }
+  - { source: by-header, queue: b, headers: { match: all, values: { to: b } } }
+  - { source: dlx, queue: dead, routingKey: dead }
+`,
+      'h.yaml',
+      { checkHandlers: false, env: {} },
+    ).topology;
+    const p = createOriginPolicy(createDlqTopology(topology));
+    for (let i = 0; i < 2; i++) {
+      expect(p.reach('front', 'a.x')).toEqual({ work: new Set(['a']), taps: new Set() });
+      expect(p.reach('front', 'b.x')).toEqual({ problem: "exchange 'front' with routing key 'b.x', which reaches no work queue of the topology" });
+      // The same exchange and key, other headers: another answer each time.
+      expect(p.reach('front', 'h.x', { to: 'a' })).toEqual({ work: new Set(['a']), taps: new Set() });
+      expect(p.reach('front', 'h.x', { to: 'b' })).toEqual({ work: new Set(['b']), taps: new Set() });
+      expect(p.reach('by-header', '', { to: 'b' })).toEqual({ work: new Set(['b']), taps: new Set() });
+      expect(p.reach('by-header', '', { to: 'a' })).toEqual({ work: new Set(['a']), taps: new Set() });
+    }
   });
 
   it('names that would not round-trip are refused before any lookup', () => {

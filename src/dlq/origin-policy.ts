@@ -68,7 +68,16 @@ export function createOriginPolicy(dt: DlqTopology): OriginPolicy {
   const resultExchanges = new Set(Object.values(t.consumers).flatMap((c) => (c.results ? [c.results.exchange] : [])));
   const internal = new Set(Object.entries(t.exchanges).filter(([, e]) => e.internal).map(([n]) => n));
 
+  // Asked per message for the queue its headers name: answered once per name (bounded, like reach below).
+  const queueAnswers = new Map<string, string | undefined>();
   function queueProblem(queue: string): string | undefined {
+    if (queueAnswers.has(queue)) return queueAnswers.get(queue);
+    const problem = queueProblemNow(queue);
+    if (queueAnswers.size < 10_000) queueAnswers.set(queue, problem);
+    return problem;
+  }
+
+  function queueProblemNow(queue: string): string | undefined {
     const plain = plainNameProblem(queue);
     if (plain !== undefined) return plain;
     if (queue === jobEvents.stream) return 'is the job-events stream';
@@ -110,7 +119,39 @@ export function createOriginPolicy(dt: DlqTopology): OriginPolicy {
     return undefined;
   }
 
+  /** Whether a headers exchange lies on some path from `exchange` (then where a publish lands depends on its headers). */
+  const headersOnTheWay = new Map<string, boolean>();
+  function headersMatter(exchange: string, depth = 0): boolean {
+    if (exchange === '') return false;
+    const known = headersOnTheWay.get(exchange);
+    if (known !== undefined) return known;
+    const e = t.exchanges[exchange];
+    // Unknown exchanges and deep chains: never cached.
+    if (!e || depth > 8) return true;
+    const matters =
+      e.type === 'headers' ||
+      (e.alternateExchange !== undefined && headersMatter(e.alternateExchange, depth + 1)) ||
+      t.bindings.some((b) => b.source === exchange && b.exchange !== undefined && headersMatter(b.exchange, depth + 1));
+    if (depth === 0) headersOnTheWay.set(exchange, matters);
+    return matters;
+  }
+
+  // A requeue asks the same few exchange + key pairs once or twice per message: answer each once (bounded, for
+  // the many distinct pairs forged headers could bring). Answers that depend on the headers are never kept.
+  const answers = new Map<string, OriginReach | { problem: string }>();
+  const MAX_ANSWERS = 10_000;
   function reach(exchange: string, routingKey: string, headers: Record<string, unknown> = {}): OriginReach | { problem: string } {
+    if (headersMatter(exchange)) return reachNow(exchange, routingKey, headers);
+    const id = `${exchange.length}:${exchange}:${routingKey}`;
+    let answer = answers.get(id);
+    if (answer === undefined) {
+      answer = reachNow(exchange, routingKey, headers);
+      if (answers.size < MAX_ANSWERS) answers.set(id, answer);
+    }
+    return answer;
+  }
+
+  function reachNow(exchange: string, routingKey: string, headers: Record<string, unknown>): OriginReach | { problem: string } {
     const ex = exchangeProblem(exchange);
     if (ex !== undefined) return { problem: `exchange ${shownName(exchange)}, which ${ex}` };
     const key = routingKeyProblem(routingKey);

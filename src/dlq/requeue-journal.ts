@@ -14,7 +14,8 @@ import { headerString } from '../jobs/header-values.ts';
  * a second time.
  *
  * Per message: `p <key>` before the publish, `c <key>` once it is confirmed,
- * then the ack. `settle(keys)` (after a round trip on the consuming channel
+ * then the ack. A batch of publishes (or of confirms) is one append: the lines
+ * are in the file before the first publish (ack) of the batch leaves. `settle(keys)` (after a round trip on the consuming channel
  * proved the broker processed those acks) forgets them. What is left after a
  * crash: `c` entries (in the origin, maybe still in the DLQ: dropped on the
  * next run when seen redelivered) and `p` entries without `c` (outcome unknown:
@@ -27,10 +28,10 @@ export interface RequeueJournal {
   leftover(key: string): 'confirmed' | 'published' | undefined;
   /** Forgets a leftover entry once handled. */
   forget(key: string): void;
-  /** Records that the publish of `key` is about to be sent. */
-  published(key: string): void;
-  /** Records that the broker confirmed the publish of `key`. */
-  confirmed(key: string): void;
+  /** Records that the publishes of `keys` are about to be sent (one write for the batch). */
+  published(keys: readonly string[]): void;
+  /** Records that the broker confirmed the publishes of `keys` (one write for the batch). */
+  confirmed(keys: readonly string[]): void;
   /** The publish of `key` definitely failed (nack, unroutable): nothing to remember. */
   abandon(key: string): void;
   /** The acks of these keys reached the broker: forget them. */
@@ -44,14 +45,10 @@ export interface RequeueJournal {
 export function dedupeKey(message: { content: Buffer; properties: MessageProperties }): string {
   const h = (message.properties.headers ?? {}) as Record<string, unknown>;
   const death = Array.isArray(h['x-death']) ? (h['x-death'][0] as Record<string, unknown> | undefined) : undefined;
-  const hash = createHash('sha1');
-  hash.update(String(headerString(message.properties.messageId) ?? ''));
-  hash.update('\0' + String(h[HEADERS.requeued] ?? 0));
-  hash.update('\0' + String(headerString(h[HEADERS.failedAt]) ?? ''));
-  if (death) hash.update('\0' + JSON.stringify([death['queue'], death['reason'], death['count'], death['time']]));
-  hash.update('\0');
-  hash.update(message.content);
-  return hash.digest('hex');
+  // One string, one update: the same digest as hashing the parts one by one (keys in journals of earlier versions still match).
+  let text = `${headerString(message.properties.messageId) ?? ''}\0${String(h[HEADERS.requeued] ?? 0)}\0${headerString(h[HEADERS.failedAt]) ?? ''}`;
+  if (death) text += '\0' + JSON.stringify([death['queue'], death['reason'], death['count'], death['time']]);
+  return createHash('sha1').update(text + '\0').update(message.content).digest('hex');
 }
 
 /** Default journal file of a queue: `$XDG_STATE_HOME/warren/dlq/<vhost>/<queue>.journal`. */
@@ -95,21 +92,23 @@ export function createFileJournal(file: string): RequeueJournal {
     writeFileSync(tmp, [...all].map(([k, s]) => `${s === 'confirmed' ? 'c' : 'p'} ${k}\n`).join(''));
     renameSync(tmp, file);
   }
-  function append(op: 'p' | 'c', key: string): void {
+  function append(op: 'p' | 'c', keys: readonly string[]): void {
+    if (keys.length === 0) return;
     if (!created) {
       mkdirSync(dirname(file), { recursive: true });
       created = true;
     }
-    // Synchronous on purpose: the line must be in the file before the ack is sent.
-    appendFileSync(file, `${op} ${key}\n`);
-    run.set(key, op === 'c' ? 'confirmed' : 'published');
+    // Synchronous on purpose: the lines must be in the file before the publishes (acks) are sent.
+    appendFileSync(file, keys.map((key) => `${op} ${key}\n`).join(''));
+    const state = op === 'c' ? 'confirmed' : 'published';
+    for (const key of keys) run.set(key, state);
   }
   return {
     file,
     leftover: (key) => left.get(key),
     forget: (key) => void left.delete(key),
-    published: (key) => append('p', key),
-    confirmed: (key) => append('c', key),
+    published: (keys) => append('p', keys),
+    confirmed: (keys) => append('c', keys),
     abandon: (key) => void run.delete(key),
     settle(keys) {
       for (const k of keys) run.delete(k);
