@@ -39,7 +39,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     limits,
     routes,
     submitter: createJobSubmitter({ publisher: deps.publisher, events: deps.events, index: deps.index, metrics: deps.metrics }),
-    guard: createIdempotencyGuard(deps.index),
+    guard: createIdempotencyGuard(deps.index, deps.history),
   };
 
   const app = new Hono<ApiEnv>();

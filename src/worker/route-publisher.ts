@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { MessageProperties } from 'amqplib';
 import type { z } from 'zod';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { RouteConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
 import { HEADERS } from '../jobs/headers.ts';
+import { newJobId } from '../jobs/job-id.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import { republishProperties } from './republish.ts';
 import { FORWARDED_TO_HEADER, headerString, withoutDeathHeaders, type AmqpHeaders } from './job-headers.ts';
@@ -56,7 +56,7 @@ export function createRoutePublisher(deps: {
         body = parsed.data;
       }
       const routingKey = renderRoutingKey(name, route, body);
-      const id = randomUUID();
+      const id = newJobId();
       const headers: AmqpHeaders = {
         [HEADERS.route]: name,
         [HEADERS.attempt]: 1,

@@ -8,6 +8,7 @@ import {
   WarrenError,
 } from '../../errors/index.ts';
 import { ApiError, type ApiErrorStatus } from '../api-error.ts';
+import { JobHistoryError } from '../status/history-errors.ts';
 
 /** Where a publish was going, so an error can name it. */
 export interface PublishTarget {
@@ -58,6 +59,9 @@ export function toApiError(err: unknown, target?: PublishTarget): ApiError {
       details: target ? { ...target } : null,
       cause: err,
     });
+  }
+  if (err instanceof JobHistoryError) {
+    return new ApiError(503, err.code, err.message, { headers: { 'retry-after': String(err.retryAfterS) }, cause: err });
   }
   if (err instanceof HTTPException) {
     const status = err.status as ApiErrorStatus;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newJobId } from '../../jobs/job-id.ts';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../api-error.ts';
@@ -62,7 +62,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
 
     // 1. Validate everything before publishing anything.
     const prepared: (PreparedJob | ApiError)[] = jobs.map((payload, i) => {
-      const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
+      const id = key === undefined ? newJobId() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
         return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
       } catch (err) {

@@ -1,0 +1,689 @@
+import { randomUUID } from 'node:crypto';
+import type { ConsumeMessage } from 'amqplib';
+import type { BrokerConnection } from '../../broker/broker-connection.ts';
+import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
+import { UnroutableError } from '../../errors/index.ts';
+import { HEADERS } from '../../jobs/headers.ts';
+import type { JobEvent } from '../../jobs/job-event.ts';
+import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
+import { jobIdTime } from '../../jobs/job-id.ts';
+import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
+import type { Logger } from '../../observability/logger.ts';
+import { createCheckpointStore, type CheckpointStore } from './checkpoint-store.ts';
+import { hashId } from './id-filter.ts';
+import { CLOCK_SKEW_MS, createHistoryCatalog, type HistoryCatalog } from './history-catalog.ts';
+import { JobHistoryError, StreamMissingError } from './history-errors.ts';
+import {
+  DEFAULT_SEGMENT_LIMITS,
+  createSegmentBuilder,
+  extractJobIds,
+  messageAnchor,
+  timestampMs,
+  type ExtractedMessage,
+  type HistorySegment,
+  type SegmentBuilder,
+  type SegmentLimits,
+} from './history-segment.ts';
+import { INDEX_MARKER_TYPE, decodeJobEvents } from './job-event-codec.ts';
+import { createJobEventsTailer, type JobEventsTailer, type TailStart } from './job-events-tailer.ts';
+import { listJobs, type DecodedRange, type ListPage, type ListQuery, type ListingRange, type PlacedEvent } from './job-listing.ts';
+import type { JobStatusIndex } from './job-status-index.ts';
+import type { JobStatusView } from './job-status.ts';
+import { retentionWarning, type RetentionConfig } from './retention-check.ts';
+import { createStreamReader, type StreamReader } from './stream-reader.ts';
+
+/** The answer of a lookup. */
+export type FindResult =
+  | { found: true; view: JobStatusView; owner: string | undefined }
+  /** `expired`: a time-ordered id older than the oldest event the stream holds (the job, if it existed, aged out). */
+  | { found: false; expired: boolean; oldestAt: string | undefined };
+
+/** What /readyz and /metrics show of the history. */
+export interface HistoryState {
+  /** The job-events stream exists and the tail reads it. */
+  stream: boolean;
+  /** Every retained offset is indexed (false while a first start after an upgrade indexes the stream). */
+  indexed: boolean;
+  /** The checkpoint stream is there (without it, a restarted replica re-indexes the stream). */
+  checkpoints: boolean;
+  /** Time (Unix ms) of the oldest event the stream holds. */
+  oldestTs: number | undefined;
+  segments: number;
+  /** Jobs in retention, approximately (ids per segment, summed: a job in two segments counts twice). */
+  jobs: number;
+  /** Bytes of the segment filters held in memory. */
+  filterBytes: number;
+  /** Lookups that read the stream, since start. */
+  lookups: number;
+  /** Checkpoint messages skipped (unsigned, other key, malformed), since start. */
+  checkpointsRejected: number;
+  /** Messages skipped by the tail for their signature, and entries skipped as malformed, since start. */
+  eventsRejected: number;
+  eventsMalformed: number;
+}
+
+/** The job history of one replica: the cache-filling tail plus any job the stream still holds. */
+export interface JobHistory {
+  /** A job by id: from the cache when it holds all of it, else from the stream. Throws JobHistoryError when it can't tell now. */
+  find(id: string): Promise<FindResult>;
+  /** A page of jobs over the whole retention (see job-listing.ts). */
+  list(query: ListQuery): Promise<ListPage>;
+  state(): HistoryState;
+  /** Resolves true once every retained offset is indexed, false after `timeoutMs`. */
+  waitUntilIndexed(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link createJobHistory}. */
+export interface JobHistoryOptions {
+  connection: BrokerConnection;
+  publisher: Pick<ConfirmPublisher, 'publish'>;
+  index: JobStatusIndex;
+  keys: JobEventKeyring;
+  /** The job-events fanout exchange. */
+  exchange: string;
+  /** The job-events stream. */
+  stream: string;
+  /** The checkpoint stream (topology `jobEvents.checkpointStream`); undefined: none (every start indexes the stream). */
+  checkpointStream: string | undefined;
+  /** Unsigned messages below this offset are accepted (WARREN_EVENT_UNSIGNED_BEFORE). */
+  unsignedBefore?: number;
+  /** This process's id on its own event messages (see the batcher). */
+  replicaId: string;
+  logger: Logger;
+  /** Stream retention as configured, for the start-up warning. */
+  retention?: RetentionConfig;
+  limits?: SegmentLimits;
+  /**
+   * Events of already indexed segments replayed into the cache at boot (the
+   * newest ones), so a restarted replica answers recent jobs without a lookup.
+   * @default 2 x the index's capacity, at most 400,000
+   */
+  warmEvents?: number;
+  /**
+   * If the stream's end is more than this many messages past the indexed part,
+   * the replica starts at the end and indexes the rest in the background
+   * (ready at once; lookups in that part answer 503 until it is done). @default 256
+   */
+  bootWindowMessages?: number;
+  /** How often the oldest retained event is looked at (metric, expiry). @default 60000 */
+  refreshMs?: number;
+  /** @default 2000 */
+  retryMs?: number;
+  /** Called for each tail message skipped for its signature. */
+  onRejected?: (reason: Exclude<SignatureVerdict, 'valid'>) => void;
+  /** Called with entries skipped as malformed. */
+  onMalformed?: (entries: number) => void;
+  /** Checkpoint write jitter (tests). */
+  checkpointWriteJitterMs?: number;
+}
+
+type Mode = 'booting' | 'live' | 'provisional';
+
+interface Gap {
+  start: number;
+  end: number;
+  /** The range up to where the tail started: after it, the backfill's builder continues through the tail's messages. */
+  toTail: boolean;
+}
+
+/** Creates the history and starts its tail. */
+export function createJobHistory(options: JobHistoryOptions): JobHistory {
+  const log = options.logger;
+  const index = options.index;
+  const limits = options.limits ?? DEFAULT_SEGMENT_LIMITS;
+  const bootWindow = options.bootWindowMessages ?? 256;
+  const retryMs = options.retryMs ?? 2_000;
+  const reader: StreamReader = createStreamReader({ connection: options.connection });
+  const catalog: HistoryCatalog = createHistoryCatalog();
+  const store: CheckpointStore | undefined =
+    options.checkpointStream === undefined
+      ? undefined
+      : createCheckpointStore({
+          connection: options.connection,
+          publisher: options.publisher,
+          reader,
+          keys: options.keys,
+          stream: options.checkpointStream,
+          logger: log,
+          ...(options.checkpointWriteJitterMs === undefined ? {} : { writeJitterMs: options.checkpointWriteJitterMs }),
+        });
+
+  let mode: Mode = 'booting';
+  let closed = false;
+  let builder: SegmentBuilder | undefined;
+  let liveFrom = 0;
+  let warm: { segment: HistorySegment | undefined; seen: Set<string> } = { segment: undefined, seen: new Set() };
+  let provisional: { from: number; messages: ExtractedMessage[]; ids: Set<string>; last: number } | undefined;
+  let gaps: Gap[] = [];
+  let bootWall = Date.now();
+  let oldest: { offset: number; ts: number | undefined } | undefined;
+  let streamMissing = false;
+  let recreated = false;
+  let checkpointsLoaded = false;
+  let lookups = 0;
+  let backfillRunning = false;
+  let backfillTimer: NodeJS.Timeout | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  const indexedWaiters = new Set<() => void>();
+  const inflight = new Map<string, Promise<FindResult>>();
+
+  /** Same rule as the tail: signed by this deployment, or unsigned history below the cut-off. */
+  function accept(msg: ConsumeMessage, offset: number): boolean {
+    const verdict = options.keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
+    if (verdict === 'valid') return true;
+    return verdict === 'unsigned' && options.unsignedBefore !== undefined && offset < options.unsignedBefore;
+  }
+
+  function extract(msg: ConsumeMessage, offset: number, accepted: boolean): ExtractedMessage {
+    const marker = msg.properties.type === INDEX_MARKER_TYPE;
+    return {
+      offset,
+      bytes: msg.content.length,
+      ids: accepted && !marker ? extractJobIds(msg.content) : [],
+      ts: accepted && !marker ? timestampMs(msg.properties.timestamp) : undefined,
+      anchor: messageAnchor(msg.content),
+    };
+  }
+
+  function addOwn(segment: HistorySegment): void {
+    catalog.add(segment, true);
+    store?.write(segment);
+  }
+
+  function notifyIndexed(): void {
+    if (gaps.length > 0) return;
+    for (const w of [...indexedWaiters]) w();
+  }
+
+  /** True while part of the stream is not indexed and the job could be in it. */
+  function uncertain(id: string): boolean {
+    if (gaps.length === 0) return false;
+    const t = jobIdTime(id);
+    // A job whose time-ordered id is newer than this boot can't have events in the part indexed in the background.
+    return t === undefined || t < bootWall + CLOCK_SKEW_MS;
+  }
+
+  /** For the tail: may the stream hold events of `id` older than `offset`? */
+  function mayHave(id: string, offset: number): boolean {
+    const hash = hashId(id);
+    if (mode === 'live' && builder !== undefined && offset >= liveFrom) {
+      return builder.open.has(id) || catalog.mayHave(id, builder.open.start, hash) || uncertain(id);
+    }
+    if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from) {
+      return provisional.ids.has(id) || catalog.mayHave(id, provisional.from, hash) || uncertain(id);
+    }
+    // The warm-up replay of segments indexed already.
+    const segment = warmFor(offset);
+    if (segment === undefined) return true;
+    return warm.seen.has(id) || catalog.mayHave(id, segment.start, hash);
+  }
+
+  /** The indexed segment a warm-up message belongs to; ids seen earlier in it are in `warm.seen`. */
+  function warmFor(offset: number): HistorySegment | undefined {
+    if (warm.segment !== undefined && warm.segment.start <= offset && offset <= warm.segment.end) return warm.segment;
+    const segment = catalog.at(offset);
+    warm = { segment, seen: new Set() };
+    return segment;
+  }
+
+  function onTailMessage(msg: ConsumeMessage, offset: number, accepted: boolean): void {
+    if (mode === 'live' && builder !== undefined) {
+      if (offset < liveFrom) {
+        warmFor(offset);
+        if (accepted) for (const id of extractJobIds(msg.content)) warm.seen.add(id);
+        return;
+      }
+      const closed = builder.add(extract(msg, offset, accepted));
+      if (closed) addOwn(closed);
+    } else if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from) {
+      const x = extract(msg, offset, accepted);
+      provisional.messages.push(x);
+      for (const id of x.ids) provisional.ids.add(id);
+      provisional.last = offset;
+    }
+  }
+
+  async function publishIndexMarker(markerId: string): Promise<void> {
+    const content = Buffer.from(JSON.stringify({ marker: markerId, at: new Date().toISOString() }));
+    await options.publisher.publish({
+      exchange: options.exchange,
+      routingKey: '',
+      content,
+      properties: { contentType: 'application/json', messageId: markerId, ...signedEventProperties(options.keys, INDEX_MARKER_TYPE, content) },
+    });
+  }
+
+  /** Where the stream ends: reads its last chunk until the marker just appended. */
+  async function probeEnd(markerId: string): Promise<{ end: number; lastChunk: number }> {
+    let lastChunk: number | undefined;
+    let end: number | undefined;
+    await reader.read(
+      options.stream,
+      'last',
+      (msg, offset) => {
+        lastChunk ??= offset;
+        if (msg.properties.messageId === markerId && msg.properties.type === INDEX_MARKER_TYPE) {
+          end = offset;
+          return false;
+        }
+        return true;
+      },
+      { prefetch: 256, idleMs: 10_000 },
+    );
+    if (end === undefined || lastChunk === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', 'could not find the end of the job-events stream');
+    return { end, lastChunk };
+  }
+
+  /** The first retained offset and the time of the oldest accepted message near it. */
+  async function probeFirst(): Promise<{ offset: number; ts: number | undefined }> {
+    let first: number | undefined;
+    let ts: number | undefined;
+    let seen = 0;
+    await reader.read(
+      options.stream,
+      'first',
+      (msg, offset) => {
+        first ??= offset;
+        if (msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)) ts = timestampMs(msg.properties.timestamp);
+        return ts === undefined && ++seen < 64;
+      },
+      { prefetch: 64, idleMs: 2_000 },
+    );
+    if (first === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', 'the job-events stream returned no message');
+    return { offset: first, ts };
+  }
+
+  /** The content fingerprint of the message at `offset`, or undefined when the stream has none there. */
+  async function anchorAt(offset: number): Promise<string | undefined> {
+    let anchor: string | undefined;
+    await reader.read(
+      options.stream,
+      offset,
+      (msg, at) => {
+        if (at === offset) anchor = messageAnchor(msg.content);
+        return false;
+      },
+      { prefetch: 1, idleMs: 2_000 },
+    );
+    return anchor;
+  }
+
+  async function loadCheckpoints(): Promise<void> {
+    if (checkpointsLoaded || store === undefined) return;
+    checkpointsLoaded = true;
+    try {
+      const loaded = await store.load();
+      for (const s of loaded.segments) catalog.add(s);
+      log.debug({ segments: loaded.segments.length, rejected: loaded.rejected }, 'read the job-history checkpoints');
+    } catch (err) {
+      log.warn(
+        { err: (err as Error).message, stream: options.checkpointStream },
+        err instanceof StreamMissingError
+          ? 'no job-history checkpoint stream (run warren topology apply): this replica indexes the job-events stream itself at every start'
+          : 'could not read the job-history checkpoints; indexing the job-events stream instead',
+      );
+    }
+    store.follow({
+      onSegment: (s) => {
+        // Segments written by other replicas fill the parts this one still has to index.
+        if (catalog.add(s)) fillGapsFrom(s);
+      },
+      onEpoch: () => undefined,
+      onRecreated: () => {
+        for (const s of catalog.all()) store.write(s);
+      },
+    });
+  }
+
+  function fillGapsFrom(s: HistorySegment): void {
+    gaps = gaps.filter((g) => g.toTail || !(s.start <= g.start && s.end >= g.end));
+    notifyIndexed();
+  }
+
+  /** Decides where the tail starts (see the boot rules in the README's job-status section). */
+  async function startAt(): Promise<TailStart> {
+    mode = 'booting';
+    bootWall = Date.now();
+    await loadCheckpoints();
+    const markerId = randomUUID();
+    try {
+      await publishIndexMarker(markerId);
+    } catch (err) {
+      if (err instanceof UnroutableError) throw new StreamMissingError(options.stream, err);
+      throw err;
+    }
+    const [{ end, lastChunk }, first] = await Promise.all([probeEnd(markerId), probeFirst()]);
+    oldest = first;
+    catalog.prune(first.offset);
+    // Checkpoints of a stream that was deleted and recreated describe other messages.
+    const newest = catalog.all()[catalog.all().length - 1];
+    if (newest !== undefined && (newest.end > end || (await anchorAt(newest.end)) !== newest.anchor)) {
+      log.warn({ stream: options.stream, segments: catalog.all().length }, 'the job-history checkpoints describe an earlier job-events stream (it was recreated); re-indexing');
+      catalog.clear();
+      await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
+    }
+    const coveredTo = catalog.end();
+    const chainStart = coveredTo === undefined ? first.offset : Math.max(coveredTo + 1, first.offset);
+    gaps = catalog.holes(first.offset).map((h) => ({ ...h, toTail: false }));
+    let tailFrom: number;
+    if (end - chainStart <= bootWindow) {
+      builder = createSegmentBuilder(chainStart, limits);
+      liveFrom = chainStart;
+      tailFrom = warmStart(chainStart);
+      warm = { segment: undefined, seen: new Set() };
+      provisional = undefined;
+      mode = 'live';
+    } else {
+      const from = Math.max(lastChunk, chainStart);
+      gaps.push({ start: chainStart, end: from - 1, toTail: true });
+      provisional = { from, messages: [], ids: new Set(), last: from - 1 };
+      builder = undefined;
+      tailFrom = from;
+      mode = 'provisional';
+      log.info(
+        { from: chainStart, to: from - 1, stream: options.stream },
+        'indexing the job-events stream in the background (first start without checkpoints, or all replicas were down a long time); jobs from that part answer 503 until it is done',
+      );
+    }
+    streamMissing = false;
+    if (recreated) {
+      recreated = false;
+      await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
+    }
+    scheduleBackfill(0);
+    log.info({ tailFrom, end, first: first.offset, segments: catalog.all().length, gaps: gaps.length }, 'job history ready to tail');
+    const warning = options.retention === undefined ? undefined : retentionWarning(options.retention, catalog.stats());
+    if (warning !== undefined) log.warn(warning.details, warning.message);
+    return { offset: tailFrom, markerId };
+  }
+
+  /** The oldest offset whose segments (with the open part) hold about `warmEvents` events. */
+  function warmStart(chainStart: number): number {
+    const budget = options.warmEvents ?? 400_000;
+    let events = 0;
+    let from = chainStart;
+    const all = catalog.all();
+    for (let i = all.length - 1; i >= 0; i--) {
+      const s = all[i]!;
+      if (s.end + 1 !== from || events + s.events > budget) break;
+      events += s.events;
+      from = s.start;
+    }
+    return from;
+  }
+
+  function scheduleBackfill(delay: number): void {
+    if (closed || backfillTimer !== undefined || gaps.length === 0) return;
+    backfillTimer = setTimeout(() => {
+      backfillTimer = undefined;
+      void backfill();
+    }, delay);
+  }
+
+  async function backfill(): Promise<void> {
+    if (backfillRunning || closed) return;
+    backfillRunning = true;
+    try {
+      while (gaps.length > 0 && !closed) {
+        const gap = gaps[0]!;
+        const b = createSegmentBuilder(gap.start, limits);
+        const started = Date.now();
+        let messages = 0;
+        if (gap.end >= gap.start) {
+          await reader.read(
+            options.stream,
+            gap.start,
+            (msg, offset) => {
+              if (offset > gap.end) return false;
+              if (offset >= gap.start) {
+                messages++;
+                const done = b.add(extract(msg, offset, msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)));
+                if (done) addOwn(done);
+              }
+              return offset < gap.end;
+            },
+            { prefetch: 256, idleMs: 10_000 },
+          );
+        }
+        if (gap.toTail && provisional !== undefined) {
+          // Hand over: the backfill's chain continues through what the tail read since it started, then the tail feeds it.
+          for (const x of provisional.messages) {
+            const done = b.add(x);
+            if (done) addOwn(done);
+          }
+          builder = b;
+          liveFrom = provisional.from;
+          provisional = undefined;
+          mode = 'live';
+        } else {
+          const done = b.close();
+          if (done) addOwn(done);
+        }
+        gaps = gaps.filter((g) => g !== gap);
+        log.info({ from: gap.start, to: gap.end, messages, ms: Date.now() - started, left: gaps.length }, 'indexed a part of the job-events stream');
+      }
+      notifyIndexed();
+      if (options.retention !== undefined) {
+        const warning = retentionWarning(options.retention, catalog.stats());
+        if (warning !== undefined) log.warn(warning.details, warning.message);
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'indexing the job-events stream failed; retrying');
+      scheduleBackfill(retryMs);
+    } finally {
+      backfillRunning = false;
+    }
+  }
+
+  function scheduleRefresh(): void {
+    if (closed) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = undefined;
+      if (mode === 'booting' || streamMissing) {
+        scheduleRefresh();
+        return;
+      }
+      probeFirst()
+        .then((first) => {
+          oldest = first;
+          catalog.prune(first.offset);
+        })
+        .catch(() => undefined)
+        .finally(scheduleRefresh);
+    }, options.refreshMs ?? 60_000);
+    refreshTimer.unref();
+  }
+
+  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
+  async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
+    const needle = id === undefined ? undefined : Buffer.from(`"${id}"`);
+    let reached = false;
+    const how = await reader.read(
+      options.stream,
+      start,
+      (msg, offset) => {
+        if (offset > end) {
+          reached = true;
+          return false;
+        }
+        if (offset >= start && msg.properties.type !== INDEX_MARKER_TYPE && (needle === undefined || msg.content.includes(needle)) && accept(msg, offset)) {
+          const { events } = decodeJobEvents(msg.content);
+          for (let i = 0; i < events.length; i++) {
+            const event = events[i]!;
+            if (id === undefined || event.jobId === id) out({ offset, idx: i, event });
+          }
+        }
+        if (offset >= end) reached = true;
+        return !reached;
+      },
+      { prefetch: Math.max(1, Math.min(256, end - start + 1)), idleMs: 5_000 },
+    );
+    if (how === 'idle' && !reached) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `the job-events stream ended before offset ${end}`);
+  }
+
+  /** The stream ranges that may hold events of `id`, oldest first, up to what the tail has read. */
+  function rangesOf(id: string): { start: number; end: number }[] {
+    const ranges: { start: number; end: number }[] = catalog.candidates(id).map((s) => ({ start: s.start, end: s.end }));
+    if (mode === 'live' && builder !== undefined && builder.open.has(id)) ranges.push({ start: builder.open.start, end: builder.open.last });
+    if (mode === 'provisional' && provisional !== undefined && provisional.ids.has(id)) ranges.push({ start: provisional.from, end: provisional.last });
+    return ranges;
+  }
+
+  async function lookup(id: string): Promise<FindResult> {
+    lookups++;
+    const unsure = uncertain(id);
+    const ranges = rangesOf(id);
+    index.beginLookup(id);
+    let history: JobEvent[] | undefined;
+    try {
+      const found: PlacedEvent[] = [];
+      await Promise.all(ranges.map((r) => readRange(r.start, r.end, id, (p) => found.push(p))));
+      // Ranges are read in parallel: put the events back in stream order (and drop a repeat from overlapping ranges).
+      found.sort((a, b) => a.offset - b.offset || a.idx - b.idx);
+      history = found.filter((p, i) => i === 0 || p.offset !== found[i - 1]!.offset || p.idx !== found[i - 1]!.idx).map((p) => p.event);
+    } catch (err) {
+      index.finishLookup(id, undefined);
+      throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+    }
+    const view = index.finishLookup(id, history, !unsure);
+    const held = index.peek(id);
+    if (view !== undefined && held !== undefined) return { found: true, view: held.view, owner: held.owner };
+    if (unsure) throw new JobHistoryError('STATUS_HISTORY_INDEXING', 'this part of the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+    return absent(id);
+  }
+
+  function absent(id: string): FindResult {
+    const t = jobIdTime(id);
+    const oldestTs = oldest?.ts;
+    return { found: false, expired: t !== undefined && oldestTs !== undefined && t < oldestTs, oldestAt: oldestTs === undefined ? undefined : new Date(oldestTs).toISOString() };
+  }
+
+  const tailer: JobEventsTailer = createJobEventsTailer({
+    connection: options.connection,
+    publisher: options.publisher,
+    index,
+    exchange: options.exchange,
+    stream: options.stream,
+    keys: options.keys,
+    ...(options.unsignedBefore === undefined ? {} : { unsignedBefore: options.unsignedBefore }),
+    ...(options.onRejected === undefined ? {} : { onRejected: options.onRejected }),
+    ...(options.onMalformed === undefined ? {} : { onMalformed: options.onMalformed }),
+    logger: log,
+    replicaId: options.replicaId,
+    retryMs,
+    startAt,
+    mayHaveHistory: (id, offset) => mode !== 'booting' && mayHave(id, offset),
+    onMessage: onTailMessage,
+    onStreamMissing() {
+      streamMissing = true;
+      recreated = true;
+      mode = 'booting';
+      builder = undefined;
+      provisional = undefined;
+      gaps = [];
+      catalog.clear();
+      log.warn({ stream: options.stream }, 'the job-events stream is gone: job history is unavailable until it exists again (warren topology apply)');
+    },
+  });
+  scheduleRefresh();
+
+  const history: JobHistory = {
+    find(id) {
+      const held = index.peek(id);
+      if (held !== undefined && held.complete) return Promise.resolve({ found: true, view: held.view, owner: held.owner });
+      if (!index.isCaughtUp() || mode === 'booting') {
+        if (streamMissing && held !== undefined) return Promise.resolve({ found: true, view: held.view, owner: held.owner });
+        return Promise.reject(
+          streamMissing
+            ? new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `the job-events stream '${options.stream}' is missing (run warren topology apply)`, { retryAfterS: 5 })
+            : new JobHistoryError('STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly'),
+        );
+      }
+      let p = inflight.get(id);
+      if (p === undefined) {
+        p = lookup(id).finally(() => inflight.delete(id));
+        inflight.set(id, p);
+      }
+      return p;
+    },
+    async list(query) {
+      if (!index.isCaughtUp() || mode === 'booting') throw new JobHistoryError('STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly');
+      if (gaps.length > 0) throw new JobHistoryError('STATUS_HISTORY_INDEXING', 'the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+      const ranges: ListingRange[] = [];
+      if (mode === 'live' && builder !== undefined && builder.open.last >= builder.open.start) {
+        const open = builder.open;
+        ranges.push({ start: open.start, end: open.last, minTs: undefined, maxTs: undefined, mayHold: () => true });
+      }
+      const all = catalog.all();
+      for (let i = all.length - 1; i >= 0; i--) {
+        const s = all[i]!;
+        ranges.push({ start: s.start, end: s.end, minTs: s.minTs, maxTs: s.maxTs, mayHold: (h) => s.filter.has(h) });
+      }
+      try {
+        return await listJobs(
+          {
+            ranges: () => ranges,
+            async read(range): Promise<DecodedRange> {
+              const queued: PlacedEvent[] = [];
+              const byJob = new Map<string, PlacedEvent[]>();
+              await readRange(range.start, range.end, undefined, (p) => {
+                if (p.event.status === 'queued') queued.push(p);
+                let list = byJob.get(p.event.jobId);
+                if (list === undefined) byJob.set(p.event.jobId, (list = []));
+                list.push(p);
+              });
+              return { queued, byJob };
+            },
+            cached(id) {
+              const held = index.peek(id);
+              if (held?.complete !== true) return undefined;
+              const v = held.view;
+              return { id, owner: held.owner, route: v.route, queue: v.queue, status: v.status, createdAt: v.createdAt, updatedAt: v.updatedAt, attempts: v.attempts };
+            },
+          },
+          query,
+        );
+      } catch (err) {
+        throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+      }
+    },
+    state() {
+      const stats = catalog.stats();
+      return {
+        stream: !streamMissing && tailer.isAttached(),
+        indexed: gaps.length === 0 && mode !== 'booting',
+        checkpoints: store?.isAvailable() ?? false,
+        oldestTs: oldest?.ts,
+        segments: stats.segments,
+        jobs: stats.jobs,
+        filterBytes: stats.filterBytes,
+        lookups,
+        checkpointsRejected: store === undefined ? 0 : Object.values(store.rejected()).reduce((a, b) => a + b, 0),
+        eventsRejected: tailer.rejected(),
+        eventsMalformed: tailer.malformed(),
+      };
+    },
+    waitUntilIndexed(timeoutMs) {
+      if (gaps.length === 0 && mode !== 'booting') return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          indexedWaiters.delete(done);
+          resolve(gaps.length === 0 && mode !== 'booting');
+        };
+        const timer = setTimeout(done, Math.max(0, timeoutMs));
+        indexedWaiters.add(done);
+      });
+    },
+    async close() {
+      closed = true;
+      if (backfillTimer !== undefined) clearTimeout(backfillTimer);
+      if (refreshTimer !== undefined) clearTimeout(refreshTimer);
+      await tailer.close();
+      await store?.close();
+      await reader.close();
+    },
+  };
+  return history;
+}
