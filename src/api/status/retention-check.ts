@@ -47,3 +47,31 @@ export function retentionWarning(
     details: { stream: config.stream, bytesPerHour: Math.round(perMs * 3_600_000), holdsMs: Math.round(holdsMs), maxAgeMs: config.maxAgeMs, neededBytes: needed },
   };
 }
+
+/**
+ * A warning when the stream was declared (by an older warren) with retention
+ * arguments lower than the configuration: RabbitMQ keeps the lower of the
+ * argument and warren's policy, and arguments can't change without deleting
+ * the stream. Undefined when nothing is lower.
+ */
+export function legacyRetentionWarning(args: Record<string, unknown>, config: RetentionConfig): { message: string; details: Record<string, unknown> } | undefined {
+  const bytes = typeof args['x-max-length-bytes'] === 'number' ? args['x-max-length-bytes'] : undefined;
+  const age = typeof args['x-max-age'] === 'string' ? ageMs(args['x-max-age']) : undefined;
+  const low: string[] = [];
+  if (bytes !== undefined && bytes < config.maxLengthBytes) low.push(`x-max-length-bytes ${gb(bytes)} (configured ${gb(config.maxLengthBytes)})`);
+  if (age !== undefined && age < config.maxAgeMs) low.push(`x-max-age ${human(age)} (configured ${human(config.maxAgeMs)})`);
+  if (low.length === 0) return undefined;
+  return {
+    message:
+      `stream '${config.stream}' was declared with ${low.join(' and ')}; the broker keeps the lower of that and warren's retention policy. ` +
+      `To get the configured retention, delete the stream (its history goes with it) and run warren topology apply`,
+    details: { stream: config.stream, arguments: { 'x-max-length-bytes': bytes, 'x-max-age': args['x-max-age'] } },
+  };
+}
+
+const AGE_UNIT_MS: Record<string, number> = { Y: 31_536_000_000, M: 2_592_000_000, D: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 };
+
+function ageMs(value: string): number | undefined {
+  const m = /^(\d+)(Y|M|D|h|m|s)$/.exec(value.trim());
+  return m ? Number(m[1]) * (AGE_UNIT_MS[m[2] as string] as number) : undefined;
+}
