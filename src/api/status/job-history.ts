@@ -55,6 +55,8 @@ export interface HistoryState {
   filterBytes: number;
   /** Lookups that read the stream, since start. */
   lookups: number;
+  /** Messages read by background indexing since start (0 for a replica that booted from checkpoints). */
+  backfilled: number;
   /** Checkpoint messages skipped (unsigned, other key, malformed), since start. */
   checkpointsRejected: number;
   /** Messages skipped by the tail for their signature, and entries skipped as malformed, since start. */
@@ -162,6 +164,10 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let recreated = false;
   let checkpointsLoaded = false;
   let lookups = 0;
+  // What the background indexing skipped (the tail counts what it reads itself).
+  let backfillRejected = 0;
+  let backfillMalformed = 0;
+  let backfilled = 0;
   let backfillRunning = false;
   let backfillTimer: NodeJS.Timeout | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -169,10 +175,14 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   const inflight = new Map<string, Promise<FindResult>>();
 
   /** Same rule as the tail: signed by this deployment, or unsigned history below the cut-off. */
-  function accept(msg: ConsumeMessage, offset: number): boolean {
+  function verdictOf(msg: ConsumeMessage, offset: number): SignatureVerdict {
     const verdict = options.keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
-    if (verdict === 'valid') return true;
-    return verdict === 'unsigned' && options.unsignedBefore !== undefined && offset < options.unsignedBefore;
+    if (verdict === 'unsigned' && options.unsignedBefore !== undefined && offset < options.unsignedBefore) return 'valid';
+    return verdict;
+  }
+
+  function accept(msg: ConsumeMessage, offset: number): boolean {
+    return verdictOf(msg, offset) === 'valid';
   }
 
   function extract(msg: ConsumeMessage, offset: number, accepted: boolean): ExtractedMessage {
@@ -438,7 +448,23 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
               if (offset > gap.end) return false;
               if (offset >= gap.start) {
                 messages++;
-                const done = b.add(extract(msg, offset, msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)));
+                backfilled++;
+                let accepted = false;
+                if (msg.properties.type !== INDEX_MARKER_TYPE) {
+                  const verdict = verdictOf(msg, offset);
+                  accepted = verdict === 'valid';
+                  if (verdict !== 'valid') {
+                    backfillRejected++;
+                    options.onRejected?.(verdict);
+                  }
+                }
+                const x = extract(msg, offset, accepted);
+                // A message of ours that names no job is not a job-events message (the tail, which decodes, counts each bad entry).
+                if (accepted && x.ids.length === 0) {
+                  backfillMalformed++;
+                  options.onMalformed?.(1);
+                }
+                const done = b.add(x);
                 if (done) addOwn(done);
               }
               return offset < gap.end;
@@ -659,9 +685,10 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         jobs: stats.jobs,
         filterBytes: stats.filterBytes,
         lookups,
+        backfilled,
         checkpointsRejected: store === undefined ? 0 : Object.values(store.rejected()).reduce((a, b) => a + b, 0),
-        eventsRejected: tailer.rejected(),
-        eventsMalformed: tailer.malformed(),
+        eventsRejected: tailer.rejected() + backfillRejected,
+        eventsMalformed: tailer.malformed() + backfillMalformed,
       };
     },
     waitUntilIndexed(timeoutMs) {

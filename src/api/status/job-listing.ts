@@ -97,18 +97,26 @@ export const MAX_RANGES_PER_PAGE = 12;
 /** Slack on the message timestamps used to skip ranges by time (the writers' clocks and batching). */
 const TIME_SLACK_MS = 60_000;
 
-/** The cursor of a position in the stream. */
-export function encodeCursor(offset: number, idx: number): string {
-  return Buffer.from(`${offset}.${idx}`).toString('base64url');
+/** A listing position: before this event of the stream, and (when the first page said so) created before `at`. */
+export interface ListCursor {
+  offset: number;
+  idx: number;
+  at?: number;
+}
+
+/** The cursor of a position in the stream; it carries the page's `before` time, which it replaces on the next page. */
+export function encodeCursor(c: ListCursor): string {
+  return Buffer.from(c.at === undefined ? `${c.offset}.${c.idx}` : `${c.offset}.${c.idx}.${c.at}`).toString('base64url');
 }
 
 /** The position in a cursor, or undefined when it is not one. */
-export function decodeCursor(cursor: string): { offset: number; idx: number } | undefined {
-  const m = /^(\d{1,16})\.(\d{1,6})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+export function decodeCursor(cursor: string): ListCursor | undefined {
+  const m = /^(\d{1,16})\.(\d{1,6})(?:\.(-?\d{1,16}))?$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
   if (!m) return undefined;
   const offset = Number(m[1]);
   const idx = Number(m[2]);
-  return Number.isSafeInteger(offset) ? { offset, idx } : undefined;
+  if (!Number.isSafeInteger(offset)) return undefined;
+  return m[3] === undefined ? { offset, idx } : { offset, idx, at: Number(m[3]) };
 }
 
 /** True when `value` is a cursor of either listing (history positions, or the index listing's). */
@@ -126,7 +134,7 @@ function summary(r: ListedRecord): JobSummary {
 /** Lists one page. */
 export async function listJobs(source: ListingSource, query: ListQuery): Promise<ListPage> {
   const cursor = query.before !== undefined && 'cursor' in query.before ? decodeCursor(query.before.cursor) : undefined;
-  const beforeAt = query.before !== undefined && 'at' in query.before ? query.before.at : undefined;
+  const beforeAt = query.before !== undefined && 'at' in query.before ? query.before.at : cursor?.at;
   const ranges = source.ranges();
   const decoded = new Map<number, Promise<DecodedRange>>();
   let reads = 0;
@@ -163,7 +171,7 @@ export async function listJobs(source: ListingSource, query: ListQuery): Promise
     if (query.after !== undefined && range.maxTs !== undefined && range.maxTs < query.after - TIME_SLACK_MS) break;
     if (reads >= MAX_RANGES_PER_PAGE && !decoded.has(range.start)) {
       // Out of budget: the next page starts at the newest position not looked at.
-      return { jobs, next: encodeCursor(range.end + 1, 0) };
+      return { jobs, next: encodeCursor({ offset: range.end + 1, idx: 0, ...(beforeAt === undefined ? {} : { at: beforeAt }) }) };
     }
     const { queued } = await read(range);
     for (let q = queued.length - 1; q >= 0; q--) {
@@ -180,7 +188,7 @@ export async function listJobs(source: ListingSource, query: ListQuery): Promise
       if (query.route !== undefined && record.route !== query.route) continue;
       listed.add(event.jobId);
       jobs.push(summary(record));
-      if (jobs.length >= query.limit) return { jobs, next: encodeCursor(offset, idx) };
+      if (jobs.length >= query.limit) return { jobs, next: encodeCursor({ offset, idx, ...(beforeAt === undefined ? {} : { at: beforeAt }) }) };
     }
   }
   return { jobs };
