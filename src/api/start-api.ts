@@ -155,6 +155,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     connection,
     publisher,
     index,
+    indexCapacity: topology.jobEvents.indexSize,
     keys: eventKeys,
     exchange: topology.jobEvents.exchange,
     stream: topology.jobEvents.stream,

@@ -36,7 +36,7 @@ const segmentRecordSchema = z.object({
   maxTs: z.number().nonnegative().nullable(),
   anchor: z.string().min(1).max(64),
   k: z.number().int().min(1).max(32),
-  // Base64 of the filter bits: a multiple of 8 bytes, at most 16 MiB.
+  // Base64 of the filter bits: whole 64-byte blocks, at most 16 MiB.
   bits: z.string().min(12).max(22_369_624),
 });
 const markerRecordSchema = z.object({ v: z.literal(1), kind: z.literal('marker'), id: z.string().min(1).max(100) });
@@ -108,7 +108,7 @@ export function decodeCheckpoint(
   if (r.kind === 'epoch') return { kind: 'epoch', at: r.at, reason: r.reason };
   if (r.end < r.start) return { rejected: 'malformed' };
   const bits = Buffer.from(r.bits, 'base64');
-  if (bits.length === 0 || bits.length % 8 !== 0) return { rejected: 'malformed' };
+  if (bits.length === 0 || bits.length % 64 !== 0) return { rejected: 'malformed' };
   return {
     kind: 'segment',
     segment: {

@@ -43,6 +43,7 @@ export interface CheckpointStore {
   isAvailable(): boolean;
   /** Checkpoint messages skipped since start, by reason. */
   rejected(): Record<CheckpointRejection, number>;
+  /** Writes what is waiting (a stopping replica leaves its segments for the next start), then stops following. */
   close(): Promise<void>;
 }
 
@@ -81,7 +82,6 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
   let available = false;
   let follower: StreamFollower | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let flushing = false;
   let closed = false;
   let lastWarn = 0;
 
@@ -104,36 +104,46 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
     timer.unref();
   }
 
-  async function flush(): Promise<void> {
-    if (flushing || closed) return;
-    flushing = true;
-    try {
-      for (const [k, s] of [...pending]) {
-        if (recorded.has(k)) {
-          pending.delete(k);
-          continue;
-        }
-        try {
+  let flushing: Promise<void> | undefined;
+
+  /** Writes every pending segment (16 confirms in flight); on a failure, retries the rest later. */
+  async function writePending(): Promise<void> {
+    const todo = [...pending].filter(([k]) => {
+      if (!recorded.has(k)) return true;
+      pending.delete(k);
+      return false;
+    });
+    for (let i = 0; i < todo.length && !closed; i += 16) {
+      const results = await Promise.allSettled(
+        todo.slice(i, i + 16).map(async ([k, s]) => {
           await publish(encodeSegment(s));
           recorded.add(k);
           pending.delete(k);
-        } catch (err) {
-          if (err instanceof UnroutableError) available = false;
-          const now = Date.now();
-          if (now - lastWarn > 30_000) {
-            lastWarn = now;
-            log.warn(
-              { err: (err as Error).message, stream: options.stream, pending: pending.size },
-              'could not write a job-history checkpoint; retrying (without checkpoints a restarted replica re-indexes the stream; run warren topology apply if the stream is missing)',
-            );
-          }
-          schedule(retryMs);
-          return;
+        }),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) {
+        if (failed.reason instanceof UnroutableError) available = false;
+        const now = Date.now();
+        if (now - lastWarn > 30_000) {
+          lastWarn = now;
+          log.warn(
+            { err: (failed.reason as Error).message, stream: options.stream, pending: pending.size },
+            'could not write a job-history checkpoint; retrying (without checkpoints a restarted replica re-indexes the stream; run warren topology apply if the stream is missing)',
+          );
         }
+        schedule(retryMs);
+        return;
       }
-    } finally {
-      flushing = false;
     }
+  }
+
+  function flush(): Promise<void> {
+    if (closed) return Promise.resolve();
+    flushing ??= writePending().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
   }
 
   return {
@@ -217,8 +227,13 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
     isAvailable: () => available,
     rejected: () => ({ ...rejected }),
     async close() {
-      closed = true;
       if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      if (pending.size > 0 && available) {
+        const flushed = flush();
+        await Promise.race([flushed, new Promise((r) => setTimeout(r, 5_000).unref())]);
+      }
+      closed = true;
       await follower?.close();
     },
   };

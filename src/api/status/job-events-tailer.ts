@@ -3,6 +3,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
+import type { JobEvent } from '../../jobs/job-event.ts';
 import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -79,7 +80,7 @@ export interface JobEventsTailerOptions {
    * hold older events of that job than this message (the record then starts
    * incomplete and is completed from the stream when read).
    */
-  mayHaveHistory?: (jobId: string, offset: number) => boolean;
+  mayHaveHistory?: (event: JobEvent, offset: number) => boolean;
   /** Called for every message after it was handled (`accepted`: its events count; `own`: written by this replica). */
   onMessage?: (msg: ConsumeMessage, offset: number, accepted: boolean) => void;
   /** The stream disappeared under the tail (deleted); it re-attaches through `startAt` once it exists again. */
@@ -263,7 +264,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
               }
               const probe = options.mayHaveHistory;
               for (const e of events) {
-                if (probe !== undefined && offset !== undefined && !options.index.has(e.jobId)) options.index.apply(e, { complete: !probe(e.jobId, offset) });
+                if (probe !== undefined && offset !== undefined && !options.index.has(e.jobId)) options.index.apply(e, { complete: !probe(e, offset) });
                 else options.index.apply(e);
               }
               applied += events.length;

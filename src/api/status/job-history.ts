@@ -81,6 +81,8 @@ export interface JobHistoryOptions {
   connection: BrokerConnection;
   publisher: Pick<ConfirmPublisher, 'publish'>;
   index: JobStatusIndex;
+  /** The index's capacity (topology `jobEvents.indexSize`): sizes the warm-up at boot. */
+  indexCapacity: number;
   keys: JobEventKeyring;
   /** The job-events fanout exchange. */
   exchange: string;
@@ -99,7 +101,7 @@ export interface JobHistoryOptions {
   /**
    * Events of already indexed segments replayed into the cache at boot (the
    * newest ones), so a restarted replica answers recent jobs without a lookup.
-   * @default 2 x the index's capacity, at most 400,000
+   * @default 3 x the index's capacity, at most 300,000
    */
   warmEvents?: number;
   /**
@@ -158,6 +160,8 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let warm: { segment: HistorySegment | undefined; seen: Set<string> } = { segment: undefined, seen: new Set() };
   let provisional: { from: number; messages: ExtractedMessage[]; ids: Set<string>; last: number } | undefined;
   let gaps: Gap[] = [];
+  // The segments that end right before the tail's first offset (see mayHave).
+  let beforeTail: HistorySegment[] = [];
   let bootWall = Date.now();
   let oldest: { offset: number; ts: number | undefined } | undefined;
   let streamMissing = false;
@@ -214,8 +218,22 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     return t === undefined || t < bootWall + CLOCK_SKEW_MS;
   }
 
-  /** For the tail: may the stream hold events of `id` older than `offset`? */
-  function mayHave(id: string, offset: number): boolean {
+  /**
+   * For the tail, about an event of a job the cache does not hold: may the
+   * stream hold older events of that job than this one? A `queued` event is a
+   * job's first: only events of a fast worker, written just before it (the API
+   * batches its `queued` events for up to 100 ms), can precede it, and those
+   * the tail read unless they lie just before where it started. Any other
+   * event asks every segment that may hold the job (this is what keeps the tail
+   * cheap: checking every segment's filter costs a cache miss each).
+   */
+  function mayHave(e: JobEvent, offset: number): boolean {
+    const id = e.jobId;
+    if (e.status === 'queued') {
+      if (mode === 'live' && builder !== undefined && offset >= liveFrom) return builder.open.has(id) || justBeforeTail(id);
+      if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from) return provisional.ids.has(id) || uncertain(id);
+      return (warmFor(offset) !== undefined && warm.seen.has(id)) || justBeforeTail(id);
+    }
     const hash = hashId(id);
     if (mode === 'live' && builder !== undefined && offset >= liveFrom) {
       return builder.open.has(id) || catalog.mayHave(id, builder.open.start, hash) || uncertain(id);
@@ -227,6 +245,13 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     const segment = warmFor(offset);
     if (segment === undefined) return true;
     return warm.seen.has(id) || catalog.mayHave(id, segment.start, hash);
+  }
+
+  /** True when one of the two segments right before the tail's start may hold the job. */
+  function justBeforeTail(id: string): boolean {
+    if (beforeTail.length === 0) return false;
+    const hash = hashId(id);
+    return beforeTail.some((s) => s.filter.has(hash));
   }
 
   /** The indexed segment a warm-up message belongs to; ids seen earlier in it are in `warm.seen`. */
@@ -396,6 +421,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         'indexing the job-events stream in the background (first start without checkpoints, or all replicas were down a long time); jobs from that part answer 503 until it is done',
       );
     }
+    beforeTail = catalog.all().filter((s) => s.end < tailFrom).slice(-2);
     streamMissing = false;
     if (recreated) {
       recreated = false;
@@ -410,7 +436,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
 
   /** The oldest offset whose segments (with the open part) hold about `warmEvents` events. */
   function warmStart(chainStart: number): number {
-    const budget = options.warmEvents ?? 400_000;
+    const budget = options.warmEvents ?? Math.min(300_000, 3 * options.indexCapacity);
     let events = 0;
     let from = chainStart;
     const all = catalog.all();
@@ -599,7 +625,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     replicaId: options.replicaId,
     retryMs,
     startAt,
-    mayHaveHistory: (id, offset) => mode !== 'booting' && mayHave(id, offset),
+    mayHaveHistory: (e, offset) => mode !== 'booting' && mayHave(e, offset),
     onMessage: onTailMessage,
     onStreamMissing() {
       streamMissing = true;
