@@ -310,8 +310,8 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     return { end, lastChunk };
   }
 
-  /** The first retained offset and the time of the oldest accepted message near it. */
-  async function probeFirst(): Promise<{ offset: number; ts: number | undefined }> {
+  /** The first retained offset and the time of the oldest accepted message near it (looking no further than `end`). */
+  async function probeFirst(end: number | undefined): Promise<{ offset: number; ts: number | undefined }> {
     let first: number | undefined;
     let ts: number | undefined;
     let seen = 0;
@@ -321,7 +321,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       (msg, offset) => {
         first ??= offset;
         if (msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)) ts = timestampMs(msg.properties.timestamp);
-        return ts === undefined && ++seen < 64;
+        return ts === undefined && ++seen < 64 && (end === undefined || offset < end);
       },
       { prefetch: 64, idleMs: 2_000 },
     );
@@ -388,7 +388,8 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       if (err instanceof UnroutableError) throw new StreamMissingError(options.stream, err);
       throw err;
     }
-    const [{ end, lastChunk }, first] = await Promise.all([probeEnd(markerId), probeFirst()]);
+    const { end, lastChunk } = await probeEnd(markerId);
+    const first = await probeFirst(end);
     oldest = first;
     catalog.prune(first.offset);
     // Checkpoints of a stream that was deleted and recreated describe other messages.
@@ -536,7 +537,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         scheduleRefresh();
         return;
       }
-      probeFirst()
+      probeFirst(builder?.open.last ?? provisional?.last)
         .then((first) => {
           oldest = first;
           catalog.prune(first.offset);

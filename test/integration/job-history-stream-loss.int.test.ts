@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type RunningApi } from '../../src/api/start-api.ts';
+import { createBrokerConnection, type BrokerConnection } from '../../src/broker/broker-connection.ts';
+import { seg } from '../../src/broker/management-client.ts';
+import { createConfirmPublisher, type ConfirmPublisher } from '../../src/broker/confirm-publisher.ts';
+import { topologySchema, type Topology } from '../../src/config/topology-schema.ts';
+import { createJobEventPublisher } from '../../src/jobs/job-event-publisher.ts';
+import { ensureTopology } from '../../src/topology/ensure-topology.ts';
+import { brokerEventKeys, chatBody, eventually, testLogger } from './helpers/api-fixture.ts';
+import { TEST_MANAGEMENT_URL } from './helpers/broker-env.ts';
+import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
+
+/**
+ * The job-events stream deleted under a running API: /readyz says so at once,
+ * `warren topology apply` (ensureTopology) recreates it, and the API tails the
+ * new stream by itself: new jobs get their status again, without a restart.
+ */
+const KEY = 'loss-key-0123456789';
+
+function topologyOf(vh: TestVhost): Topology {
+  return topologySchema.parse({
+    version: 1,
+    connection: { urls: [vh.amqpUrl], management: TEST_MANAGEMENT_URL, vhost: vh.vhost },
+    exchanges: { 'llm.jobs': { type: 'topic' } },
+    queues: { 'llm.standard': { type: 'quorum' } },
+    bindings: [{ source: 'llm.jobs', queue: 'llm.standard', routingKey: 'llm.standard.#' }],
+    routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
+  });
+}
+
+describe('job-events stream deleted under a running API (real broker)', () => {
+  let vh: TestVhost;
+  let topology: Topology;
+  let api: RunningApi;
+  let conn: BrokerConnection;
+  let publisher: ConfirmPublisher;
+
+  const submit = async () => {
+    const res = await fetch(`${api.url}/v1/jobs/chat`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(chatBody(100)) });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const status = async (id: string) => {
+    const res = await fetch(`${api.url}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    return res.status === 200 ? ((await res.json()) as { status: string }).status : res.status;
+  };
+  const readyz = async () => {
+    const res = await fetch(`${api.url}/readyz`);
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  beforeAll(async () => {
+    vh = await createTestVhost('stream-loss');
+    topology = topologyOf(vh);
+    await ensureTopology(topology, vh.management, testLogger());
+    api = await startApi({ topology, port: 0, apiKeys: `${KEY}:chat`, logger: testLogger(), processMetrics: false, env: {} });
+    await eventually(async () => (await readyz()).status === 200, 20_000);
+    conn = createBrokerConnection({ urls: [vh.amqpUrl] });
+    await conn.waitForConnection(10_000);
+    publisher = createConfirmPublisher({ connection: conn });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await publisher?.close();
+    await conn?.close();
+    await vh?.cleanup();
+  });
+
+  it('reports the missing stream on /readyz, and recovers by itself once topology apply recreated it', async () => {
+    const worker = createJobEventPublisher(publisher, { exchange: 'warren.events' }, 'worker', await brokerEventKeys(vh));
+    const before = await submit();
+    await worker.emit({ jobId: before, status: 'succeeded', attempt: 1, result: { n: 1 } });
+    await eventually(async () => (await status(before)) === 'succeeded');
+
+    await vh.management.delete(`/queues/${seg(vh.vhost)}/${seg('warren.events.log')}`);
+    const down = await eventually(async () => {
+      const r = await readyz();
+      return r.status === 503 ? r : undefined;
+    }, 10_000);
+    expect(down.body.error.details).toMatchObject({ jobEventsStream: false });
+    // A job the stream no longer holds, and the cache never held, can't be told: 503, not a wrong 404.
+    expect(await status('01900000-0000-7000-8000-000000000000')).toBe(503);
+
+    await ensureTopology(topology, vh.management, testLogger());
+    const up = await eventually(async () => {
+      const r = await readyz();
+      return r.status === 200 ? r : undefined;
+    }, 20_000);
+    expect(up.body.checks).toMatchObject({ jobEventsStream: true, statusIndex: true });
+
+    // The new stream is tailed from its start: a new job's status flows again.
+    const after = await submit();
+    await worker.emit({ jobId: after, status: 'running', attempt: 1 });
+    await worker.emit({ jobId: after, status: 'succeeded', attempt: 1, result: { n: 2 } });
+    await eventually(async () => (await status(after)) === 'succeeded', 10_000);
+    // And a lookup reads the new stream: the job is found there when the cache does not answer.
+    expect(api.history.state()).toMatchObject({ stream: true });
+  });
+});
