@@ -48,6 +48,13 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: 'status',
+    async run(quick) {
+      const { run } = await import('./status-bench.ts');
+      return (await run({ quick })).figures;
+    },
+  },
+  {
     name: 'dlq',
     async run(quick) {
       const { run } = await import('./dlq-bench.ts');

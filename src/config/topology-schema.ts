@@ -239,8 +239,12 @@ export const jobEventsSchema = z
     maxAge: durationSchema.default(7 * 86_400_000),
     /** Max bytes of events kept (disk). @default 20GB: 7 days at ~25 jobs/s of ~1.2 KB */
     maxLengthBytes: byteSizeSchema.default(20_000_000_000),
-    /** Max jobs an API replica keeps in its in-memory status cache (~1.3 KB each with a 500-character result). @default 50000 */
-    indexSize: z.number().int().positive().default(50_000),
+    /**
+     * Jobs an API replica keeps in its in-memory status cache (~1.3 KB each
+     * with a 500-character result). Older jobs are read from the stream when
+     * asked for (tens of milliseconds). @default 30000
+     */
+    indexSize: z.number().int().positive().default(30_000),
   })
   .strict();
 

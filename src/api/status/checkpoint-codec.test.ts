@@ -53,3 +53,23 @@ describe('checkpoint records', () => {
     }
   });
 });
+
+describe('snapshots', () => {
+  it('round-trip every segment in binary parts of up to 1,000, and reject a truncated or tampered part', async () => {
+    const { encodeSnapshot, SNAPSHOT_PART_SEGMENTS } = await import('./checkpoint-codec.ts');
+    const b = createSegmentBuilder(0, { maxBytes: 1e9, maxMessages: 1 });
+    const segments = Array.from({ length: 2_345 }, (_, i) => b.add({ offset: i, bytes: 7, ids: [`job-${i}`, `job-${i + 1}`], ts: i, anchor: `a${i}` })!);
+    const parts = encodeSnapshot('snap-1', segments);
+    expect(parts).toHaveLength(Math.ceil(2_345 / SNAPSHOT_PART_SEGMENTS));
+    const back = parts.map((p) => decode(p, checkpointProperties(keys, p)));
+    const got = back.flatMap((r) => ('kind' in r && r.kind === 'snapshot' ? r.segments : []));
+    expect(back.map((r) => ('kind' in r && r.kind === 'snapshot' ? `${r.id}:${r.part}/${r.parts}` : JSON.stringify(r)))).toEqual(['snap-1:0/3', 'snap-1:1/3', 'snap-1:2/3']);
+    expect(got.map((s) => ({ ...s, filter: Buffer.from(s.filter.bits).toString('base64') }))).toEqual(segments.map((s) => ({ ...s, filter: Buffer.from(s.filter.bits).toString('base64') })));
+    expect(got[1_234]!.filter.has(hashId('job-1235'))).toBe(true);
+    const cut = parts[0]!.subarray(0, parts[0]!.length - 64);
+    expect(decode(cut, checkpointProperties(keys, cut))).toEqual({ rejected: 'malformed' });
+    const forged = Buffer.from(parts[1]!);
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
+    expect(decode(forged, checkpointProperties(keys, parts[1]!))).toEqual({ rejected: 'bad-signature' });
+  });
+});

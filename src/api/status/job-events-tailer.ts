@@ -81,6 +81,8 @@ export interface JobEventsTailerOptions {
    * incomplete and is completed from the stream when read).
    */
   mayHaveHistory?: (event: JobEvent, offset: number) => boolean;
+  /** Called after each event the tail applied to the index. */
+  onApplied?: (event: JobEvent) => void;
   /** Called for every message after it was handled (`accepted`: its events count; `own`: written by this replica). */
   onMessage?: (msg: ConsumeMessage, offset: number, accepted: boolean) => void;
   /** The stream disappeared under the tail (deleted); it re-attaches through `startAt` once it exists again. */
@@ -266,6 +268,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
               for (const e of events) {
                 if (probe !== undefined && offset !== undefined && !options.index.has(e.jobId)) options.index.apply(e, { complete: !probe(e, offset) });
                 else options.index.apply(e);
+                options.onApplied?.(e);
               }
               applied += events.length;
             }

@@ -57,6 +57,8 @@ export interface HistoryState {
   lookups: number;
   /** Messages read by background indexing since start (0 for a replica that booted from checkpoints). */
   backfilled: number;
+  /** True while the cache is being filled with the newest jobs after boot. */
+  warming: boolean;
   /** Checkpoint messages skipped (unsigned, other key, malformed), since start. */
   checkpointsRejected: number;
   /** Messages skipped by the tail for their signature, and entries skipped as malformed, since start. */
@@ -150,6 +152,8 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
           keys: options.keys,
           stream: options.checkpointStream,
           logger: log,
+          segments: () => catalog.all(),
+          snapshotAllowed: () => mode === 'live' && gaps.length === 0,
           ...(options.checkpointWriteJitterMs === undefined ? {} : { writeJitterMs: options.checkpointWriteJitterMs }),
         });
 
@@ -162,6 +166,13 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let gaps: Gap[] = [];
   // The segments that end right before the tail's first offset (see mayHave).
   let beforeTail: HistorySegment[] = [];
+  let beforeWarm: HistorySegment[] = [];
+  // Jobs whose record the warm-up started: it goes on applying their older events until the tail touches them.
+  let warmOwned = new Set<string>();
+  // Jobs the tail applied events of while the warm-up runs: never the warm-up's (their newer events would be lost on an eviction).
+  let tailTouched = new Set<string>();
+  let warming = false;
+  let warmGeneration = 0;
   let bootWall = Date.now();
   let oldest: { offset: number; ts: number | undefined } | undefined;
   let streamMissing = false;
@@ -230,9 +241,9 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   function mayHave(e: JobEvent, offset: number): boolean {
     const id = e.jobId;
     if (e.status === 'queued') {
-      if (mode === 'live' && builder !== undefined && offset >= liveFrom) return builder.open.has(id) || justBeforeTail(id);
+      if (mode === 'live' && builder !== undefined && offset >= liveFrom) return builder.open.has(id) || justBefore(beforeTail, id);
       if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from) return provisional.ids.has(id) || uncertain(id);
-      return (warmFor(offset) !== undefined && warm.seen.has(id)) || justBeforeTail(id);
+      return true;
     }
     const hash = hashId(id);
     if (mode === 'live' && builder !== undefined && offset >= liveFrom) {
@@ -241,17 +252,23 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from) {
       return provisional.ids.has(id) || catalog.mayHave(id, provisional.from, hash) || uncertain(id);
     }
-    // The warm-up replay of segments indexed already.
-    const segment = warmFor(offset);
-    if (segment === undefined) return true;
-    return warm.seen.has(id) || catalog.mayHave(id, segment.start, hash);
+    return true;
   }
 
-  /** True when one of the two segments right before the tail's start may hold the job. */
-  function justBeforeTail(id: string): boolean {
-    if (beforeTail.length === 0) return false;
+  /** The same question for the warm-up, which replays indexed segments: ids seen earlier in the segment are in `warm.seen`. */
+  function warmMayHave(e: JobEvent, offset: number): boolean {
+    const segment = warmFor(offset);
+    if (segment === undefined) return true;
+    if (warm.seen.has(e.jobId)) return true;
+    if (e.status === 'queued') return justBefore(beforeWarm, e.jobId);
+    return catalog.mayHave(e.jobId, segment.start);
+  }
+
+  /** True when one of `segments` (the two right before where a read started) may hold the job. */
+  function justBefore(segments: readonly HistorySegment[], id: string): boolean {
+    if (segments.length === 0) return false;
     const hash = hashId(id);
-    return beforeTail.some((s) => s.filter.has(hash));
+    return segments.some((s) => s.filter.has(hash));
   }
 
   /** The indexed segment a warm-up message belongs to; ids seen earlier in it are in `warm.seen`. */
@@ -264,11 +281,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
 
   function onTailMessage(msg: ConsumeMessage, offset: number, accepted: boolean): void {
     if (mode === 'live' && builder !== undefined) {
-      if (offset < liveFrom) {
-        warmFor(offset);
-        if (accepted) for (const id of extractJobIds(msg.content)) warm.seen.add(id);
-        return;
-      }
+      if (offset < liveFrom) return;
       const closed = builder.add(extract(msg, offset, accepted));
       if (closed) addOwn(closed);
     } else if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from) {
@@ -304,7 +317,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         }
         return true;
       },
-      { prefetch: 256, idleMs: 10_000 },
+      { prefetch: 64, idleMs: 10_000 },
     );
     if (end === undefined || lastChunk === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', 'could not find the end of the job-events stream');
     return { end, lastChunk };
@@ -323,7 +336,8 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         if (msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)) ts = timestampMs(msg.properties.timestamp);
         return ts === undefined && ++seen < 64 && (end === undefined || offset < end);
       },
-      { prefetch: 64, idleMs: 2_000 },
+      // Few messages are wanted: a large prefetch would make the cancel wait behind megabytes of history.
+      { prefetch: 4, idleMs: 2_000 },
     );
     if (first === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', 'the job-events stream returned no message');
     return { offset: first, ts };
@@ -350,7 +364,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     try {
       const loaded = await store.load();
       for (const s of loaded.segments) catalog.add(s);
-      log.debug({ segments: loaded.segments.length, rejected: loaded.rejected }, 'read the job-history checkpoints');
+      log.debug({ segments: loaded.segments.length, messages: loaded.messages, rejected: loaded.rejected }, 'read the job-history checkpoints');
     } catch (err) {
       log.warn(
         { err: (err as Error).message, stream: options.checkpointStream },
@@ -364,7 +378,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         // Segments written by other replicas fill the parts this one still has to index.
         if (catalog.add(s)) fillGapsFrom(s);
       },
-      onEpoch: () => undefined,
       onRecreated: () => {
         for (const s of catalog.all()) store.write(s);
       },
@@ -380,7 +393,12 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   async function startAt(): Promise<TailStart> {
     mode = 'booting';
     bootWall = Date.now();
+    const phases: Record<string, number> = {};
+    const phase = (name: string, since: number) => (phases[name] = Math.round(performance.now() - since));
+    let t = performance.now();
     await loadCheckpoints();
+    phase('checkpoints', t);
+    t = performance.now();
     const markerId = randomUUID();
     try {
       await publishIndexMarker(markerId);
@@ -388,8 +406,14 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       if (err instanceof UnroutableError) throw new StreamMissingError(options.stream, err);
       throw err;
     }
+    phase('marker', t);
+    t = performance.now();
     const { end, lastChunk } = await probeEnd(markerId);
+    phase('end', t);
+    t = performance.now();
     const first = await probeFirst(end);
+    phase('first', t);
+    t = performance.now();
     oldest = first;
     catalog.prune(first.offset);
     // Checkpoints of a stream that was deleted and recreated describe other messages.
@@ -399,6 +423,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       catalog.clear();
       await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
     }
+    phase('validate', t);
     const coveredTo = catalog.end();
     const chainStart = coveredTo === undefined ? first.offset : Math.max(coveredTo + 1, first.offset);
     gaps = catalog.holes(first.offset).map((h) => ({ ...h, toTail: false }));
@@ -406,10 +431,11 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     if (end - chainStart <= bootWindow) {
       builder = createSegmentBuilder(chainStart, limits);
       liveFrom = chainStart;
-      tailFrom = warmStart(chainStart);
-      warm = { segment: undefined, seen: new Set() };
+      tailFrom = chainStart;
       provisional = undefined;
       mode = 'live';
+      const from = warmStart(chainStart);
+      if (from < chainStart) scheduleWarmUp(from, chainStart - 1);
     } else {
       const from = Math.max(lastChunk, chainStart);
       gaps.push({ start: chainStart, end: from - 1, toTail: true });
@@ -429,10 +455,67 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
     }
     scheduleBackfill(0);
-    log.info({ tailFrom, end, first: first.offset, segments: catalog.all().length, gaps: gaps.length }, 'job history ready to tail');
+    if (gaps.length === 0) store?.snapshotSoon();
+    log.info({ tailFrom, end, first: first.offset, segments: catalog.all().length, gaps: gaps.length, ms: phases }, 'job history ready to tail');
     const warning = options.retention === undefined ? undefined : retentionWarning(options.retention, catalog.stats());
     if (warning !== undefined) log.warn(warning.details, warning.message);
     return { offset: tailFrom, markerId };
+  }
+
+  /**
+   * Fills the cache with the newest indexed jobs after the replica is ready
+   * (the tail already reads from where the index ends): a restarted replica
+   * answers recent jobs, and follows their SSE, without a stream lookup each.
+   * A job the tail touches meanwhile is left to the tail (its record stays
+   * incomplete and is completed by a lookup when read).
+   */
+  function scheduleWarmUp(from: number, to: number): void {
+    const generation = ++warmGeneration;
+    beforeWarm = catalog.all().filter((s) => s.end < from).slice(-2);
+    warm = { segment: undefined, seen: new Set() };
+    warmOwned = new Set();
+    tailTouched = new Set();
+    warming = true;
+    const started = Date.now();
+    let events = 0;
+    // After the tail attached (startAt returns first): a macrotask later.
+    setTimeout(() => {
+      reader
+        .read(
+          options.stream,
+          from,
+          (msg, offset) => {
+            if (closed || generation !== warmGeneration) return false;
+            if (offset > to) return false;
+            if (msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)) {
+              warmFor(offset);
+              const decoded = decodeJobEvents(msg.content).events;
+              for (const e of decoded) {
+                const id = e.jobId;
+                if (tailTouched.has(id)) continue;
+                if (!index.has(id)) {
+                  index.apply(e, { complete: !warmMayHave(e, offset) });
+                  warmOwned.add(id);
+                } else if (warmOwned.has(id)) index.apply(e);
+              }
+              for (const e of decoded) warm.seen.add(e.jobId);
+              events += decoded.length;
+            }
+            return offset < to;
+          },
+          // A small window: the warm-up runs beside live traffic, and what is in flight counts towards the replica's memory.
+          { prefetch: 16, idleMs: 10_000 },
+        )
+        .then(() => log.info({ events, jobs: index.size(), ms: Date.now() - started }, 'status cache warmed with the newest jobs'))
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not warm the status cache (lookups fill it instead)'))
+        .finally(() => {
+          if (generation === warmGeneration) {
+            warming = false;
+            warmOwned = new Set();
+            tailTouched = new Set();
+          }
+        });
+    }, 0);
   }
 
   /** The oldest offset whose segments (with the open part) hold about `warmEvents` events. */
@@ -517,6 +600,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         log.info({ from: gap.start, to: gap.end, messages, ms: Date.now() - started, left: gaps.length }, 'indexed a part of the job-events stream');
       }
       notifyIndexed();
+      store?.snapshotSoon();
       if (options.retention !== undefined) {
         const warning = retentionWarning(options.retention, catalog.stats());
         if (warning !== undefined) log.warn(warning.details, warning.message);
@@ -627,10 +711,18 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     retryMs,
     startAt,
     mayHaveHistory: (e, offset) => mode !== 'booting' && mayHave(e, offset),
+    onApplied(e) {
+      if (!warming) return;
+      tailTouched.add(e.jobId);
+      // The tail touched a job the warm-up started: its older events are no longer the warm-up's to apply.
+      if (warmOwned.delete(e.jobId)) index.markIncomplete(e.jobId);
+    },
     onMessage: onTailMessage,
     onStreamMissing() {
       streamMissing = true;
       recreated = true;
+      warmGeneration++;
+      warming = false;
       mode = 'booting';
       builder = undefined;
       provisional = undefined;
@@ -713,6 +805,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         filterBytes: stats.filterBytes,
         lookups,
         backfilled,
+        warming,
         checkpointsRejected: store === undefined ? 0 : Object.values(store.rejected()).reduce((a, b) => a + b, 0),
         eventsRejected: tailer.rejected() + backfillRejected,
         eventsMalformed: tailer.malformed() + backfillMalformed,

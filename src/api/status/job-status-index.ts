@@ -27,6 +27,8 @@ export interface JobStatusIndex {
    * be its first one; when absent, the index's `mayHaveHistory` decides.
    */
   apply(event: JobEvent, options?: { complete?: boolean }): void;
+  /** Marks a held record as possibly missing events (a later read completes it from the stream). */
+  markIncomplete(id: string): void;
   /** Starts a lookup of `id` in the stream: from now on its events are also kept for {@link finishLookup}. */
   beginLookup(id: string): void;
   /**
@@ -121,6 +123,10 @@ export function createJobStatusIndex(options: JobStatusIndexOptions): JobStatusI
       }
       insert(r);
       notify(r);
+    },
+    markIncomplete(id) {
+      const r = jobs.get(id);
+      if (r !== undefined) r.complete = false;
     },
     beginLookup(id) {
       const l = lookups.get(id);

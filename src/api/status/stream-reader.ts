@@ -162,15 +162,12 @@ export function createStreamReader(options: StreamReaderOptions): StreamReader {
             });
         });
       } finally {
-        if (tag !== undefined && healthy) {
-          try {
-            await ch.cancel(tag);
-          } catch {
-            healthy = false;
-          }
-        }
-        if (!healthy) ch.close().catch(() => undefined);
-        release(healthy ? ch : undefined);
+        // The answer does not wait for the cancel's round trip: the channel goes back to the pool once it is done.
+        const cancelled = tag !== undefined && healthy ? ch.cancel(tag).then(() => true, () => false) : Promise.resolve(healthy);
+        void cancelled.then((ok) => {
+          if (!ok) ch.close().catch(() => undefined);
+          release(ok ? ch : undefined);
+        });
       }
     },
     async close() {
