@@ -12,5 +12,8 @@ export * from './status/job-status-index.ts';
 export * from './status/job-event-codec.ts';
 export * from './status/job-event-batcher.ts';
 export * from './status/job-events-tailer.ts';
+export * from './status/job-history.ts';
+export * from './status/job-listing.ts';
+export * from './status/history-errors.ts';
 export * from './jobs/idempotency.ts';
 export * from './jobs/job-submitter.ts';

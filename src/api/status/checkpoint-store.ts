@@ -55,6 +55,8 @@ export interface CheckpointStore {
   writeEpoch(reason: string): Promise<void>;
   /** Writes a snapshot if one is due (the history calls it when it has indexed everything). */
   snapshotSoon(): void;
+  /** Forgets what was recorded and what waits to be written: the job-events stream was recreated, its offsets start again. */
+  forget(): void;
   /** False while the checkpoint stream is missing. */
   isAvailable(): boolean;
   /** Checkpoint messages skipped since start, by reason. */
@@ -217,23 +219,36 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
     return flushing;
   }
 
+  let snapshotting: Promise<void> | undefined;
+
+  function snapshotDue(count: number): boolean {
+    return !closed && available && options.snapshotAllowed?.() !== false && sinceSnapshot >= Math.max(snapshotAfter, Math.floor(count / 10));
+  }
+
+  function writeSnapshot(): Promise<void> {
+    const segments = options.segments();
+    if (!snapshotDue(segments.length)) return Promise.resolve();
+    sinceSnapshot = 0;
+    const id = randomUUID();
+    snapshotting = Promise.all(encodeSnapshot(id, segments).map((part) => publish(part)))
+      .then(() => log.debug({ segments: segments.length, id }, 'wrote a job-history snapshot'))
+      .catch((err: unknown) => {
+        sinceSnapshot = snapshotAfter;
+        warn(err);
+      })
+      .finally(() => {
+        snapshotting = undefined;
+      });
+    return snapshotting;
+  }
+
   /** Writes a snapshot when enough records followed the newest one (after a random delay, unless another replica wrote one meanwhile). */
   function maybeSnapshot(): void {
-    if (closed || snapshotTimer !== undefined || !available || options.snapshotAllowed?.() === false) return;
-    if (sinceSnapshot < Math.max(snapshotAfter, Math.floor(options.segments().length / 10))) return;
+    if (snapshotTimer !== undefined || !snapshotDue(options.segments().length)) return;
     snapshotTimer = setTimeout(
       () => {
         snapshotTimer = undefined;
-        const segments = options.segments();
-        if (closed || options.snapshotAllowed?.() === false || sinceSnapshot < Math.max(snapshotAfter, Math.floor(segments.length / 10))) return;
-        sinceSnapshot = 0;
-        const id = randomUUID();
-        Promise.all(encodeSnapshot(id, segments).map((part) => publish(part)))
-          .then(() => log.debug({ segments: segments.length, id }, 'wrote a job-history snapshot'))
-          .catch((err: unknown) => {
-            sinceSnapshot = snapshotAfter;
-            warn(err);
-          });
+        void writeSnapshot();
       },
       Math.floor(Math.random() * jitter * 2),
     );
@@ -367,15 +382,24 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
       await publish(encodeEpoch(reason));
     },
     snapshotSoon: maybeSnapshot,
+    forget() {
+      recorded.clear();
+      pending.clear();
+      base = undefined;
+      sinceSnapshot = 0;
+    },
     isAvailable: () => available,
     rejected: () => ({ ...rejected }),
     async close() {
       if (timer !== undefined) clearTimeout(timer);
-      if (snapshotTimer !== undefined) clearTimeout(snapshotTimer);
       timer = undefined;
-      if (pending.size > 0 && available) {
-        const flushed = flush();
-        await Promise.race([flushed, new Promise((r) => setTimeout(r, 5_000).unref())]);
+      // A stopping replica leaves its segments, and a snapshot if one was due, for the next start.
+      const snapshotWasDue = snapshotTimer !== undefined;
+      if (snapshotTimer !== undefined) clearTimeout(snapshotTimer);
+      snapshotTimer = undefined;
+      if ((pending.size > 0 || snapshotWasDue || snapshotting !== undefined) && available) {
+        const work = flush().then(() => snapshotting ?? (snapshotWasDue ? writeSnapshot() : undefined));
+        await Promise.race([work, new Promise((r) => setTimeout(r, 5_000).unref())]);
       }
       closed = true;
       await follower?.close();

@@ -421,6 +421,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     if (newest !== undefined && (newest.end > end || (await anchorAt(newest.end)) !== newest.anchor)) {
       log.warn({ stream: options.stream, segments: catalog.all().length }, 'the job-history checkpoints describe an earlier job-events stream (it was recreated); re-indexing');
       catalog.clear();
+      store?.forget();
       await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
     }
     phase('validate', t);
@@ -452,6 +453,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     streamMissing = false;
     if (recreated) {
       recreated = false;
+      store?.forget();
       await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
     }
     scheduleBackfill(0);
