@@ -1,13 +1,16 @@
+import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { createBrokerConnection, type BrokerConnection } from '../../src/broker/broker-connection.ts';
 import { seg } from '../../src/broker/management-client.ts';
 import { createConfirmPublisher, type ConfirmPublisher } from '../../src/broker/confirm-publisher.ts';
 import { topologySchema, type Topology } from '../../src/config/topology-schema.ts';
+import { newJobId } from '../../src/jobs/job-id.ts';
 import { createJobEventPublisher } from '../../src/jobs/job-event-publisher.ts';
 import { ensureTopology } from '../../src/topology/ensure-topology.ts';
 import { brokerEventKeys, chatBody, eventually, testLogger } from './helpers/api-fixture.ts';
 import { TEST_MANAGEMENT_URL } from './helpers/broker-env.ts';
+import { prefillEvents } from './helpers/job-history-prefill.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
 /**
@@ -25,6 +28,8 @@ function topologyOf(vh: TestVhost): Topology {
     queues: { 'llm.standard': { type: 'quorum' } },
     bindings: [{ source: 'llm.jobs', queue: 'llm.standard', routingKey: 'llm.standard.#' }],
     routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
+    // A small cache: jobs of the deleted stream must be looked up, not answered from memory.
+    jobEvents: { indexSize: 100 },
   });
 }
 
@@ -72,6 +77,15 @@ describe('job-events stream deleted under a running API (real broker)', () => {
     const before = await submit();
     await worker.emit({ jobId: before, status: 'succeeded', attempt: 1, result: { n: 1 } });
     await eventually(async () => (await status(before)) === 'succeeded');
+    // More than a segment (1 MiB) of history (owned by this test's only key, env#1), so the replica holds closed segments of the stream about to go.
+    const keys = await brokerEventKeys(vh);
+    const amqp = await amqplib.connect(vh.amqpUrl);
+    const pad = 'x'.repeat(300);
+    const old = Array.from({ length: 6_000 }, () => newJobId());
+    await prefillEvents(amqp, { exchange: 'warren.events', signer: keys, total: old.length, perMessage: 2_000, event: (i) => ({ jobId: old[i]!, status: 'queued', attempt: 1, at: new Date().toISOString(), owner: 'env#1', route: 'chat', source: pad }) });
+    await amqp.close();
+    await eventually(async () => api.history.state().segments >= 1, 10_000);
+    expect(await status(old[0]!)).toBe('queued');
 
     await vh.management.delete(`/queues/${seg(vh.vhost)}/${seg('warren.events.log')}`);
     const down = await eventually(async () => {
@@ -94,7 +108,8 @@ describe('job-events stream deleted under a running API (real broker)', () => {
     await worker.emit({ jobId: after, status: 'running', attempt: 1 });
     await worker.emit({ jobId: after, status: 'succeeded', attempt: 1, result: { n: 2 } });
     await eventually(async () => (await status(after)) === 'succeeded', 10_000);
-    // And a lookup reads the new stream: the job is found there when the cache does not answer.
-    expect(api.history.state()).toMatchObject({ stream: true });
+    // The segments of the deleted stream were dropped, not read at the new stream's offsets: an old job is simply gone.
+    expect(api.history.state()).toMatchObject({ stream: true, segments: 0 });
+    expect(await status(old[1]!)).toBe(404);
   });
 });

@@ -176,7 +176,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let bootWall = Date.now();
   let oldest: { offset: number; ts: number | undefined } | undefined;
   let streamMissing = false;
-  let recreated = false;
   let checkpointsLoaded = false;
   let lookups = 0;
   // What the background indexing skipped (the tail counts what it reads itself).
@@ -379,7 +378,10 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         if (catalog.add(s)) fillGapsFrom(s);
       },
       onRecreated: () => {
-        for (const s of catalog.all()) store.write(s);
+        // Give the follower time to read back what the stream still holds (a moved leader, not a deleted stream): only what is missing is written.
+        setTimeout(() => {
+          for (const s of catalog.all()) store.write(s);
+        }, 5_000).unref();
       },
     });
   }
@@ -418,8 +420,15 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     catalog.prune(first.offset);
     // Checkpoints of a stream that was deleted and recreated describe other messages.
     const newest = catalog.all()[catalog.all().length - 1];
-    if (newest !== undefined && (newest.end > end || (await anchorAt(newest.end)) !== newest.anchor)) {
-      log.warn({ stream: options.stream, segments: catalog.all().length }, 'the job-history checkpoints describe an earlier job-events stream (it was recreated); re-indexing');
+    let stale = newest !== undefined && newest.end > end;
+    if (newest !== undefined && !stale) {
+      const anchor = await anchorAt(newest.end);
+      // No message there although the stream reaches past it: a failed read, not a new stream (retried by the tail).
+      if (anchor === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read offset ${newest.end} of the job-events stream`);
+      stale = anchor !== newest.anchor;
+    }
+    if (stale) {
+      log.warn({ stream: options.stream, segments: catalog.all().length }, 'the job-history segments describe an earlier job-events stream (it was recreated); re-indexing');
       catalog.clear();
       store?.forget();
       await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
@@ -451,11 +460,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     }
     beforeTail = catalog.all().filter((s) => s.end < tailFrom).slice(-2);
     streamMissing = false;
-    if (recreated) {
-      recreated = false;
-      store?.forget();
-      await store?.writeEpoch('job-events stream recreated').catch(() => undefined);
-    }
     scheduleBackfill(0);
     if (gaps.length === 0) store?.snapshotSoon();
     log.info({ tailFrom, end, first: first.offset, segments: catalog.all().length, gaps: gaps.length, ms: phases }, 'job history ready to tail');
@@ -721,16 +725,16 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     },
     onMessage: onTailMessage,
     onStreamMissing() {
+      // Deleted, or only a consumer cancelled (a leader moved): startAt tells them apart when the stream is back,
+      // by comparing the newest segment with what the stream holds at its offsets.
       streamMissing = true;
-      recreated = true;
       warmGeneration++;
       warming = false;
       mode = 'booting';
       builder = undefined;
       provisional = undefined;
       gaps = [];
-      catalog.clear();
-      log.warn({ stream: options.stream }, 'the job-events stream is gone: job history is unavailable until it exists again (warren topology apply)');
+      log.warn({ stream: options.stream }, 'lost the job-events stream (deleted, or its consumer cancelled): job history is unavailable until it is back (warren topology apply recreates it)');
     },
   });
   scheduleRefresh();
