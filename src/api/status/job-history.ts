@@ -3,9 +3,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { UnroutableError } from '../../errors/index.ts';
-import { HEADERS } from '../../jobs/headers.ts';
 import type { JobEvent } from '../../jobs/job-event.ts';
-import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
 import { jobIdTime } from '../../jobs/job-id.ts';
 import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -16,20 +14,19 @@ import { JobHistoryError, StreamMissingError } from './history-errors.ts';
 import {
   DEFAULT_SEGMENT_LIMITS,
   createSegmentBuilder,
-  extractJobIds,
-  messageAnchor,
-  timestampMs,
   type ExtractedMessage,
   type HistorySegment,
   type SegmentBuilder,
   type SegmentLimits,
 } from './history-segment.ts';
-import { INDEX_MARKER_TYPE, decodeJobEvents } from './job-event-codec.ts';
+import { INDEX_MARKER_TYPE } from './job-event-codec.ts';
 import { createJobEventsTailer, type JobEventsTailer, type TailStart } from './job-events-tailer.ts';
 import { listJobs, type DecodedRange, type ListPage, type ListQuery, type ListingRange, type PlacedEvent } from './job-listing.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
 import type { JobStatusView } from './job-status.ts';
 import { retentionWarning, type RetentionConfig } from './retention-check.ts';
+import { createCacheWarmUp } from './cache-warm-up.ts';
+import { createHistoryReads } from './history-reads.ts';
 import { createStreamReader, type StreamReader } from './stream-reader.ts';
 
 /** The answer of a lookup. */
@@ -142,6 +139,15 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   const retryMs = options.retryMs ?? 2_000;
   const reader: StreamReader = createStreamReader({ connection: options.connection });
   const catalog: HistoryCatalog = createHistoryCatalog();
+  const { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange } = createHistoryReads({
+    reader,
+    publisher: options.publisher,
+    keys: options.keys,
+    exchange: options.exchange,
+    stream: options.stream,
+    unsignedBefore: options.unsignedBefore,
+  });
+  const warmUp = createCacheWarmUp({ reader, reads: { accept }, index, catalog, stream: options.stream, logger: log });
   const store: CheckpointStore | undefined =
     options.checkpointStream === undefined
       ? undefined
@@ -161,18 +167,10 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let closed = false;
   let builder: SegmentBuilder | undefined;
   let liveFrom = 0;
-  let warm: { segment: HistorySegment | undefined; seen: Set<string> } = { segment: undefined, seen: new Set() };
   let provisional: { from: number; messages: ExtractedMessage[]; ids: Set<string>; last: number } | undefined;
   let gaps: Gap[] = [];
   // The segments that end right before the tail's first offset (see mayHave).
   let beforeTail: HistorySegment[] = [];
-  let beforeWarm: HistorySegment[] = [];
-  // Jobs whose record the warm-up started: it goes on applying their older events until the tail touches them.
-  let warmOwned = new Set<string>();
-  // Jobs the tail applied events of while the warm-up runs: never the warm-up's (their newer events would be lost on an eviction).
-  let tailTouched = new Set<string>();
-  let warming = false;
-  let warmGeneration = 0;
   let bootWall = Date.now();
   let oldest: { offset: number; ts: number | undefined } | undefined;
   let streamMissing = false;
@@ -187,28 +185,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let refreshTimer: NodeJS.Timeout | undefined;
   const indexedWaiters = new Set<() => void>();
   const inflight = new Map<string, Promise<FindResult>>();
-
-  /** Same rule as the tail: signed by this deployment, or unsigned history below the cut-off. */
-  function verdictOf(msg: ConsumeMessage, offset: number): SignatureVerdict {
-    const verdict = options.keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
-    if (verdict === 'unsigned' && options.unsignedBefore !== undefined && offset < options.unsignedBefore) return 'valid';
-    return verdict;
-  }
-
-  function accept(msg: ConsumeMessage, offset: number): boolean {
-    return verdictOf(msg, offset) === 'valid';
-  }
-
-  function extract(msg: ConsumeMessage, offset: number, accepted: boolean): ExtractedMessage {
-    const marker = msg.properties.type === INDEX_MARKER_TYPE;
-    return {
-      offset,
-      bytes: msg.content.length,
-      ids: accepted && !marker ? extractJobIds(msg.content) : [],
-      ts: accepted && !marker ? timestampMs(msg.properties.timestamp) : undefined,
-      anchor: messageAnchor(msg.content),
-    };
-  }
 
   function addOwn(segment: HistorySegment): void {
     catalog.add(segment, true);
@@ -254,28 +230,11 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     return true;
   }
 
-  /** The same question for the warm-up, which replays indexed segments: ids seen earlier in the segment are in `warm.seen`. */
-  function warmMayHave(e: JobEvent, offset: number): boolean {
-    const segment = warmFor(offset);
-    if (segment === undefined) return true;
-    if (warm.seen.has(e.jobId)) return true;
-    if (e.status === 'queued') return justBefore(beforeWarm, e.jobId);
-    return catalog.mayHave(e.jobId, segment.start);
-  }
-
   /** True when one of `segments` (the two right before where a read started) may hold the job. */
   function justBefore(segments: readonly HistorySegment[], id: string): boolean {
     if (segments.length === 0) return false;
     const hash = hashId(id);
     return segments.some((s) => s.filter.has(hash));
-  }
-
-  /** The indexed segment a warm-up message belongs to; ids seen earlier in it are in `warm.seen`. */
-  function warmFor(offset: number): HistorySegment | undefined {
-    if (warm.segment !== undefined && warm.segment.start <= offset && offset <= warm.segment.end) return warm.segment;
-    const segment = catalog.at(offset);
-    warm = { segment, seen: new Set() };
-    return segment;
   }
 
   function onTailMessage(msg: ConsumeMessage, offset: number, accepted: boolean): void {
@@ -289,72 +248,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       for (const id of x.ids) provisional.ids.add(id);
       provisional.last = offset;
     }
-  }
-
-  async function publishIndexMarker(markerId: string): Promise<void> {
-    const content = Buffer.from(JSON.stringify({ marker: markerId, at: new Date().toISOString() }));
-    await options.publisher.publish({
-      exchange: options.exchange,
-      routingKey: '',
-      content,
-      properties: { contentType: 'application/json', messageId: markerId, ...signedEventProperties(options.keys, INDEX_MARKER_TYPE, content) },
-    });
-  }
-
-  /** Where the stream ends: reads its last chunk until the marker just appended. */
-  async function probeEnd(markerId: string): Promise<{ end: number; lastChunk: number }> {
-    let lastChunk: number | undefined;
-    let end: number | undefined;
-    await reader.read(
-      options.stream,
-      'last',
-      (msg, offset) => {
-        lastChunk ??= offset;
-        if (msg.properties.messageId === markerId && msg.properties.type === INDEX_MARKER_TYPE) {
-          end = offset;
-          return false;
-        }
-        return true;
-      },
-      { prefetch: 64, idleMs: 10_000 },
-    );
-    if (end === undefined || lastChunk === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', 'could not find the end of the job-events stream');
-    return { end, lastChunk };
-  }
-
-  /** The first retained offset and the time of the oldest accepted message near it (looking no further than `end`). */
-  async function probeFirst(end: number | undefined): Promise<{ offset: number; ts: number | undefined }> {
-    let first: number | undefined;
-    let ts: number | undefined;
-    let seen = 0;
-    await reader.read(
-      options.stream,
-      'first',
-      (msg, offset) => {
-        first ??= offset;
-        if (msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)) ts = timestampMs(msg.properties.timestamp);
-        return ts === undefined && ++seen < 64 && (end === undefined || offset < end);
-      },
-      // Few messages are wanted: a large prefetch would make the cancel wait behind megabytes of history.
-      { prefetch: 4, idleMs: 2_000 },
-    );
-    if (first === undefined) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', 'the job-events stream returned no message');
-    return { offset: first, ts };
-  }
-
-  /** The content fingerprint of the message at `offset`, or undefined when the stream has none there. */
-  async function anchorAt(offset: number): Promise<string | undefined> {
-    let anchor: string | undefined;
-    await reader.read(
-      options.stream,
-      offset,
-      (msg, at) => {
-        if (at === offset) anchor = messageAnchor(msg.content);
-        return false;
-      },
-      { prefetch: 1, idleMs: 2_000 },
-    );
-    return anchor;
   }
 
   async function loadCheckpoints(): Promise<void> {
@@ -445,7 +338,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       provisional = undefined;
       mode = 'live';
       const from = warmStart(chainStart);
-      if (from < chainStart) scheduleWarmUp(from, chainStart - 1);
+      if (from < chainStart) warmUp.start(from, chainStart - 1);
     } else {
       const from = Math.max(lastChunk, chainStart);
       gaps.push({ start: chainStart, end: from - 1, toTail: true });
@@ -466,62 +359,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     const warning = options.retention === undefined ? undefined : retentionWarning(options.retention, catalog.stats());
     if (warning !== undefined) log.warn(warning.details, warning.message);
     return { offset: tailFrom, markerId };
-  }
-
-  /**
-   * Fills the cache with the newest indexed jobs after the replica is ready
-   * (the tail already reads from where the index ends): a restarted replica
-   * answers recent jobs, and follows their SSE, without a stream lookup each.
-   * A job the tail touches meanwhile is left to the tail (its record stays
-   * incomplete and is completed by a lookup when read).
-   */
-  function scheduleWarmUp(from: number, to: number): void {
-    const generation = ++warmGeneration;
-    beforeWarm = catalog.all().filter((s) => s.end < from).slice(-2);
-    warm = { segment: undefined, seen: new Set() };
-    warmOwned = new Set();
-    tailTouched = new Set();
-    warming = true;
-    const started = Date.now();
-    let events = 0;
-    // After the tail attached (startAt returns first): a macrotask later.
-    setTimeout(() => {
-      reader
-        .read(
-          options.stream,
-          from,
-          (msg, offset) => {
-            if (closed || generation !== warmGeneration) return false;
-            if (offset > to) return false;
-            if (msg.properties.type !== INDEX_MARKER_TYPE && accept(msg, offset)) {
-              warmFor(offset);
-              const decoded = decodeJobEvents(msg.content).events;
-              for (const e of decoded) {
-                const id = e.jobId;
-                if (tailTouched.has(id)) continue;
-                if (!index.has(id)) {
-                  index.apply(e, { complete: !warmMayHave(e, offset) });
-                  warmOwned.add(id);
-                } else if (warmOwned.has(id)) index.apply(e);
-              }
-              for (const e of decoded) warm.seen.add(e.jobId);
-              events += decoded.length;
-            }
-            return offset < to;
-          },
-          // A small window: the warm-up runs beside live traffic, and what is in flight counts towards the replica's memory.
-          { prefetch: 16, idleMs: 10_000 },
-        )
-        .then(() => log.info({ events, jobs: index.size(), ms: Date.now() - started }, 'status cache warmed with the newest jobs'))
-        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not warm the status cache (lookups fill it instead)'))
-        .finally(() => {
-          if (generation === warmGeneration) {
-            warming = false;
-            warmOwned = new Set();
-            tailTouched = new Set();
-          }
-        });
-    }, 0);
   }
 
   /** The oldest offset whose segments (with the open part) hold about `warmEvents` events. */
@@ -638,33 +475,6 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     refreshTimer.unref();
   }
 
-  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
-  async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
-    const needle = id === undefined ? undefined : Buffer.from(`"${id}"`);
-    let reached = false;
-    const how = await reader.read(
-      options.stream,
-      start,
-      (msg, offset) => {
-        if (offset > end) {
-          reached = true;
-          return false;
-        }
-        if (offset >= start && msg.properties.type !== INDEX_MARKER_TYPE && (needle === undefined || msg.content.includes(needle)) && accept(msg, offset)) {
-          const { events } = decodeJobEvents(msg.content);
-          for (let i = 0; i < events.length; i++) {
-            const event = events[i]!;
-            if (id === undefined || event.jobId === id) out({ offset, idx: i, event });
-          }
-        }
-        if (offset >= end) reached = true;
-        return !reached;
-      },
-      { prefetch: Math.max(1, Math.min(256, end - start + 1)), idleMs: 5_000 },
-    );
-    if (how === 'idle' && !reached) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `the job-events stream ended before offset ${end}`);
-  }
-
   /** The stream ranges that may hold events of `id`, oldest first, up to what the tail has read. */
   function rangesOf(id: string): { start: number; end: number }[] {
     const ranges: { start: number; end: number }[] = catalog.candidates(id).map((s) => ({ start: s.start, end: s.end }));
@@ -717,19 +527,13 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     retryMs,
     startAt,
     mayHaveHistory: (e, offset) => mode !== 'booting' && mayHave(e, offset),
-    onApplied(e) {
-      if (!warming) return;
-      tailTouched.add(e.jobId);
-      // The tail touched a job the warm-up started: its older events are no longer the warm-up's to apply.
-      if (warmOwned.delete(e.jobId)) index.markIncomplete(e.jobId);
-    },
+    onApplied: (e) => warmUp.onTailApplied(e),
     onMessage: onTailMessage,
     onStreamMissing() {
       // Deleted, or only a consumer cancelled (a leader moved): startAt tells them apart when the stream is back,
       // by comparing the newest segment with what the stream holds at its offsets.
       streamMissing = true;
-      warmGeneration++;
-      warming = false;
+      warmUp.stop();
       mode = 'booting';
       builder = undefined;
       provisional = undefined;
@@ -811,7 +615,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
         filterBytes: stats.filterBytes,
         lookups,
         backfilled,
-        warming,
+        warming: warmUp.isWarming(),
         checkpointsRejected: store === undefined ? 0 : Object.values(store.rejected()).reduce((a, b) => a + b, 0),
         eventsRejected: tailer.rejected() + backfillRejected,
         eventsMalformed: tailer.malformed() + backfillMalformed,
@@ -831,6 +635,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     },
     async close() {
       closed = true;
+      warmUp.stop();
       if (backfillTimer !== undefined) clearTimeout(backfillTimer);
       if (refreshTimer !== undefined) clearTimeout(refreshTimer);
       await tailer.close();
