@@ -1,3 +1,6 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import type { PublishRequest } from '../broker/confirm-publisher.ts';
 import { topologySchema, type Topology } from '../config/topology-schema.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
@@ -94,4 +97,39 @@ export function post(body: unknown, key = 'all-key-0123456789', headers: Record<
 
 export function get(key = 'all-key-0123456789'): RequestInit {
   return { headers: { authorization: `Bearer ${key}` } };
+}
+
+/** A test app served by a real @hono/node-server on a free port, and a POST that sends its body in the given pieces. */
+export interface ServedTestApp {
+  t: TestApp;
+  port: number;
+  post(path: string, chunks: string[], headers: Record<string, string>): Promise<{ status: number; body: string }>;
+  close(): Promise<void>;
+}
+
+/** Serves {@link createTestApp} over real HTTP, so a route reads its body from Node's request stream. */
+export async function serveTestApp(): Promise<ServedTestApp> {
+  const t = createTestApp();
+  const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    t,
+    port,
+    post: (path, chunks, headers) =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, agent: false, method: 'POST', path, headers: { 'content-type': 'application/json', authorization: 'Bearer all-key-0123456789', ...headers } },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        for (const c of chunks) req.write(c);
+        req.end();
+      }),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -1,40 +1,18 @@
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatJob, createTestApp, type TestApp } from '../api-test-kit.test-support.ts';
+import { chatJob, serveTestApp, type ServedTestApp, type TestApp } from '../api-test-kit.test-support.ts';
 
 /** The batch route on a real @hono/node-server: the body is read from Node's request stream (or, chunked, through the body limit). */
 describe('batch body over a real HTTP server', () => {
+  let served: ServedTestApp;
   let t: TestApp;
-  let server: ReturnType<typeof serve>;
-  let port: number;
 
   beforeAll(async () => {
-    t = createTestApp();
-    server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    served = await serveTestApp();
+    t = served.t;
   });
-  afterAll(async () => {
-    await new Promise((r) => server.close(r));
-  });
+  afterAll(() => served.close());
 
-  function post(chunks: string[], headers: Record<string, string>): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        { host: '127.0.0.1', port, agent: false, method: 'POST', path: '/v1/jobs/chat/batch', headers: { 'content-type': 'application/json', authorization: 'Bearer all-key-0123456789', ...headers } },
-        (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      for (const c of chunks) req.write(c);
-      req.end();
-    });
-  }
+  const post = (chunks: string[], headers: Record<string, string>) => served.post('/v1/jobs/chat/batch', chunks, headers);
 
   it.each([
     ['with Content-Length', true],

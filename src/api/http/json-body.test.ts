@@ -1,41 +1,21 @@
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatJob, createTestApp, type TestApp } from '../api-test-kit.test-support.ts';
+import { chatJob, serveTestApp, type ServedTestApp, type TestApp } from '../api-test-kit.test-support.ts';
 
 /** The job route on a real @hono/node-server, where the body is read from Node's request stream. */
 describe('job body over a real HTTP server', () => {
+  let served: ServedTestApp;
   let t: TestApp;
-  let server: ReturnType<typeof serve>;
   let port: number;
 
   beforeAll(async () => {
-    t = createTestApp();
-    server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    served = await serveTestApp();
+    t = served.t;
+    port = served.port;
   });
-  afterAll(async () => {
-    await new Promise((r) => server.close(r));
-  });
+  afterAll(() => served.close());
 
-  function post(chunks: string[], headers: Record<string, string>): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        { host: '127.0.0.1', port, agent: false, method: 'POST', path: '/v1/jobs/chat', headers: { 'content-type': 'application/json', authorization: 'Bearer all-key-0123456789', ...headers } },
-        (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      for (const c of chunks) req.write(c);
-      req.end();
-    });
-  }
+  const post = (chunks: string[], headers: Record<string, string>) => served.post('/v1/jobs/chat', chunks, headers);
 
   it('publishes the bytes of a Content-Length body as sent, also when they arrive in pieces', async () => {
     const sent = JSON.stringify(chatJob({ metadata: { pad: 'x'.repeat(70_000) } }), null, 1);
