@@ -14,7 +14,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiVerdict, dlqVerdict, roundPassed, runBench, topologyVerdict, workerVerdict, type BenchOutcome, type BenchVerdict } from './bench-outcomes.ts';
+import { apiVerdict, dlqVerdict, verdict, roundPassed, runBench, topologyVerdict, workerVerdict, type BenchOutcome, type BenchVerdict } from './bench-outcomes.ts';
 import { historyOf, renderChart, renderReport, withHistory } from './report.ts';
 
 interface BenchModule {
@@ -43,6 +43,14 @@ const BENCHES: BenchModule[] = [
     async run(quick) {
       const { run } = await import('./worker-bench.ts');
       return workerVerdict(await run({ quick }));
+    },
+  },
+  {
+    name: 'status',
+    async run(quick) {
+      const { run } = await import('./status-bench.ts');
+      const r = await run({ quick });
+      return verdict(r.figures, r.pass);
     },
   },
   {

@@ -12,6 +12,7 @@ import type { JobSubmitter, PublisherLike } from './jobs/job-submitter.ts';
 import type { RouteCatalog } from '../jobs/route-catalog.ts';
 import type { ApiMetrics } from './metrics/api-metrics.ts';
 import type { JobEventSink } from './status/job-event-batcher.ts';
+import type { JobHistory } from './status/job-history.ts';
 import type { JobStatusIndex } from './status/job-status-index.ts';
 
 /** Size and time limits of the API, with their defaults. */
@@ -79,6 +80,12 @@ export interface ApiDeps {
    */
   batchPublisher?: PublisherLike;
   index: JobStatusIndex;
+  /**
+   * Every job the job-events stream still holds (the index is its cache):
+   * lookups, listing, idempotency over the whole retention. Without it, only
+   * what the index holds is known.
+   */
+  history?: JobHistory;
   events: JobEventSink;
   auth: Authenticator;
   metrics: ApiMetrics;

@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server';
 import type { z } from 'zod';
 import { createBrokerConnection, type BrokerConnection } from '../broker/broker-connection.ts';
 import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
-import { createManagementClient } from '../broker/management-client.ts';
+import { createManagementClient, seg } from '../broker/management-client.ts';
 import type { WarrenConfig } from '../config/env-settings.ts';
 import { defaultConfig } from '../config/load-config.ts';
 import { loadTopology, type LoadedTopology } from '../config/load-topology.ts';
@@ -25,8 +25,10 @@ import { createApp, type WarrenApp } from './create-app.ts';
 import type { DlqOperationsFactory } from './dlq-operations.ts';
 import { createApiMetrics } from './metrics/api-metrics.ts';
 import { createJobEventBatcher } from './status/job-event-batcher.ts';
-import { createJobEventsTailer } from './status/job-events-tailer.ts';
+import { registerHistoryMetrics } from './status/history-metrics.ts';
+import { createJobHistory, type JobHistory } from './status/job-history.ts';
 import { createJobStatusIndex, type JobStatusIndex } from './status/job-status-index.ts';
+import { legacyRetentionWarning } from './status/retention-check.ts';
 import { apiTopologyNeeds, createTopologyProbe } from './topology-probe.ts';
 
 /** Options of {@link startApi}. What is not given comes from `config` (the settings loaded once from the environment). */
@@ -77,6 +79,8 @@ export interface RunningApi {
   port: number;
   app: WarrenApp;
   index: JobStatusIndex;
+  /** Every job the job-events stream holds; the index is its cache. */
+  history: JobHistory;
   /** Stops accepting requests, ends SSE streams, flushes job events, closes channels (and the connection if it owns it). */
   close(): Promise<void>;
 }
@@ -155,18 +159,31 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const replicaId = randomUUID();
   const metrics = createApiMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
   const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, signer: eventKeys, logger, replicaId });
-  const tailer = createJobEventsTailer({
+  const retention = { stream: topology.jobEvents.stream, maxAgeMs: topology.jobEvents.maxAge, maxLengthBytes: topology.jobEvents.maxLengthBytes };
+  const history = createJobHistory({
     connection,
     publisher,
     index,
+    indexCapacity: topology.jobEvents.indexSize,
+    keys: eventKeys,
     exchange: topology.jobEvents.exchange,
     stream: topology.jobEvents.stream,
-    keys: eventKeys,
+    checkpointStream: topology.jobEvents.checkpointStream,
     ...(unsignedBefore === undefined ? {} : { unsignedBefore }),
     onRejected: (reason) => metrics.eventRejected(reason),
     logger,
     replicaId,
+    retention,
   });
+  registerHistoryMetrics(metrics.registry, history);
+  // Best effort: a stream declared by an older warren keeps retention arguments that cap the configured retention.
+  void createManagementClient({ url: topology.connection.management })
+    .get<{ arguments?: Record<string, unknown> }>(`/queues/${seg(topology.connection.vhost)}/${seg(topology.jobEvents.stream)}`)
+    .then((q) => {
+      const warning = legacyRetentionWarning(q.arguments ?? {}, retention);
+      if (warning !== undefined) logger.warn(warning.details, warning.message);
+    })
+    .catch(() => undefined);
   const probe = options.isTopologyApplied === undefined ? createTopologyProbe({ connection, ...apiTopologyNeeds(topology), logger }) : undefined;
   const isTopologyApplied = options.isTopologyApplied ?? (() => probe?.isApplied() ?? false);
   const shutdown = new AbortController();
@@ -194,6 +211,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       exchangePublisher,
       batchPublisher,
       index,
+      history,
       events,
       auth: createAuthenticator(auth),
       metrics,
@@ -217,7 +235,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       ),
     );
   }).catch(async (err: unknown) => {
-    await tailer.close();
+    await history.close();
     probe?.close();
     await dlqPublisher?.close();
     await exchangePublisher.close();
@@ -237,6 +255,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     port: address.port,
     app,
     index,
+    history,
     close() {
       closing ??= (async () => {
         shutdown.abort();
@@ -251,7 +270,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
         await events.flush();
-        await tailer.close();
+        await history.close();
         probe?.close();
         await dlqPublisher?.close();
         await exchangePublisher.close();

@@ -57,12 +57,15 @@ describe('warren topology plan', () => {
         '  + exchange jobs  (direct)',
         '  + exchange warren.events  (fanout)',
         '  + policy warren.q.work  message-ttl=60000',
+        '  + policy warren.q.warren.events.log  max-age=604800s, max-length-bytes=20000000000',
+        '  + policy warren.q.warren.events.checkpoints  max-age=604800s, max-length-bytes=200000000',
         '  + queue work  (classic)',
-        '  + queue warren.events.log  (stream, job events, x-max-age=604800s, x-max-length-bytes=1000000000)',
+        '  + queue warren.events.log  (stream, job events)',
+        '  + queue warren.events.checkpoints  (stream, job-history checkpoints)',
         '  + binding warren.events -> queue warren.events.log',
         '  + binding jobs -> queue work [work]',
         '',
-        'Plan: 8 to create, 0 to update in place.',
+        'Plan: 11 to create, 0 to update in place.',
         '',
       ].join('\n'),
     );
@@ -89,7 +92,7 @@ describe('warren topology plan', () => {
   });
 
   it('--json prints one document with every step', async () => {
-    const { code, out } = await run(['topology', 'plan', '--json'], createFakeManagement({ state: { ...applied(), policies: [] } }));
+    const { code, out } = await run(['topology', 'plan', '--json'], createFakeManagement({ state: { ...applied(), policies: applied().policies.filter((p) => p.name !== 'warren.q.work') } }));
     expect(code).toBe(2);
     const doc = JSON.parse(out) as Record<string, unknown>;
     expect(doc).toMatchObject({
@@ -106,7 +109,7 @@ describe('warren topology plan', () => {
 
 describe('warren topology apply', () => {
   it('applies and reports', async () => {
-    const m = createFakeManagement({ state: { ...applied(), policies: [] } });
+    const m = createFakeManagement({ state: { ...applied(), policies: applied().policies.filter((p) => p.name !== 'warren.q.work') } });
     const { code, out } = await run(['topology', 'apply'], m);
     expect(code).toBe(0);
     expect(m.writes.map((w) => `${w.method} ${w.path}`)).toEqual(['PUT /policies/app/warren.q.work']);
@@ -235,8 +238,8 @@ describe('warren topology export', () => {
     expect(code).toBe(0);
     const defs = JSON.parse(out) as { vhosts: unknown[]; queues: { name: string }[]; policies: { name: string }[] };
     expect(defs.vhosts).toEqual([{ name: 'app' }]);
-    expect(defs.queues.map((q) => q.name)).toEqual(['work', 'warren.events.log']);
-    expect(defs.policies.map((p) => p.name)).toEqual(['warren.q.work']);
+    expect(defs.queues.map((q) => q.name)).toEqual(['work', 'warren.events.log', 'warren.events.checkpoints']);
+    expect(defs.policies.map((p) => p.name)).toEqual(['warren.q.work', 'warren.q.warren.events.log', 'warren.q.warren.events.checkpoints']);
 
     const target = join(dir, 'defs.json');
     const written = await run(['topology', 'export', '--out', target], m);
@@ -244,6 +247,6 @@ describe('warren topology export', () => {
     expect(JSON.parse(readFileSync(target, 'utf8'))).toEqual(defs);
     expect(written.out).toContain(`Load them with: rabbitmqctl import_definitions ${target}`);
     const json = await run(['topology', 'export', '--out', target, '--json'], m);
-    expect(JSON.parse(json.out)).toEqual({ file: target, vhost: 'app', exchanges: 2, queues: 2, bindings: 2, policies: 1 });
+    expect(JSON.parse(json.out)).toEqual({ file: target, vhost: 'app', exchanges: 2, queues: 3, bindings: 2, policies: 3 });
   });
 });

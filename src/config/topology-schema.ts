@@ -216,18 +216,35 @@ export const consumerSchema = z
   })
   .strict();
 
+/**
+ * Job events and the job status kept from them. The defaults hold `maxAge` at
+ * about 25 jobs/s averaged over the week (~1.2 KB of stream per job: a
+ * `queued` event, a `succeeded` one with a 500-character answer, message
+ * overhead); above that, `maxLengthBytes` cuts history sooner, and the API
+ * warns at start-up with the rate it sees (README, "Job status").
+ */
 export const jobEventsSchema = z
   .object({
     /** Fanout exchange job lifecycle events are published to. @default warren.events */
     exchange: name.default('warren.events'),
-    /** Stream queue holding the events (the status index replays it). @default warren.events.log */
+    /** Stream queue holding the events: every job's status, result and Idempotency-Key for `maxAge`. @default warren.events.log */
     stream: name.default('warren.events.log'),
-    /** How long events are kept. @default 7d */
+    /**
+     * Small stream of job-history checkpoints (which part of `stream` holds
+     * which jobs): what an API replica reads at start instead of the whole
+     * stream. Retained as long as `stream`, at 1/100 of its size. @default warren.events.checkpoints
+     */
+    checkpointStream: name.default('warren.events.checkpoints'),
+    /** How long events are kept: the window of GET /v1/jobs/{id}, listings and Idempotency-Keys. @default 7d */
     maxAge: durationSchema.default(7 * 86_400_000),
-    /** Max bytes of events kept. @default 1GB */
-    maxLengthBytes: byteSizeSchema.default(1_000_000_000),
-    /** Max jobs an API replica keeps in its in-memory status index. @default 100000 */
-    indexSize: z.number().int().positive().default(100_000),
+    /** Max bytes of events kept (disk). @default 20GB: 7 days at ~25 jobs/s of ~1.2 KB */
+    maxLengthBytes: byteSizeSchema.default(20_000_000_000),
+    /**
+     * Jobs an API replica keeps in its in-memory status cache (~1.3 KB each
+     * with a 500-character result). Older jobs are read from the stream when
+     * asked for (tens of milliseconds). @default 30000
+     */
+    indexSize: z.number().int().positive().default(30_000),
   })
   .strict();
 

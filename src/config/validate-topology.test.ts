@@ -38,6 +38,15 @@ describe('validateTopology through the loader (exact messages and positions)', (
     expect(problems(BASE)).toEqual([]);
   });
 
+  it('refuses a checkpoint stream that is the events stream or a declared queue', () => {
+    const same = problems(`${BASE}jobEvents: { stream: ev.log, checkpointStream: ev.log }\n`);
+    expect(same).toHaveLength(1);
+    expect(same[0]).toMatch(/jobEvents\.checkpointStream: must differ from jobEvents\.stream \('ev\.log'\)$/);
+    const declared = problems(`${BASE}jobEvents: { checkpointStream: llm.dead }\n`);
+    expect(declared).toHaveLength(1);
+    expect(declared[0]).toMatch(/jobEvents\.checkpointStream: 'llm\.dead' is managed by warren for job-history checkpoints; don't declare it under queues$/);
+  });
+
   it('names a binding to an unknown exchange', () => {
     expect(problems(`${BASE}  - { source: llm.job, queue: llm.dead }\n`)).toEqual(["topology.yaml:14:15: bindings.2.source: binding 2 refers to unknown exchange 'llm.job'"]);
   });

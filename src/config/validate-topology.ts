@@ -156,6 +156,8 @@ export function validateTopology(t: Topology, options: ValidateOptions = {}): Se
   }
 
   if (t.jobEvents.stream in t.queues) add(['jobEvents', 'stream'], `'${t.jobEvents.stream}' is managed by warren for job events; don't declare it under queues`);
+  if (t.jobEvents.checkpointStream in t.queues) add(['jobEvents', 'checkpointStream'], `'${t.jobEvents.checkpointStream}' is managed by warren for job-history checkpoints; don't declare it under queues`);
+  if (t.jobEvents.checkpointStream === t.jobEvents.stream) add(['jobEvents', 'checkpointStream'], `must differ from jobEvents.stream ('${t.jobEvents.stream}')`);
   if (t.jobEvents.exchange in t.exchanges) add(['jobEvents', 'exchange'], `'${t.jobEvents.exchange}' is managed by warren for job events; don't declare it under exchanges`);
 
   return issues;

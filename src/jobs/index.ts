@@ -12,3 +12,4 @@ export * from './payload-schemas.ts';
 export * from './job-event-publisher.ts';
 export * from './job-event-signature.ts';
 export * from './job-event-key.ts';
+export * from './job-id.ts';

@@ -68,14 +68,26 @@ describe('applyPlan', () => {
         path: '/policies/v%2F1/warren.q.work',
         body: { pattern: '^work$', 'apply-to': 'queues', priority: 100, definition: { 'dead-letter-exchange': 'jobs', 'dead-letter-routing-key': 'dead' } },
       },
+      // warren's streams keep their retention in a policy (changeable in place), not in arguments.
+      {
+        method: 'PUT',
+        path: '/policies/v%2F1/warren.q.warren.events.log',
+        body: { pattern: '^warren\\.events\\.log$', 'apply-to': 'queues', priority: 100, definition: { 'max-age': '604800s', 'max-length-bytes': 20_000_000_000 } },
+      },
+      {
+        method: 'PUT',
+        path: '/policies/v%2F1/warren.q.warren.events.checkpoints',
+        body: { pattern: '^warren\\.events\\.checkpoints$', 'apply-to': 'queues', priority: 100, definition: { 'max-age': '604800s', 'max-length-bytes': 200_000_000 } },
+      },
       { method: 'PUT', path: '/queues/v%2F1/work', body: { durable: true, auto_delete: false, arguments: { 'x-queue-type': 'quorum', ...managed } } },
       { method: 'PUT', path: '/queues/v%2F1/dead', body: { durable: true, auto_delete: false, arguments: { 'x-queue-type': 'classic', ...managed } } },
       { method: 'PUT', path: '/queues/v%2F1/with%20space', body: { durable: true, auto_delete: false, arguments: { 'x-queue-type': 'classic', ...managed, 'x-max-priority': 3 } } },
       {
         method: 'PUT',
         path: '/queues/v%2F1/warren.events.log',
-        body: { durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', 'x-max-age': '604800s', 'x-max-length-bytes': 1_000_000_000, ...managed } },
+        body: { durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', ...managed } },
       },
+      { method: 'PUT', path: '/queues/v%2F1/warren.events.checkpoints', body: { durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', ...managed } } },
       { method: 'POST', path: '/bindings/v%2F1/e/warren.events/q/warren.events.log', body: { routing_key: '', arguments: managed } },
       { method: 'POST', path: '/bindings/v%2F1/e/jobs/q/work', body: { routing_key: 'work.#', arguments: managed } },
       { method: 'POST', path: '/bindings/v%2F1/e/jobs/e/side', body: { routing_key: '#', arguments: managed } },
@@ -162,7 +174,16 @@ describe('applyPlan', () => {
     expect(err).toBeInstanceOf(TopologyApplyError);
     const report = (err as TopologyApplyError).report;
     expect(report).toEqual({
-      done: ["create vhost 'v/1'", "create exchange 'jobs'", "create exchange 'side'", "create exchange 'warren.events'", "create policy 'warren.q.work'", "create queue 'work'"],
+      done: [
+        "create vhost 'v/1'",
+        "create exchange 'jobs'",
+        "create exchange 'side'",
+        "create exchange 'warren.events'",
+        "create policy 'warren.q.work'",
+        "create policy 'warren.q.warren.events.log'",
+        "create policy 'warren.q.warren.events.checkpoints'",
+        "create queue 'work'",
+      ],
       failed: [
         {
           step: "create queue 'dead'",
@@ -173,6 +194,7 @@ describe('applyPlan', () => {
       notAttempted: [
         "create queue 'with space'",
         "create queue 'warren.events.log'",
+        "create queue 'warren.events.checkpoints'",
         'create binding warren.events -> queue warren.events.log',
         'create binding jobs -> queue work [work.#]',
         'create binding jobs -> exchange side [#]',
@@ -181,7 +203,7 @@ describe('applyPlan', () => {
     });
     expect((err as Error).message).toBe(
       [
-        "topology apply to vhost 'v/1' stopped: 1 step failed, 6 done, 6 not attempted.",
+        "topology apply to vhost 'v/1' stopped: 1 step failed, 8 done, 7 not attempted.",
         '  failed:',
         "    create queue 'dead': the broker refused (PRECONDITION_FAILED - inequivalent arg 'x-queue-type'); the queue changed on the broker since the plan was made. Run plan again to see the difference.",
         '  already done (these changes are on the broker now):',
@@ -190,10 +212,13 @@ describe('applyPlan', () => {
         "    create exchange 'side'",
         "    create exchange 'warren.events'",
         "    create policy 'warren.q.work'",
+        "    create policy 'warren.q.warren.events.log'",
+        "    create policy 'warren.q.warren.events.checkpoints'",
         "    create queue 'work'",
         '  not attempted:',
         "    create queue 'with space'",
         "    create queue 'warren.events.log'",
+        "    create queue 'warren.events.checkpoints'",
         '    create binding warren.events -> queue warren.events.log',
         '    create binding jobs -> queue work [work.#]',
         '    create binding jobs -> exchange side [#]',
@@ -207,6 +232,8 @@ describe('applyPlan', () => {
       '/exchanges/v%2F1/side',
       '/exchanges/v%2F1/warren.events',
       '/policies/v%2F1/warren.q.work',
+      '/policies/v%2F1/warren.q.warren.events.log',
+      '/policies/v%2F1/warren.q.warren.events.checkpoints',
       '/queues/v%2F1/work',
     ]);
   });
@@ -216,7 +243,7 @@ describe('applyPlan', () => {
     const err = (await applyPlan(m, fromScratch(), { concurrency: 8 }).catch((e: unknown) => e)) as TopologyApplyError;
     expect(err.report.failed).toEqual([{ step: "create queue 'work'", error: 'socket hang up' }]);
     // The other queue writes of the phase were already in flight and finished; no binding was attempted.
-    expect(err.report.done.filter((d) => d.startsWith('create queue'))).toHaveLength(3);
+    expect(err.report.done.filter((d) => d.startsWith('create queue'))).toHaveLength(4);
     expect(m.writes.some((w) => w.path.startsWith('/bindings'))).toBe(false);
     expect(err.report.notAttempted).toEqual([
       'create binding warren.events -> queue warren.events.log',

@@ -66,6 +66,16 @@ describe('desiredState', () => {
     expect(state.queues.find((q) => q.name === 'warren.events.log')).toMatchObject({ type: 'stream', role: 'job-events' });
   });
 
+  it('declares the job-history checkpoint stream, and keeps both streams\' retention in policies (changeable in place)', () => {
+    const events = state.queues.find((q) => q.name === 'warren.events.log');
+    const checkpoints = state.queues.find((q) => q.name === 'warren.events.checkpoints');
+    expect(checkpoints).toMatchObject({ type: 'stream', role: 'job-history' });
+    for (const q of [events, checkpoints]) expect(Object.keys(q?.arguments ?? {}).sort()).toEqual(['x-queue-type', 'x-warren-managed']);
+    expect(state.policies.find((p) => p.name === 'warren.q.warren.events.log')?.definition).toEqual({ 'max-age': '604800s', 'max-length-bytes': 20_000_000_000 });
+    // A hundredth of the events stream: a checkpoint holds ~3 bytes per job of a segment of ~1,000 jobs.
+    expect(state.policies.find((p) => p.name === 'warren.q.warren.events.checkpoints')?.definition).toEqual({ 'max-age': '604800s', 'max-length-bytes': 200_000_000 });
+  });
+
   it('anchors and escapes policy patterns', () => {
     expect(exactPattern('llm.realtime')).toBe('^llm\\.realtime$');
     expect(new RegExp(exactPattern('a.b')).test('aXb')).toBe(false);

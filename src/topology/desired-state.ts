@@ -26,8 +26,19 @@ export interface DesiredExchange {
   arguments: AmqpArgs;
 }
 
-/** Why a queue exists: declared by the user, a retry wait queue, or warren's own job-event stream. */
-export type QueueRole = 'queue' | 'retry-wait' | 'job-events';
+/** Why a queue exists: declared by the user, a retry wait queue, warren's own job-event stream, or its job-history checkpoint stream. */
+export type QueueRole = 'queue' | 'retry-wait' | 'job-events' | 'job-history';
+
+/** Smallest retention of the checkpoint stream (it holds ~1/300 of the events stream's bytes; the rest is margin for duplicates). */
+const MIN_CHECKPOINT_BYTES = 50_000_000;
+
+/**
+ * Stream arguments warren no longer declares on its own streams: retention
+ * moved to the stream's policy (changeable in place). A stream declared by an
+ * older warren keeps them; the broker then applies the lower of argument and
+ * policy, which the API reports at start-up.
+ */
+export const LEGACY_STREAM_RETENTION_ARGS: ReadonlySet<string> = new Set(['x-max-age', 'x-max-length-bytes']);
 
 export interface DesiredQueue {
   name: string;
@@ -128,20 +139,22 @@ export function desiredState(t: Topology): DesiredState {
     }
   }
 
+  // Retention lives in a policy, not in arguments: a stream's arguments can't change without deleting it (and its history).
+  const maxAge = `${Math.max(1, Math.round(t.jobEvents.maxAge / 1000))}s`;
+  state.queues.push({ name: t.jobEvents.stream, type: 'stream', durable: true, autoDelete: false, arguments: { 'x-queue-type': 'stream', ...managed }, role: 'job-events' });
+  state.policies.push(policyFor(t.jobEvents.stream, { 'max-age': maxAge, 'max-length-bytes': t.jobEvents.maxLengthBytes }));
+  state.bindings.push({ source: t.jobEvents.exchange, destination: t.jobEvents.stream, destinationType: 'queue', routingKey: '', arguments: { ...managed } });
   state.queues.push({
-    name: t.jobEvents.stream,
+    name: t.jobEvents.checkpointStream,
     type: 'stream',
     durable: true,
     autoDelete: false,
-    arguments: {
-      'x-queue-type': 'stream',
-      'x-max-age': `${Math.max(1, Math.round(t.jobEvents.maxAge / 1000))}s`,
-      'x-max-length-bytes': t.jobEvents.maxLengthBytes,
-      ...managed,
-    },
-    role: 'job-events',
+    arguments: { 'x-queue-type': 'stream', ...managed },
+    role: 'job-history',
   });
-  state.bindings.push({ source: t.jobEvents.exchange, destination: t.jobEvents.stream, destinationType: 'queue', routingKey: '', arguments: { ...managed } });
+  state.policies.push(
+    policyFor(t.jobEvents.checkpointStream, { 'max-age': maxAge, 'max-length-bytes': Math.max(MIN_CHECKPOINT_BYTES, Math.ceil(t.jobEvents.maxLengthBytes / 100)) }),
+  );
 
   for (const b of t.bindings) {
     const args: AmqpArgs = { ...managed };

@@ -79,6 +79,8 @@ export function queueDriftMessage(changes: FieldChange[], ctx: QueueDriftContext
   let fix: string;
   if (role === 'retry-wait') {
     fix = `It is a retry wait queue warren derives from its work queue: drain it and delete it (${del}), then apply again to recreate it.`;
+  } else if (role === 'job-history') {
+    fix = `It is warren's job-history checkpoint stream: delete it (${del}; API replicas re-index the job-events stream once), then apply again.`;
   } else if (role === 'job-events') {
     fix = `It is warren's job-event stream: delete it (${del}; past events are lost) or set another jobEvents.stream in ${file}, then apply again.`;
   } else {

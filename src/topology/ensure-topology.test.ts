@@ -31,9 +31,14 @@ describe('ensureTopology', () => {
     const m = createFakeManagement({ state });
     const logger = recordingLogger();
     const result = await ensureTopology(topology, m, logger);
-    expect(m.writes.map((w) => `${w.method} ${w.path}`)).toEqual(['PUT /policies/app/warren.q.work']);
-    expect(result.applied.writes).toBe(1);
-    expect(logger.lines).toEqual(['info topology applied: 1 change(s) made on the broker']);
+    // The work queue's policy, and the retention policies of warren's two streams.
+    expect(m.writes.map((w) => `${w.method} ${w.path}`)).toEqual([
+      'PUT /policies/app/warren.q.work',
+      'PUT /policies/app/warren.q.warren.events.log',
+      'PUT /policies/app/warren.q.warren.events.checkpoints',
+    ]);
+    expect(result.applied.writes).toBe(3);
+    expect(logger.lines).toEqual(['info topology applied: 3 change(s) made on the broker']);
   });
 
   it('never prunes, but says what is left over', async () => {
@@ -62,7 +67,10 @@ describe('ensureTopology', () => {
     state.policies.push({ name: 'ops', pattern: '.*', applyTo: 'queues', priority: 100, definition: {} });
     const logger = recordingLogger();
     await ensureTopology(topology, createFakeManagement({ state }), logger);
-    expect(logger.lines).toHaveLength(1);
+    // One warning per queue whose warren policy it ties with: the work queue and warren's two streams.
+    expect(logger.lines).toHaveLength(3);
     expect(logger.lines[0]).toMatch(/^warn policy 'ops' \(priority 100\) also matches queue 'work'/);
+    expect(logger.lines[1]).toMatch(/^warn policy 'ops' \(priority 100\) also matches queue 'warren\.events\.log'/);
+    expect(logger.lines[2]).toMatch(/^warn policy 'ops' \(priority 100\) also matches queue 'warren\.events\.checkpoints'/);
   });
 });

@@ -22,13 +22,26 @@ describe('exportDefinitions', () => {
       ],
       queues: [
         { name: 'work', vhost: 'prod', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'quorum', 'x-warren-managed': true } },
-        { name: 'ev.log', vhost: 'prod', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', 'x-max-age': '86400s', 'x-max-length-bytes': 1000, 'x-warren-managed': true } },
+        { name: 'ev.log', vhost: 'prod', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', 'x-warren-managed': true } },
+        { name: 'warren.events.checkpoints', vhost: 'prod', durable: true, auto_delete: false, arguments: { 'x-queue-type': 'stream', 'x-warren-managed': true } },
       ],
       bindings: [
         { source: 'ev', vhost: 'prod', destination: 'ev.log', destination_type: 'queue', routing_key: '', arguments: { 'x-warren-managed': true } },
         { source: 'jobs', vhost: 'prod', destination: 'work', destination_type: 'queue', routing_key: '', arguments: { 'x-warren-managed': true, 'x-match': 'any', a: 1 } },
       ],
-      policies: [{ vhost: 'prod', name: 'warren.q.work', pattern: '^work$', 'apply-to': 'queues', priority: 100, definition: { 'dead-letter-exchange': 'jobs' } }],
+      policies: [
+        { vhost: 'prod', name: 'warren.q.work', pattern: '^work$', 'apply-to': 'queues', priority: 100, definition: { 'dead-letter-exchange': 'jobs' } },
+        // Stream retention is a policy: changeable without recreating the stream.
+        { vhost: 'prod', name: 'warren.q.ev.log', pattern: '^ev\\.log$', 'apply-to': 'queues', priority: 100, definition: { 'max-age': '86400s', 'max-length-bytes': 1000 } },
+        {
+          vhost: 'prod',
+          name: 'warren.q.warren.events.checkpoints',
+          pattern: '^warren\\.events\\.checkpoints$',
+          'apply-to': 'queues',
+          priority: 100,
+          definition: { 'max-age': '86400s', 'max-length-bytes': 50_000_000 },
+        },
+      ],
     });
   });
 });

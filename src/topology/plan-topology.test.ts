@@ -88,6 +88,25 @@ describe('planTopology', () => {
     expect(plan.warnings).toEqual([]);
   });
 
+  it("accepts warren's streams declared with retention arguments by an older version (no drift), and adds their retention policies", () => {
+    const desired = desiredState(base);
+    const actual = applied(desired);
+    actual.policies = actual.policies.filter((p) => !p.name.startsWith('warren.q.warren.events'));
+    const log = actual.queues.find((q) => q.name === 'warren.events.log');
+    if (!log) throw new Error('fixture');
+    log.arguments = { ...log.arguments, 'x-max-age': '7D', 'x-max-length-bytes': 1_000_000_000 };
+    const plan = planTopology(desired, actual);
+    expect(plan.steps.filter((s) => s.kind === 'cannot-change')).toEqual([]);
+    expect(plan.steps.filter((s) => s.object === 'policy').map((s) => `${s.kind} ${s.name}`)).toEqual(['create warren.q.warren.events.log', 'create warren.q.warren.events.checkpoints']);
+    // A user queue with the same arguments set behind the file's back is still drift.
+    const other = topo({ queues: { log: { type: 'stream' } } });
+    const otherActual = applied(desiredState(other));
+    const q = otherActual.queues.find((x) => x.name === 'log');
+    if (!q) throw new Error('fixture');
+    q.arguments = { ...q.arguments, 'x-max-length-bytes': 1_000 };
+    expect(planTopology(desiredState(other), otherActual).steps.filter((s) => s.kind === 'cannot-change').map((s) => s.name)).toEqual(['log']);
+  });
+
   it('treats x-max-age spellings of the same retention as equal', () => {
     const actual = applied(desired);
     const log = actual.queues.find((q) => q.name === 'log');

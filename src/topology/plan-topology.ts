@@ -1,6 +1,6 @@
 import type { ActualBinding, ActualState } from './actual-state.ts';
 import { argumentChanges, definitionChanges, stableStringify, type FieldChange } from './compare.ts';
-import { MANAGED_ARG, POLICY_PREFIX, policyName, type DesiredBinding, type DesiredState } from './desired-state.ts';
+import { LEGACY_STREAM_RETENTION_ARGS, MANAGED_ARG, POLICY_PREFIX, policyName, type DesiredBinding, type DesiredState } from './desired-state.ts';
 import { exchangeDriftMessage, queueDriftMessage } from './drift-message.ts';
 import { bindingLabel, type CannotChangeStep, type CreateStep, type ExtraStep, type PlanWarning, type TopologyPlan, type UpdateStep } from './plan-step.ts';
 
@@ -92,7 +92,8 @@ export function planTopology(desired: DesiredState, actual: ActualState, options
         ['durable', a.durable, q.durable],
         ['autoDelete', a.autoDelete, q.autoDelete],
       ]),
-      ...argumentChanges(a.arguments, q.arguments, IGNORED_QUEUE_ARGS),
+      // warren's own streams declared by an older version: their retention arguments stay (the policy applies too, and the API warns).
+      ...argumentChanges(a.arguments, q.arguments, q.role === 'job-events' || q.role === 'job-history' ? new Set([...IGNORED_QUEUE_ARGS, ...LEGACY_STREAM_RETENTION_ARGS]) : IGNORED_QUEUE_ARGS),
     ];
     if (changes.length > 0) {
       blocked.push({ kind: 'cannot-change', object: 'queue', name: q.name, changes, message: queueDriftMessage(changes, { name: q.name, vhost, role: q.role, file }) });

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { MessageProperties } from 'amqplib';
 import { z } from 'zod';
 import type { PublishRequest } from '../broker/confirm-publisher.ts';
 import { JobValidationError, PermanentJobError, RoutingKeyError, UnknownRouteError } from '../errors/index.ts';
 import { headerString } from '../jobs/header-values.ts';
 import { HEADERS } from '../jobs/headers.ts';
+import { newJobId } from '../jobs/job-id.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { AmqpHeaders } from '../jobs/job-headers.ts';
 import { forwardProperties } from '../jobs/message-properties.ts';
@@ -45,7 +45,7 @@ function asJobFailure(route: string, what: string, err: unknown): unknown {
 export function createRoutePublisher(deps: RoutePublisherDeps): RoutePublisher {
   return {
     async publishJob(name, payload, parentHeaders) {
-      const id = randomUUID();
+      const id = newJobId();
       const traceparent = headerString(parentHeaders?.[HEADERS.traceparent]);
       try {
         await deps.submitter.submit(name, payload, { id, correlationId: id, traceparent: traceparent === '' ? undefined : traceparent });

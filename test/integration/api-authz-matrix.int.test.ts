@@ -73,6 +73,7 @@ const ROWS: Row[] = [
   { route: 'POST /v1/jobs/:route', what: 'submit a chat job', request: () => ({ method: 'POST', path: '/v1/jobs/chat', body: chatBody(100) }), expect: CHAT_PUBLISHERS },
   { route: 'POST /v1/jobs/:route', what: 'submit with ?wait', request: () => ({ method: 'POST', path: '/v1/jobs/chat?wait=50ms', body: chatBody(100) }), expect: CHAT_PUBLISHERS },
   { route: 'POST /v1/jobs/:route/batch', what: 'submit a batch', request: () => ({ method: 'POST', path: '/v1/jobs/chat/batch', body: [chatBody(100), chatBody(100)] }), expect: CHAT_PUBLISHERS },
+  { route: 'GET /v1/jobs', what: 'list jobs (each key sees its own)', request: () => ({ method: 'GET', path: '/v1/jobs?limit=5' }), expect: ANY_KEY },
   { route: 'GET /v1/jobs/:id', what: "the owner's job", request: (s) => ({ method: 'GET', path: `/v1/jobs/${s.ownerJob}` }), expect: OWNER_ONLY },
   {
     route: 'GET /v1/jobs/:id',
@@ -210,6 +211,15 @@ describe('authorisation matrix: every registered route x every kind of caller (r
     expect(got).toEqual(want);
     expect(await deadIds()).toEqual(before);
     expect((await ch.checkQueue('dead')).messageCount).toBe(2);
+  });
+
+  it('listing shows a key its own jobs only; admin sees every job', async () => {
+    const ids = async (who: Who) => ((await as(api, who, { method: 'GET', path: '/v1/jobs?limit=200' })).body.jobs as { id: string }[]).map((j) => j.id);
+    expect(await ids('owner')).toContain(subjects.ownerJob);
+    expect(await ids('owner')).not.toContain(subjects.rawJob);
+    expect(await ids('otherTenant')).not.toContain(subjects.ownerJob);
+    expect(await ids('exchangeOnly')).not.toContain(subjects.ownerJob);
+    expect(await ids('admin')).toEqual(expect.arrayContaining([subjects.ownerJob, subjects.rawJob]));
   });
 
   it('SSE answers the owner with its job and nobody else with anything', async () => {

@@ -50,13 +50,16 @@ describe('topology apply of the shipped topology.yaml against the real broker', 
       ['llm.batch.retry.10m', 'classic', {}],
       ['tasks.default', 'classic', {}],
       ['llm.results.log', 'stream', { 'x-max-age': '259200s', 'x-max-length-bytes': 1_000_000_000 }],
-      ['warren.events.log', 'stream', { 'x-max-age': '604800s' }],
+      // warren's own streams: retention sits in their policies (changeable in place), not in arguments.
+      ['warren.events.log', 'stream', {}],
+      ['warren.events.checkpoints', 'stream', {}],
     ];
     for (const [name, type, args] of expectations) {
       const q = await queueView(vh, name);
       expect(q.type, name).toBe(type);
       expect(q.arguments, name).toMatchObject({ 'x-warren-managed': true, ...args });
     }
+    expect(Object.keys((await queueView(vh, 'warren.events.log')).arguments).sort()).toEqual(['x-queue-type', 'x-warren-managed']);
   });
 
   it('puts changeable settings in a warren policy that the broker applies to the queue', async () => {

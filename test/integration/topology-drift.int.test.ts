@@ -156,8 +156,8 @@ describe('topology drift, in-place updates and prune against the real broker', (
     const result = await applyPlan(vh.management, plan, { pruneQueues: true });
     expect(result.writes).toBe(4);
     const actual = await readActualState(vh.management, vh.vhost);
-    expect(actual.queues.map((q) => q.name).sort()).toEqual(['dead.a', 'dead.b', 'dead.c', 'orders', 'orders.q', 'their.queue', 'warren.events.log']);
-    expect(actual.policies.map((p) => p.name).sort()).toEqual(['warren.q.orders.q']);
+    expect(actual.queues.map((q) => q.name).sort()).toEqual(['dead.a', 'dead.b', 'dead.c', 'orders', 'orders.q', 'their.queue', 'warren.events.checkpoints', 'warren.events.log']);
+    expect(actual.policies.map((p) => p.name).sort()).toEqual(['warren.q.orders.q', 'warren.q.warren.events.checkpoints', 'warren.q.warren.events.log']);
     expect((await planOn(trimmed, vh.management)).steps).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '../../errors/index.ts';
 import { ApiError, type ApiErrorStatus } from '../api-error.ts';
 import { zodProblems } from './validation-details.ts';
+import { JobHistoryError } from '../status/history-errors.ts';
 
 /** Seconds a client should wait after a nack (a full queue drains at the consumers' pace). */
 export const RETRY_AFTER_REJECTED_S = 5;
@@ -102,6 +103,9 @@ function fromBrokerOrHttp(err: unknown, target: PublishTarget | undefined): ApiE
       details: target ? { ...target } : null,
       cause: err,
     });
+  }
+  if (err instanceof JobHistoryError) {
+    return new ApiError(503, err.code, err.message, { headers: { 'retry-after': String(err.retryAfterS) }, cause: err });
   }
   if (err instanceof HTTPException) {
     const status = err.status as ApiErrorStatus;

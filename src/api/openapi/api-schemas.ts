@@ -89,7 +89,13 @@ export const routeListSchema = z
 export const readinessSchema = z
   .object({
     status: z.literal('ready'),
-    checks: z.object({ broker: z.boolean(), publisher: z.boolean(), topology: z.boolean(), statusIndex: z.boolean() }),
+    checks: z.object({ broker: z.boolean(), publisher: z.boolean(), topology: z.boolean(), statusIndex: z.boolean(), jobEventsStream: z.boolean().optional() }),
+    history: z
+      .object({
+        indexed: z.boolean().meta({ description: 'Every retained offset of the job-events stream is indexed (false while a first start after an upgrade indexes it).' }),
+        checkpoints: z.boolean().meta({ description: 'The checkpoint stream is there (without it a restarted replica re-indexes the stream).' }),
+      })
+      .optional(),
   })
   .meta({ id: 'Readiness' });
 
@@ -190,3 +196,22 @@ export const dlqRequeueReportSchema = z
     journal: z.string().optional(),
   })
   .meta({ id: 'DlqRequeueReport' });
+
+export const jobSummarySchema = z
+  .object({
+    id: z.string(),
+    route: z.string().optional(),
+    queue: z.string().optional(),
+    status: jobStatusSchema,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    attempts: z.number().int().meta({ description: 'Attempts made so far.' }),
+  })
+  .meta({ id: 'JobSummary' });
+
+export const jobListSchema = z
+  .object({
+    jobs: z.array(jobSummarySchema),
+    next: z.string().optional().meta({ description: "Pass as `before` for the next page; absent on the last one. A page may be shorter than `limit` and still have a `next` (each page reads a bounded part of the history)." }),
+  })
+  .meta({ id: 'JobList' });

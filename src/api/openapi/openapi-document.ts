@@ -11,6 +11,7 @@ import {
   dlqRequeueReportSchema,
   errorSchema,
   jobAcceptedSchema,
+  jobListSchema,
   jobStatusViewSchema,
   publishAcceptedSchema,
   readinessSchema,
@@ -42,7 +43,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
   const r = doc.openAPIRegistry;
   r.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key from WARREN_API_KEYS / WARREN_API_KEYS_FILE.' });
   const idempotencyKey = z.string().min(1).max(255).optional().meta({
-    description: 'The same key (per API key and route) returns the first job instead of publishing again, for as long as the job is in the status index.',
+    description: 'The same key (per API key and route) returns the first job instead of publishing again, for as long as the job-events stream holds the job (jobEvents.maxAge), on every replica and across restarts.',
   });
   const traceparent = z.string().optional().meta({ description: 'W3C trace context, carried onto the message.' });
 
@@ -94,15 +95,48 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     });
   }
 
-  const jobId = z.object({ id: z.string().meta({ description: 'Job id from the 202 answer.' }) });
+  const jobId = z.object({ id: z.string().meta({ description: 'Job id from the 202 answer (1-200 letters, digits, _ . : or -).' }) });
+  const lookupErrors = {
+    400: err('INVALID_JOB_ID: not a job id.'),
+    401: err('Missing or invalid API key.'),
+    404: err(
+      'JOB_EXPIRED: the id is time-ordered (UUID v7) and older than the oldest job status the stream holds (`details.oldestAt`). JOB_NOT_FOUND: no such job within retention, or not one of this key\'s jobs.',
+    ),
+    503: err('STATUS_INDEX_REPLAYING / STATUS_HISTORY_INDEXING / STATUS_HISTORY_UNAVAILABLE: the replica cannot tell yet (see Retry-After).'),
+  };
+  r.registerPath({
+    method: 'get',
+    path: '/v1/jobs',
+    tags: ['jobs'],
+    summary: "This key's jobs (every job with read-all / admin), newest first, over the whole retention",
+    description:
+      'Jobs submitted through the API or by handlers (each has a `queued` event), newest first in stream order. Pages with `next`; a page reads a bounded part of the history, so it may hold fewer than `limit` jobs and still have a `next`.',
+    security: secured,
+    request: {
+      query: z.object({
+        route: z.string().optional().meta({ description: 'Only jobs of this route.' }),
+        status: z.string().optional().meta({ description: 'Only jobs whose current status is one of these (comma-separated), e.g. `failed,dead-lettered`.' }),
+        before: z.string().optional().meta({ description: 'Jobs created before this ISO 8601 time, or the `next` cursor of the previous page.' }),
+        after: z.string().optional().meta({ description: 'Jobs created at or after this ISO 8601 time.' }),
+        limit: z.string().optional().meta({ description: 'Jobs per page, 1-200 (default 50).' }),
+      }),
+    },
+    responses: {
+      200: json(jobListSchema, 'A page of jobs.'),
+      400: err('INVALID_QUERY: a parameter is malformed (named in the message).'),
+      401: err('Missing or invalid API key.'),
+      503: err('The replica is still reading or indexing the job history (see Retry-After).'),
+    },
+  });
   r.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}',
     tags: ['jobs'],
     summary: 'Status of a job: attempts, errors, result',
+    description: 'Any job the job-events stream still holds (jobEvents.maxAge), on any replica.',
     security: secured,
     request: { params: jobId },
-    responses: { 200: json(jobStatusViewSchema, 'The job.'), 401: err('Missing or invalid API key.'), 404: err('Unknown job.'), 503: err('The status index is still replaying.') },
+    responses: { 200: json(jobStatusViewSchema, 'The job.'), ...lookupErrors },
   });
   r.registerPath({
     method: 'get',
@@ -112,7 +146,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     description: 'Each message: `event: <status>`, `data: <JobStatus JSON>`. The stream ends after a final status (succeeded, failed, dead-lettered).',
     security: secured,
     request: { params: jobId },
-    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, 404: err('Unknown job.') },
+    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, ...lookupErrors },
   });
   const exchanges = publishableExchanges(ctx.deps.topology);
   if (exchanges.length > 0) {

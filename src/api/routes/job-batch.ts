@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newJobId } from '../../jobs/job-id.ts';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../api-error.ts';
@@ -83,7 +83,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
 
     // 1. Validate everything before publishing anything.
     const prepared: (ApiJob | ApiError)[] = await mapTimeSliced(jobs, (payload, i) => {
-      const id = key === undefined ? randomUUID() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
+      const id = key === undefined ? newJobId() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
         const text = itemBytes?.[i]?.toString('utf8');
         return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), text);

@@ -4,31 +4,57 @@ import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
 import { mayReadJob } from '../auth/authenticator.ts';
+import { JOB_ID_PATTERN, jobIdTime } from '../../jobs/job-id.ts';
 import { isTerminal, type JobStatusView } from '../status/job-status.ts';
 
-const JOB_ID_RE = /^[\w.:-]{1,200}$/;
-
-/** The job named in the path: 400 for a malformed id, 404 when unknown (or another key's), 503 while replaying. */
-function lookup(ctx: AppContext, c: Context<ApiEnv>): JobStatusView {
+/**
+ * The job named in the path, as this key may see it: 400 for a malformed id;
+ * 404 `JOB_EXPIRED` for a time-ordered id older than everything the stream
+ * holds, 404 `JOB_NOT_FOUND` for an unknown id (or another key's job, so ids
+ * can't be probed); 503 while the replica can't tell yet.
+ */
+async function lookup(ctx: AppContext, c: Context<ApiEnv>): Promise<JobStatusView> {
   const id = c.req.param('id') ?? '';
-  if (!JOB_ID_RE.test(id)) throw new ApiError(400, 'INVALID_JOB_ID', 'a job id is 1-200 letters, digits, _ . : or -');
-  const view = ctx.deps.index.get(id);
-  // Another key's job is reported exactly like an unknown one, so ids can't be probed.
-  if (view !== undefined && mayReadJob(c.get('principal'), ctx.deps.index.ownerOf(id))) return view;
-  if (!ctx.deps.index.isCaughtUp()) {
-    throw new ApiError(503, 'STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly', { headers: { 'retry-after': '1' } });
+  if (!JOB_ID_PATTERN.test(id)) throw new ApiError(400, 'INVALID_JOB_ID', 'a job id is 1-200 letters, digits, _ . : or -');
+  const principal = c.get('principal');
+  const { history, index } = ctx.deps;
+  if (history === undefined) {
+    const view = index.get(id);
+    if (view !== undefined && mayReadJob(principal, index.ownerOf(id))) return view;
+    if (!index.isCaughtUp()) {
+      throw new ApiError(503, 'STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly', { headers: { 'retry-after': '1' } });
+    }
+    throw new ApiError(404, 'JOB_NOT_FOUND', `no job '${id}' (unknown, or older than the status retention)`);
   }
-  throw new ApiError(404, 'JOB_NOT_FOUND', `no job '${id}' (unknown, or older than the status retention)`);
+  const found = await history.find(id);
+  if (found.found) {
+    if (mayReadJob(principal, found.owner)) return found.view;
+    throw new ApiError(404, 'JOB_NOT_FOUND', `no job '${id}' (unknown, older than the status retention, or not one of this key's jobs)`);
+  }
+  if (found.expired) {
+    throw new ApiError(404, 'JOB_EXPIRED', `job '${id}' was created before the oldest job status the stream still holds (${found.oldestAt ?? 'unknown'}): its status aged out (jobEvents.maxAge / maxLengthBytes)`, {
+      details: { expired: true, oldestAt: found.oldestAt ?? null },
+    });
+  }
+  const timed = jobIdTime(id) !== undefined;
+  throw new ApiError(
+    404,
+    'JOB_NOT_FOUND',
+    timed
+      ? `no job '${id}': the stream holds job status since ${found.oldestAt ?? 'its start'} and this id is not among it (never submitted, or not one of this key's jobs)`
+      : `no job '${id}' (unknown, older than the status retention, or not one of this key's jobs)`,
+    { details: { expired: false, oldestAt: found.oldestAt ?? null } },
+  );
 }
 
 /** GET /v1/jobs/{id} and GET /v1/jobs/{id}/events (Server-Sent Events until the job ends). */
 export function registerJobStatusRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   const { limits, deps } = ctx;
 
-  app.get('/v1/jobs/:id', (c) => c.json(lookup(ctx, c), 200));
+  app.get('/v1/jobs/:id', async (c) => c.json(await lookup(ctx, c), 200));
 
-  app.get('/v1/jobs/:id/events', (c) => {
-    const first = lookup(ctx, c);
+  app.get('/v1/jobs/:id/events', async (c) => {
+    const first = await lookup(ctx, c);
     return streamSSE(c, ctx.streamSlots.hold(c.get('principal').id, async (stream) => {
       let seq = 0;
       let resolveDone: () => void = () => undefined;

@@ -1,5 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { jobStatusSchema, type JobStatus } from '../../jobs/job-event.ts';
+import { newJobId } from '../../jobs/job-id.ts';
+import { ApiError } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
 import type { AppContext } from '../app-context.ts';
 import { mayReadJob } from '../auth/authenticator.ts';
@@ -8,13 +10,61 @@ import { readJsonBodyWithText } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
 import { parseWait } from '../http/wait-param.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
+import { isCursor, listFromRecords, type ListQuery } from '../status/job-listing.ts';
 import { isTerminal } from '../status/job-status.ts';
 import { resolveRoute } from './resolve-route.ts';
 import { header } from '../http/header.ts';
 
-/** POST /v1/jobs/{route}: one job, 202 once the broker confirmed it. */
+/** Jobs per page of GET /v1/jobs: default and maximum. */
+export const LIST_LIMIT = { default: 50, max: 200 } as const;
+
+const STATUSES: ReadonlySet<string> = new Set(jobStatusSchema.options);
+
+function timeParam(name: string, value: string): number {
+  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(at)) throw new ApiError(400, 'INVALID_QUERY', `${name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z${name === 'before' ? ", or the 'next' cursor of a previous page" : ''}`);
+  return at;
+}
+
+/** The listing query of GET /v1/jobs, validated; 400 names the parameter at fault. */
+function listQuery(c: Context<ApiEnv>): Omit<ListQuery, 'visible'> {
+  const q = (name: string) => {
+    const v = c.req.query(name);
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const limitRaw = q('limit');
+  const limit = limitRaw === undefined ? LIST_LIMIT.default : Number(limitRaw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT.max) throw new ApiError(400, 'INVALID_QUERY', `limit must be a whole number from 1 to ${LIST_LIMIT.max}`);
+  const query: Omit<ListQuery, 'visible'> = { limit };
+  const route = q('route');
+  if (route !== undefined) {
+    if (route.length > 200) throw new ApiError(400, 'INVALID_QUERY', 'route is at most 200 characters');
+    query.route = route;
+  }
+  const status = q('status');
+  if (status !== undefined) {
+    const list = status.split(',').map((s) => s.trim());
+    const bad = list.filter((s) => !STATUSES.has(s));
+    if (bad.length > 0) throw new ApiError(400, 'INVALID_QUERY', `status must be one or more of ${[...STATUSES].join(', ')} (comma-separated); got '${bad[0]!.slice(0, 50)}'`);
+    query.statuses = new Set(list as JobStatus[]);
+  }
+  const before = q('before');
+  if (before !== undefined) query.before = /^\d{4}-\d{2}-\d{2}/.test(before) ? { at: timeParam('before', before) } : isCursor(before) ? { cursor: before } : { at: timeParam('before', before) };
+  const after = q('after');
+  if (after !== undefined) query.after = timeParam('after', after);
+  return query;
+}
+
+/** POST /v1/jobs/{route}: one job, 202 once the broker confirmed it; GET /v1/jobs: the key's jobs, newest first, paged. */
 export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   const { limits, submitter, guard, deps } = ctx;
+
+  app.get('/v1/jobs', async (c) => {
+    const principal = c.get('principal');
+    const query: ListQuery = { ...listQuery(c), visible: (owner) => mayReadJob(principal, owner) };
+    const page = deps.history !== undefined ? await deps.history.list(query) : listFromRecords(deps.index.records(), query);
+    return c.json(page, 200);
+  });
 
   app.post('/v1/jobs/:route', withBodyLimit(limits.maxBodyBytes, async (c) => {
     const route = resolveRoute(ctx, c);
@@ -22,7 +72,7 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
     const { value: body, text } = await readJsonBodyWithText(c);
     const principal = c.get('principal');
-    const id = key === undefined ? randomUUID() : idempotentJobId(principal.id, `route:${route.name}`, key);
+    const id = key === undefined ? newJobId() : idempotentJobId(principal.id, `route:${route.name}`, key);
     // Ids of idempotent jobs are per key, so the job is this key's; checked all the same (a renamed key keeps its ids).
     const readable = () => mayReadJob(principal, deps.index.ownerOf(id));
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newJobId } from '../../jobs/job-id.ts';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../api-error.ts';
@@ -88,7 +88,7 @@ export function registerPublishRoutes(app: Hono<ApiEnv>, ctx: AppContext): void 
       });
     }
     const { routingKey, headers, payload, priority } = parsed.data;
-    const id = key === undefined ? randomUUID() : idempotentJobId(c.get('principal').id, `exchange:${exchange}`, key);
+    const id = key === undefined ? newJobId() : idempotentJobId(c.get('principal').id, `exchange:${exchange}`, key);
     const job = submitter.prepareExchangeMessage(
       { exchange, routingKey, headers, payload, priority, timeoutMs: limits.exchangePublishTimeoutMs },
       requestMeta(c, id, key !== undefined),

@@ -3,9 +3,11 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
+import type { JobEvent } from '../../jobs/job-event.ts';
 import { jobEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
+import type { StreamStart } from './stream-reader.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
 
@@ -17,7 +19,18 @@ export interface JobEventsTailer {
   applied(): number;
   /** Messages skipped because their signature was missing or wrong, since start. */
   rejected(): number;
+  /** Entries of accepted messages that were not job events (skipped), since start. */
+  malformed(): number;
+  /** False while the stream is missing (deleted under the API, or never declared). */
+  isAttached(): boolean;
   close(): Promise<void>;
+}
+
+/** Where a tail starts, decided by whoever knows the history (job-history.ts). */
+export interface TailStart {
+  offset: StreamStart;
+  /** A catch-up marker the caller already appended: the index is caught up once the tail reads it (no marker of the tailer's own). */
+  markerId?: string;
 }
 
 /** Options of {@link createJobEventsTailer}. */
@@ -56,6 +69,26 @@ export interface JobEventsTailerOptions {
    * process has a new id: on boot every message is replayed.
    */
   replicaId?: string;
+  /**
+   * Where to attach when the tail has no position yet: at boot, and after the
+   * stream was deleted and recreated (offsets start again). Rejecting means
+   * "not now": the tail retries. @default 'first', with a marker of its own
+   */
+  startAt?: () => Promise<TailStart>;
+  /**
+   * For an event of a job the index does not hold: true when the stream may
+   * hold older events of that job than this message (the record then starts
+   * incomplete and is completed from the stream when read).
+   */
+  mayHaveHistory?: (event: JobEvent, offset: number) => boolean;
+  /** Called after each event the tail applied to the index. */
+  onApplied?: (event: JobEvent) => void;
+  /** Called for every message after it was handled (`accepted`: its events count; `own`: written by this replica). */
+  onMessage?: (msg: ConsumeMessage, offset: number, accepted: boolean) => void;
+  /** The stream disappeared under the tail (deleted); it re-attaches through `startAt` once it exists again. */
+  onStreamMissing?: () => void;
+  /** Called with the number of entries of an accepted message that were not valid job events. */
+  onMalformed?: (entries: number) => void;
 }
 
 /**
@@ -68,7 +101,11 @@ export interface JobEventsTailerOptions {
 export function createJobEventsTailer(options: JobEventsTailerOptions): JobEventsTailer {
   const prefetch = options.prefetch ?? 1000;
   const retryMs = options.retryMs ?? 2_000;
-  const markerId = randomUUID();
+  let markerId: string = randomUUID();
+  let ownMarker = true;
+  let malformed = 0;
+  let attached = false;
+  let lost = false;
   const log = options.logger;
   let last: number | undefined;
   let applied = 0;
@@ -93,7 +130,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
   }
 
   async function publishMarker(): Promise<void> {
-    if (markerPublished || markerRunning || closed) return;
+    if (!ownMarker || markerPublished || markerRunning || closed) return;
     markerRunning = true;
     try {
       while (!closed && !markerPublished) {
@@ -171,7 +208,8 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
     };
     ch.on('error', (err: Error) => {
       if (/NOT_FOUND/.test(err.message)) {
-        if (!warnedMissing) log.warn({ stream: options.stream }, 'job-events stream does not exist yet (topology not applied?); retrying');
+        streamLost();
+        if (!warnedMissing) log.warn({ stream: options.stream }, 'job-events stream does not exist (topology not applied, or deleted?); retrying');
         warnedMissing = true;
       } else {
         log.warn({ err: err.message }, 'job-events channel error');
@@ -179,17 +217,32 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
     });
     ch.on('close', () => {
       if (channel === ch) channel = undefined;
+      attached = false;
       // A channel-level failure leaves the connection up: try again. After a disconnect, onConnect resubscribes.
       if (options.connection.current() === conn) scheduleRetry();
     });
     try {
       await ch.prefetch(prefetch);
-      const offset = last === undefined ? 'first' : last + 1;
+      let offset: StreamStart;
+      if (last !== undefined) offset = last + 1;
+      else if (options.startAt) {
+        const start = await options.startAt();
+        offset = start.offset;
+        if (start.markerId !== undefined) {
+          markerId = start.markerId;
+          ownMarker = false;
+        }
+      } else offset = 'first';
+      if (closed || channel !== ch) {
+        ch.close().catch(() => undefined);
+        return;
+      }
       await ch.consume(
         options.stream,
         (msg) => {
           if (msg === null) {
-            // Cancelled by the broker (stream deleted): subscribe again later.
+            // Cancelled by the broker (stream deleted): subscribe again later, from where startAt says.
+            streamLost();
             ch.close().catch(() => undefined);
             return;
           }
@@ -201,10 +254,25 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
               options.index.markCaughtUp();
               log.info({ jobs: options.index.size(), events: applied, rejected }, 'status index caught up with the job-events stream');
             }
-          } else if ((options.replicaId === undefined || msg.properties.headers?.[HEADERS.replica] !== options.replicaId) && check(msg, offset) === 'valid') {
-            const { events } = decodeJobEvents(msg.content);
-            for (const e of events) options.index.apply(e);
-            applied += events.length;
+            if (offset !== undefined) options.onMessage?.(msg, offset, false);
+          } else {
+            const own = options.replicaId !== undefined && msg.properties.headers?.[HEADERS.replica] === options.replicaId;
+            const accepted = own || check(msg, offset) === 'valid';
+            if (accepted && !own) {
+              const { events, invalid } = decodeJobEvents(msg.content);
+              if (invalid > 0) {
+                malformed += invalid;
+                options.onMalformed?.(invalid);
+              }
+              const probe = options.mayHaveHistory;
+              for (const e of events) {
+                if (probe !== undefined && offset !== undefined && !options.index.has(e.jobId)) options.index.apply(e, { complete: !probe(e, offset) });
+                else options.index.apply(e);
+                options.onApplied?.(e);
+              }
+              applied += events.length;
+            }
+            if (offset !== undefined) options.onMessage?.(msg, offset, accepted);
           }
           pendingAck = msg;
           unacked++;
@@ -218,14 +286,26 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
         { noAck: false, arguments: { 'x-stream-offset': offset } },
       );
       warnedMissing = false;
+      attached = true;
+      lost = false;
       log.debug({ stream: options.stream, offset }, 'tailing job-events stream');
       if (!options.index.isCaughtUp()) void publishMarker();
     } catch (err) {
       if (channel === ch) channel = undefined;
-      if (!/NOT_FOUND/.test((err as Error).message)) log.warn({ err: (err as Error).message }, 'could not tail the job-events stream; retrying');
+      if (/NOT_FOUND/.test((err as Error).message)) streamLost();
+      else log.warn({ err: (err as Error).message }, 'could not tail the job-events stream; retrying');
       ch.close().catch(() => undefined);
       scheduleRetry();
     }
+  }
+
+  /** The stream is gone: forget the position (a recreated stream numbers its offsets from 0 again). */
+  function streamLost(): void {
+    attached = false;
+    if (lost) return;
+    lost = true;
+    last = undefined;
+    if (options.startAt) options.onStreamMissing?.();
   }
 
   const unsubscribe = options.connection.onConnect((conn) => {
@@ -237,6 +317,8 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
     lastOffset: () => last,
     applied: () => applied,
     rejected: () => rejected,
+    malformed: () => malformed,
+    isAttached: () => attached,
     async close() {
       closed = true;
       unsubscribe();

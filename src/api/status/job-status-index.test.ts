@@ -161,4 +161,40 @@ describe('job status index', () => {
     expect(await w).toBe(true);
     expect(idx.isCaughtUp()).toBe(true);
   });
+
+  it('marks a record incomplete when the history may hold earlier events of the job, and a lookup completes it', () => {
+    const idx = createJobStatusIndex({ capacity: 10, mayHaveHistory: (id) => id === 'old' });
+    idx.apply(ev('new', 'queued', 1, 0));
+    idx.apply(ev('old', 'succeeded', 1, 5));
+    expect(idx.peek('new')?.complete).toBe(true);
+    expect(idx.peek('old')).toMatchObject({ complete: false, view: { status: 'succeeded' } });
+    // The caller may know better (the tail passes what it knows).
+    idx.apply(ev('other', 'running', 1, 0), { complete: true });
+    expect(idx.peek('other')?.complete).toBe(true);
+    // A lookup reads the job from the stream while the tail goes on: events applied meanwhile are not lost.
+    idx.beginLookup('old');
+    idx.apply(ev('old', 'requeued', 0, 6));
+    const view = idx.finishLookup('old', [{ ...ev('old', 'queued', 1, 1), owner: 'k' }, ev('old', 'running', 1, 2), ev('old', 'succeeded', 1, 5)]);
+    expect(view?.status).toBe('requeued');
+    expect(idx.peek('old')).toMatchObject({ complete: true, owner: 'k' });
+    expect(idx.peek('old')?.view.attempts).toHaveLength(1);
+    // A failed read changes nothing; a lookup over a part not indexed yet stays incomplete.
+    idx.beginLookup('x');
+    expect(idx.finishLookup('x', undefined)).toBeUndefined();
+    idx.beginLookup('y');
+    idx.finishLookup('y', [ev('y', 'queued', 1, 0)], false);
+    expect(idx.peek('y')?.complete).toBe(false);
+  });
+
+  it('keeps records someone listens to when it evicts', () => {
+    const idx = createJobStatusIndex({ capacity: 3 });
+    idx.apply(ev('watched', 'queued', 1, 0));
+    const off = idx.subscribe('watched', () => undefined);
+    for (let i = 0; i < 10; i++) idx.apply(ev(`j${i}`, 'queued', 1, i));
+    expect(idx.has('watched')).toBe(true);
+    expect(idx.size()).toBe(3);
+    off();
+    for (let i = 10; i < 13; i++) idx.apply(ev(`j${i}`, 'queued', 1, i));
+    expect(idx.has('watched')).toBe(false);
+  });
 });

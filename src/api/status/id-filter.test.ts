@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { newJobId } from '../../jobs/job-id.ts';
+import { buildIdFilter, hashId, idFilterOf } from './id-filter.ts';
+
+describe('id filter', () => {
+  const members = Array.from({ length: 10_000 }, () => newJobId());
+  const filter = buildIdFilter(members, members.length);
+
+  it('finds every id it was built from', () => {
+    expect(members.filter((id) => !filter.has(hashId(id)))).toEqual([]);
+  });
+
+  it('says "maybe" for fewer than 5 in 100,000 other ids (measured ~1.3e-5)', () => {
+    let wrong = 0;
+    const n = 200_000;
+    for (let i = 0; i < n; i++) if (filter.has(hashId(newJobId()))) wrong++;
+    expect(wrong / n).toBeLessThan(5e-5);
+  });
+
+  it('is the same bytes whatever the insertion order, and survives serialisation', () => {
+    const again = buildIdFilter([...members].reverse(), members.length);
+    expect(Buffer.from(again.bits).equals(Buffer.from(filter.bits))).toBe(true);
+    const copy = idFilterOf(new Uint8Array(Buffer.from(Buffer.from(filter.bits).toString('base64'), 'base64')), filter.k);
+    expect(members.every((id) => copy.has(hashId(id)))).toBe(true);
+  });
+
+  it('sizes itself by whole 64-byte blocks, at 28 bits per id', () => {
+    expect(buildIdFilter([], 0).bits.length).toBe(64);
+    expect(filter.bits.length).toBe(Math.ceil((10_000 * 28) / 512) * 64);
+  });
+});
