@@ -71,10 +71,14 @@ export interface JobEventsTailerOptions {
   replicaId?: string;
   /**
    * Where to attach when the tail has no position yet: at boot, and after the
-   * stream was deleted and recreated (offsets start again). Rejecting means
-   * "not now": the tail retries. @default 'first', with a marker of its own
+   * stream went missing (deleted and recreated, or only its consumer cancelled
+   * or refused with NOT_FOUND while a cluster restarts). `resumeAfter` is the
+   * last offset the tail applied before it lost the stream: when the stream is
+   * still the same one, the tail must go on right after it, or the index would
+   * keep records that miss the events in between. Rejecting means "not now":
+   * the tail retries. @default 'first', with a marker of its own
    */
-  startAt?: () => Promise<TailStart>;
+  startAt?: (resumeAfter: number | undefined) => Promise<TailStart>;
   /**
    * For an event of a job the index does not hold: true when the stream may
    * hold older events of that job than this message (the record then starts
@@ -108,6 +112,8 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
   let lost = false;
   const log = options.logger;
   let last: number | undefined;
+  // The position held when the stream went missing, offered to startAt (see there).
+  let resumeAfter: number | undefined;
   let applied = 0;
   let rejected = 0;
   let rejectedUnsigned = 0;
@@ -226,7 +232,8 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
       let offset: StreamStart;
       if (last !== undefined) offset = last + 1;
       else if (options.startAt) {
-        const start = await options.startAt();
+        const start = await options.startAt(resumeAfter);
+        resumeAfter = undefined;
         offset = start.offset;
         if (start.markerId !== undefined) {
           markerId = start.markerId;
@@ -304,6 +311,7 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
     attached = false;
     if (lost) return;
     lost = true;
+    if (last !== undefined) resumeAfter = last;
     last = undefined;
     if (options.startAt) options.onStreamMissing?.();
   }

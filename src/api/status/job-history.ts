@@ -14,6 +14,7 @@ import { JobHistoryError, StreamMissingError } from './history-errors.ts';
 import {
   DEFAULT_SEGMENT_LIMITS,
   createSegmentBuilder,
+  messageAnchor,
   type ExtractedMessage,
   type HistorySegment,
   type SegmentBuilder,
@@ -28,6 +29,7 @@ import { retentionWarning, type RetentionConfig } from './retention-check.ts';
 import { createCacheWarmUp } from './cache-warm-up.ts';
 import { createHistoryReads } from './history-reads.ts';
 import { createStreamReader, type StreamReader } from './stream-reader.ts';
+import { planTailStart } from './tail-start-plan.ts';
 
 /** The answer of a lookup. */
 export type FindResult =
@@ -176,6 +178,8 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   let streamMissing = false;
   let checkpointsLoaded = false;
   let lookups = 0;
+  // The newest message the tail handled: where a re-attach resumes (see resumePoint).
+  let lastTail: { offset: number; content: Buffer } | undefined;
   // What the background indexing skipped (the tail counts what it reads itself).
   let backfillRejected = 0;
   let backfillMalformed = 0;
@@ -238,6 +242,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   }
 
   function onTailMessage(msg: ConsumeMessage, offset: number, accepted: boolean): void {
+    lastTail = { offset, content: msg.content };
     if (mode === 'live' && builder !== undefined) {
       if (offset < liveFrom) return;
       const closed = builder.add(extract(msg, offset, accepted));
@@ -284,8 +289,20 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     notifyIndexed();
   }
 
+  /**
+   * Where a re-attaching tail goes on: right after `resumeAfter` when the
+   * stream still holds that message as the tail read it (the same stream, not a
+   * recreated one whose offsets start again); undefined when it must not.
+   */
+  async function resumePoint(resumeAfter: number | undefined, firstOffset: number, end: number): Promise<number | undefined> {
+    if (resumeAfter === undefined || lastTail === undefined || lastTail.offset !== resumeAfter) return undefined;
+    if (resumeAfter + 1 < firstOffset || resumeAfter >= end) return undefined;
+    const anchor = await anchorAt(resumeAfter);
+    return anchor !== undefined && anchor === messageAnchor(lastTail.content) ? resumeAfter + 1 : undefined;
+  }
+
   /** Decides where the tail starts (see the boot rules in the README's job-status section). */
-  async function startAt(): Promise<TailStart> {
+  async function startAt(resumeAfter: number | undefined): Promise<TailStart> {
     mode = 'booting';
     bootWall = Date.now();
     const phases: Record<string, number> = {};
@@ -330,25 +347,34 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     const coveredTo = catalog.end();
     const chainStart = coveredTo === undefined ? first.offset : Math.max(coveredTo + 1, first.offset);
     gaps = catalog.holes(first.offset).map((h) => ({ ...h, toTail: false }));
-    let tailFrom: number;
-    if (end - chainStart <= bootWindow) {
-      builder = createSegmentBuilder(chainStart, limits);
-      liveFrom = chainStart;
-      tailFrom = chainStart;
+    const resumeFrom = await resumePoint(resumeAfter, first.offset, end);
+    if (resumeFrom === undefined && index.size() > 0) {
+      // The cache holds records the tail may now never complete (events written between where it was and where it
+      // starts): each is completed from the stream at its next read instead of being answered as it is.
+      for (const r of index.records()) index.markIncomplete(r.id);
+      log.warn({ jobs: index.size(), stream: options.stream }, 'job-events tail re-attached without its position: cached jobs are re-read from the stream on their next lookup');
+    }
+    const plan = planTailStart({ chainStart, end, lastChunk, bootWindow, ...(resumeFrom === undefined ? {} : { resumeFrom }) });
+    const tailFrom = plan.tailFrom;
+    if (plan.mode === 'live') {
+      builder = createSegmentBuilder(plan.liveFrom, limits);
+      liveFrom = plan.liveFrom;
       provisional = undefined;
       mode = 'live';
-      const from = warmStart(chainStart);
-      if (from < chainStart) warmUp.start(from, chainStart - 1);
+      if (plan.warm) {
+        const from = warmStart(chainStart);
+        if (from < chainStart) warmUp.start(from, chainStart - 1);
+      }
     } else {
-      const from = Math.max(lastChunk, chainStart);
-      gaps.push({ start: chainStart, end: from - 1, toTail: true });
-      provisional = { from, messages: [], ids: new Set(), last: from - 1 };
+      gaps.push({ start: plan.gapStart, end: plan.tailFrom - 1, toTail: true });
+      provisional = { from: plan.tailFrom, messages: [], ids: new Set(), last: plan.tailFrom - 1 };
       builder = undefined;
-      tailFrom = from;
       mode = 'provisional';
       log.info(
-        { from: chainStart, to: from - 1, stream: options.stream },
-        'indexing the job-events stream in the background (first start without checkpoints, or all replicas were down a long time); jobs from that part answer 503 until it is done',
+        { from: plan.gapStart, to: plan.tailFrom - 1, stream: options.stream, resume: resumeFrom !== undefined },
+        resumeFrom !== undefined
+          ? 'job-events tail resumes where it stopped; the segment of what it read before is indexed in the background'
+          : 'indexing the job-events stream in the background (first start without checkpoints, or all replicas were down a long time); jobs from that part answer 503 until it is done',
       );
     }
     beforeTail = catalog.all().filter((s) => s.end < tailFrom).slice(-2);
