@@ -32,6 +32,14 @@ describe('checkpoint records', () => {
     expect(encodeSegment(segment()).equals(content)).toBe(true);
   });
 
+  it('carry their write time as an AMQP timestamp in whole seconds, as every warren message does', () => {
+    const before = Math.floor(Date.now() / 1000);
+    const props = checkpointProperties(keys, encodeMarker('m'));
+    const after = Math.ceil(Date.now() / 1000);
+    expect(props.timestamp).toBeGreaterThanOrEqual(before);
+    expect(props.timestamp).toBeLessThanOrEqual(after);
+  });
+
   it('round-trip markers and epochs', () => {
     const m = encodeMarker('m-1');
     expect(decode(m, checkpointProperties(keys, m))).toEqual({ kind: 'marker', id: 'm-1' });

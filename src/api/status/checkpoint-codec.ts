@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toAmqpTimestamp } from '../../jobs/amqp-timestamp.ts';
 import { HEADERS } from '../../jobs/headers.ts';
 import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventSigner, JobEventVerifier, SignatureVerdict } from '../../jobs/job-event-signature.ts';
@@ -173,7 +174,7 @@ export function encodeEpoch(reason: string, at = new Date().toISOString()): Buff
 /** Properties of a checkpoint message: signed like job events. */
 export function checkpointProperties(signer: JobEventSigner, content: Buffer): Record<string, unknown> {
   const contentType = content[0] === SNAPSHOT_MAGIC ? 'application/octet-stream' : 'application/json';
-  return { contentType, persistent: true, timestamp: Date.now(), ...signedEventProperties(signer, CHECKPOINT_TYPE, content) };
+  return { contentType, persistent: true, timestamp: toAmqpTimestamp(), ...signedEventProperties(signer, CHECKPOINT_TYPE, content) };
 }
 
 function toSegment(r: z.infer<typeof segmentSchema>): HistorySegment | undefined {

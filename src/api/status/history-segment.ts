@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { amqpTimestampToMs } from '../../jobs/amqp-timestamp.ts';
 import { buildIdFilter, type IdFilter } from './id-filter.ts';
 import { decodeJobEvents } from '../../jobs/job-event-codec.ts';
 
@@ -60,7 +61,7 @@ export interface ExtractedMessage {
 /** AMQP timestamps are seconds by the spec; warren's event messages were written in milliseconds. Both come out as ms. */
 export function timestampMs(value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
-  return value < 100_000_000_000 ? value * 1000 : value;
+  return amqpTimestampToMs(value);
 }
 
 /** Fingerprint of a message for {@link HistorySegment.anchor}: its length and first 512 bytes. */
