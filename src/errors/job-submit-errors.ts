@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { WarrenError, type WarrenErrorOptions } from './warren-error.ts';
 
 /** Codes of {@link RoutingKeyError}. */
-export type RoutingKeyErrorCode = 'ROUTING_FIELD_MISSING' | 'ROUTING_FIELD_INVALID';
+export type RoutingKeyErrorCode = 'ROUTING_FIELD_MISSING' | 'ROUTING_FIELD_INVALID' | 'ROUTING_KEY_TOO_LONG';
 
 /**
  * A job can't fill its route's routing-key template: a placeholder has no
@@ -19,12 +19,15 @@ export class RoutingKeyError extends WarrenError {
   readonly template: string;
   constructor(code: RoutingKeyErrorCode, field: string, template: string) {
     const missing = code === 'ROUTING_FIELD_MISSING';
+    const tooLong = code === 'ROUTING_KEY_TOO_LONG';
     super(
       code,
       missing
         ? `the routing key '${template}' needs '${field}': set it in the job (no default is configured)`
-        : `'${field}' fills one word of the routing key '${template}': use letters, digits, '_' or '-' (1-100 characters)`,
-      { details: [{ path: field, message: missing ? 'required to build the routing key' : 'must match [A-Za-z0-9_-]{1,100}' }] },
+        : tooLong
+          ? `the routing key '${template}' filled with this job's values is longer than AMQP's 255 bytes: shorten '${field}' or the other values it holds`
+          : `'${field}' fills one word of the routing key '${template}': use letters, digits, '_' or '-' (1-100 characters)`,
+      { details: [{ path: field, message: missing ? 'required to build the routing key' : tooLong ? 'the rendered routing key must be at most 255 bytes' : 'must match [A-Za-z0-9_-]{1,100}' }] },
     );
     this.code = code;
     this.field = field;

@@ -39,6 +39,15 @@ describe('routing key template', () => {
     expect(renderError(() => t.render({ task: 'x' }, { priority: 'a.#' }))?.code).toBe('ROUTING_FIELD_INVALID');
   });
 
+  it('ROUTING_KEY_TOO_LONG when the filled key passes 255 bytes (three 100-character values), so the API answers 400, not a broker error', () => {
+    const three = compileRoutingKey('a.{x}.{y}.{z}');
+    expect(three.render({ x: 'x'.repeat(100), y: 'y'.repeat(100), z: 'z'.repeat(51) }, {})).toHaveLength(255);
+    const err = renderError(() => three.render({ x: 'x'.repeat(100), y: 'y'.repeat(100), z: 'z'.repeat(52) }, {}));
+    expect(err).toBeInstanceOf(RoutingKeyError);
+    expect(err).toMatchObject({ code: 'ROUTING_KEY_TOO_LONG', field: 'z' });
+    expect(err?.details).toEqual([{ path: 'z', message: 'the rendered routing key must be at most 255 bytes' }]);
+  });
+
   it('a key without placeholders is returned as is', () => {
     expect(compileRoutingKey('default').render(undefined, {})).toBe('default');
   });

@@ -19,6 +19,8 @@ export interface RoutingKeyTemplate {
   matches(key: string): boolean;
 }
 
+/** AMQP's limit for a routing key (a short string). */
+export const MAX_ROUTING_KEY_BYTES = 255;
 /** What one placeholder value may be. */
 export const ROUTING_VALUE = /^[A-Za-z0-9_-]{1,100}$/;
 /** A placeholder: `{name}`, the name as topology validation accepts it. */
@@ -62,6 +64,8 @@ export function compileRoutingKey(template: string): RoutingKeyTemplate {
         if (!ROUTING_VALUE.test(value)) throw new RoutingKeyError('ROUTING_FIELD_INVALID', part.field, template);
         key += value;
       }
+      // AMQP short strings: a longer key would be refused by the broker as a channel error, not as bad input.
+      if (Buffer.byteLength(key) > MAX_ROUTING_KEY_BYTES) throw new RoutingKeyError('ROUTING_KEY_TOO_LONG', fields[fields.length - 1] as string, template);
       return key;
     },
   };
