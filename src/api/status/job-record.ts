@@ -96,10 +96,14 @@ export function mergeEvent(r: JobRecord, e: JobEvent, maxAttempts: number): void
       a.startedAt = e.at;
       if (a.endedAt === undefined) a.status = 'running';
     } else {
+      // The event that ends an attempt says all of its outcome: after a requeue the numbers start again, and attempt 1
+      // that succeeded must not keep the error of the attempt 1 that was dead-lettered before.
       a.status = e.status;
       a.endedAt = e.at;
       if (e.error !== undefined) a.error = e.error;
+      else delete a.error;
       if (e.retryInMs !== undefined) a.retryInMs = e.retryInMs;
+      else delete a.retryInMs;
       if (e.durationMs !== undefined) a.durationMs = e.durationMs;
     }
   }

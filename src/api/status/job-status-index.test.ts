@@ -74,6 +74,14 @@ describe('job status index', () => {
     expect(idx.get('d')?.status).toBe('running');
   });
 
+  it('an attempt that succeeded after a requeue (numbers start again) does not keep the error of the dead-lettered attempt of the same number', () => {
+    const idx = createJobStatusIndex({ capacity: 10 });
+    idx.apply(ev('g', 'dead-lettered', 1, 2, { error: { class: 'permanent', message: 'bad input' }, durationMs: 5 }));
+    idx.apply(ev('g', 'requeued', 0, 10));
+    idx.apply(ev('g', 'succeeded', 1, 12, { durationMs: 7, result: { ok: true } }));
+    expect(idx.get('g')?.attempts).toEqual([{ attempt: 1, status: 'succeeded', endedAt: at(12), startedAt: new Date(T0 + 12_000 - 7).toISOString(), durationMs: 7 }]);
+  });
+
   it('a requeued event that arrives after the requeued copy already ran does not hide its outcome', () => {
     const idx = createJobStatusIndex({ capacity: 10 });
     idx.apply(ev('r', 'dead-lettered', 3, 2));
