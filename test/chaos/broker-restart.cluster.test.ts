@@ -7,6 +7,10 @@ import { SCENARIO } from './helpers/scenario-topology.ts';
 import { waitUntil } from './helpers/wait-until.ts';
 import { freePort } from './helpers/warren-processes.ts';
 
+/** Log lines of the API's job-history tail: its stream consumer was refused or cancelled, and it went on from where it was. */
+const TAIL_LOST = 'lost the job-events stream (deleted, or its consumer cancelled): job history is unavailable until it is back (warren topology apply recreates it)';
+const TAIL_RESUMED = 'job-events tail resumes where it stopped; the segment of what it read before is indexed in the background';
+
 /** Consumer prefetch of the scenario topology (its default). */
 const PREFETCH = 50;
 
@@ -54,7 +58,8 @@ describe('broker restart: every node of the cluster stopped mid-load, then start
           `all 3 nodes stopped in ${stopMs} ms, down ~3 s, started again in ${startMs} ms; first answers ${JSON.stringify(summary.firstAnswers)}, ` +
           `${summary.retried} retries with the same Idempotency-Key. Duplicates: ${d.resent} re-sent by the client after a 503 whose publish had in fact been stored ` +
           `(the replica did not know the job yet, so it published again), ${d.other} redelivered because their ack died with the broker; ` +
-          `bound ${bound()} (${load.unknownOutcomes()} answers with an unknown outcome + ${PREFETCH} x ${deliveryLosses(workers)} delivery losses); disconnects ${JSON.stringify(disconnectsByProcess(procs))}`
+          `bound ${bound()} (${load.unknownOutcomes()} answers with an unknown outcome + ${PREFETCH} x ${deliveryLosses(workers)} delivery losses); disconnects ${JSON.stringify(disconnectsByProcess(procs))}; ` +
+          `the API's status tail lost its stream consumer ${api.proc.logCount(TAIL_LOST)} time(s) and resumed at its position ${api.proc.logCount(TAIL_RESUMED)} time(s)`
         );
       },
     });
