@@ -20,6 +20,8 @@ export default defineConfig({
           // Two cores: files run in parallel, each in its own vhost.
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
+          // Some files spawn bin/warren.js, which runs dist/: built first when stale.
+          globalSetup: ['test/helpers/build-global-setup.ts'],
         },
       },
       {

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/ensure-rabbitmq.sh
+# The tests spawn bin/warren.js and bin/fake-llm.js, which run dist/: build it when missing or stale.
+bash scripts/build.sh
 # The management-UI browser test needs Debian's chromium (installed with apt-get when missing).
 bash scripts/ensure-chromium.sh
 npx tsc -p tsconfig.json --noEmit
