@@ -7,6 +7,7 @@ import { registerDlqCommand } from './dlq-command.ts';
 import { registerPublishCommand } from './publish-command.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTopologyCommand } from './topology-command.ts';
+import { registerInitCommand } from './init-command.ts';
 
 /** Adds one noun's commands (`topology`, `dlq`, ...) to the program. */
 export type RegisterCommandGroup = (program: Command, ctx: CliContext) => void;
@@ -20,6 +21,7 @@ export const COMMAND_GROUPS: readonly RegisterCommandGroup[] = [
   registerDlqCommand,
   registerStartCommand,
   registerPublishCommand,
+  registerInitCommand,
 ];
 
 function packageVersion(): string {
