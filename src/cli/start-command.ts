@@ -172,7 +172,7 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
       const deadlineMs = parseDuration(flags.shutdownDeadline ?? '30s');
       if (deadlineMs === undefined) throw new WarrenError('CLI_BAD_OPTION', `--shutdown-deadline: invalid duration '${flags.shutdownDeadline ?? ''}'`);
       const loaded = ctx.loadTopology(cmd);
-      const logger = createLogger({ name: 'warren', level: ctx.config().logLevel });
+      const logger = createLogger({ name: 'warren', level: ctx.config().logLevel, format: ctx.config().logFormat, color: ctx.color });
       const parts = await startParts(mode, flags, loaded, ctx, logger);
 
       // Stay up until a signal: the first stops gracefully, a second exits at once
