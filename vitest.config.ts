@@ -1,9 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/** consumers/ import the package's public surface (`from 'warren'`): the sources under test, not dist/. */
+const warrenSource = { alias: [{ find: /^warren$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }] };
 
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve: warrenSource,
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'fake-llm/**/*.test.ts', 'consumers/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/**/*.test.ts'],
@@ -11,6 +16,7 @@ export default defineConfig({
         },
       },
       {
+        resolve: warrenSource,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.int.test.ts'],
@@ -25,6 +31,7 @@ export default defineConfig({
         },
       },
       {
+        resolve: warrenSource,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.e2e.test.ts'],

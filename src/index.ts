@@ -7,6 +7,7 @@
  * other public interface.
  */
 export { defineHandler, defineSchema } from './worker/define-handler.ts';
+export { abortableSleep } from './worker/abortable-sleep.ts';
 export type { Job, JobContext, JobHandler, LlmContext, LlmUsage } from './worker/handler-contract.ts';
 export { PermanentJobError, TransientJobError } from './errors/job-errors.ts';
 export { WarrenError, isWarrenError } from './errors/warren-error.ts';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execForm, parseDockerfile } from '../../scripts/dockerfile.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
 // The package as a user gets it: `npm pack` of this checkout, installed from the tarball into a fresh
@@ -13,6 +14,19 @@ import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 const REPO = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+
+/** The image's runtime stage: its ENV, ENTRYPOINT + CMD and HEALTHCHECK, run here from the install folder as if it were /app. */
+const IMAGE = (() => {
+  const stage = parseDockerfile(join(REPO, 'Dockerfile')).at(-1);
+  const arg = (k: string) => stage?.instructions.find((i) => i.keyword === k)?.args ?? '';
+  const env = Object.fromEntries(
+    stage?.instructions.filter((i) => i.keyword === 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1] as string, m[2] as string])) ?? [],
+  );
+  const health = arg('HEALTHCHECK');
+  return { env, command: [...(execForm(arg('ENTRYPOINT')) ?? []), ...(execForm(arg('CMD')) ?? [])], healthcheck: execForm(health.slice(health.indexOf('CMD') + 3).trim()) ?? [] };
+})();
+/** argv of the image's command with `node` as this Node and /app as `dir`. */
+const inFolder = (argv: string[], dir: string) => argv.map((a, i) => (i === 0 && a === 'node' ? process.execPath : a.replace(/^\/app\b/, dir)));
 
 /** The handler the test writes: fails for good while `blocked` exists beside consumers/. */
 const HANDLER = `import { existsSync } from 'node:fs';
@@ -76,14 +90,15 @@ describe('the packed warren package in a fresh project', () => {
     const llmPort = await freePort();
     env = {
       ...process.env,
+      ...Object.fromEntries(Object.entries(IMAGE.env).map(([k, v]) => [k, v.replace(/^\/app\b/, dir)])),
       NO_COLOR: '1',
       WARREN_AMQP_URL: vh.amqpUrl,
       WARREN_MANAGEMENT_URL: vh.managementUrl,
       WARREN_VHOST: vh.vhost,
       WARREN_AUTH: 'none',
-      WARREN_API_PORT: '0',
-      WARREN_METRICS_PORT: '0',
-      WARREN_LOG_FORMAT: 'json',
+      WARREN_API_HOST: '127.0.0.1',
+      WARREN_API_PORT: String(await freePort()),
+      WARREN_METRICS_PORT: String(await freePort()),
       OPENAI_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
       XDG_STATE_HOME: join(dir, '.state'),
     };
@@ -113,9 +128,12 @@ describe('the packed warren package in a fresh project', () => {
     await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dir });
   }, 120_000);
 
-  it('runs warren start all from the project: a job succeeds, another goes to the DLQ and back with warren dlq requeue', async () => {
+  it('runs the image command (warren start all) from the project: healthcheck passes, a job succeeds, another goes to the DLQ and back with warren dlq requeue, SIGTERM exits 0', async () => {
     writeFileSync(join(dir, 'blocked'), '');
-    const child = spawn(process.execPath, [bin(), 'start', 'all', '--shutdown-deadline', '5s'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Exactly the image's command (ENTRYPOINT + CMD), from the folder the tarball was installed into.
+    expect(IMAGE.command).toEqual(['node', 'node_modules/warren/bin/warren.js', 'start', 'all']);
+    const [node, ...argv] = inFolder(IMAGE.command, dir);
+    const child = spawn(node as string, argv, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     warren = child;
     let log = '';
     child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
@@ -131,6 +149,10 @@ describe('the packed warren package in a fresh project', () => {
       });
       child.once('exit', (code) => reject(new Error(`warren exited with ${code}:\n${log}`)));
     });
+
+    // The image's HEALTHCHECK passes against it.
+    const [hcNode, ...hcArgv] = inFolder(IMAGE.healthcheck, dir);
+    await run(hcNode as string, hcArgv, { cwd: dir, env, timeout: 10_000 });
 
     const submit = async (text: string) => {
       const res = await fetch(`${api}/v1/jobs/summarize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
@@ -169,5 +191,7 @@ describe('the packed warren package in a fresh project', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
+    // And the health check now fails: nothing answers.
+    await expect(run(hcNode as string, hcArgv, { cwd: dir, env, timeout: 10_000 })).rejects.toThrow();
   }, 120_000);
 });
