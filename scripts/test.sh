@@ -12,6 +12,8 @@ bash scripts/ensure-rabbitmq.sh
 bash scripts/build.sh
 # The management-UI browser test needs Debian's chromium (installed with apt-get when missing).
 bash scripts/ensure-chromium.sh
+# promtool checks the Prometheus alert rules (deploy/prometheus/alerts.yml).
+bash scripts/ensure-promtool.sh
 npx tsc -p tsconfig.json --noEmit
 # Layer rules (.dependency-cruiser.cjs): api, worker and dlq never import each other; lower layers never import up.
 npm run --silent lint:layers
