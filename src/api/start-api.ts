@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -61,6 +62,8 @@ export interface StartApiOptions {
   exchangePublisherChannels?: number;
   /** Limits; each one given here wins over its environment variable (WARREN_API_*, src/config/env-settings.ts), which wins over DEFAULT_API_LIMITS. */
   limits?: Partial<ApiLimits>;
+  /** OpenTelemetry tracer: accept and publish spans of POST /v1/jobs/{route}. @default none (tracing off) */
+  tracer?: Tracer;
   /** Keep-alive, headers and request timers of the HTTP server. @default from config (WARREN_API_KEEP_ALIVE_TIMEOUT ...) */
   timeouts?: ServerTimeouts;
   /** Serve /openapi.json and /docs without a key. @default config.apiPublicDocs (WARREN_API_PUBLIC_DOCS) */
@@ -225,6 +228,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       payloadSchemas,
       limits,
       shutdown: shutdown.signal,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     },
     { publicDocs: options.publicDocs ?? config.apiPublicDocs },
   );

@@ -317,6 +317,14 @@ export const ENV_SETTINGS = {
     usedBy: '`warren start`',
     doc: 'time a client has to send a whole request, body included (0: no limit); long `?wait` and SSE answers are not cut by it',
   }),
+  otlpEndpoint: setting({
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    type: 'URL',
+    schema: text,
+    defaultText: 'none (tracing off)',
+    usedBy: '`warren start`',
+    doc: 'OTLP/HTTP collector base URL (spans go to `<url>/v1/traces`): traces accept, publish, consume, LLM call and settle of each job (docs/packaging.md)',
+  }),
 } as const;
 
 /** The names of {@link ENV_SETTINGS}. */
