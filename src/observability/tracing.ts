@@ -41,7 +41,13 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
     processor = new SimpleSpanProcessor(options.exporter);
   } else {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${(options.endpoint as string).replace(/\/$/, '')}/v1/traces` }));
+    // A job makes 3-5 spans: a queue of 16k holds a few seconds of a busy worker while an export is in flight
+    // (the SDK's 2,048 drops spans at a few hundred jobs/s); bounded all the same, the SDK drops beyond it.
+    processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${(options.endpoint as string).replace(/\/$/, '')}/v1/traces` }), {
+      maxQueueSize: 16_384,
+      maxExportBatchSize: 1_024,
+      scheduledDelayMillis: 1_000,
+    });
   }
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'warren' }),
