@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { INIT_FILES } from '../src/cli/init-templates.ts';
 import { ENV_SETTINGS } from '../src/config/env-settings.ts';
 import { execForm, parseDockerfile, type DockerStage } from './dockerfile.ts';
 
@@ -82,6 +84,26 @@ describe('Dockerfile', () => {
       expect(s.volumes, name).toContain('./topology.yaml:/app/topology.yaml:ro');
       expect(s.volumes, name).toContain('./consumers:/app/consumers:ro');
       if (s.entrypoint) expect(existsSync(resolve(ROOT, s.entrypoint[1]!.replace('node_modules/warren/', ''))), `${name} entrypoint`).toBe(true);
+    }
+  });
+
+  it('the Dockerfile `warren init` writes for a user project: multi-stage, non-root, health check, exec-form start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-init-dockerfile-'));
+    try {
+      const file = join(dir, 'Dockerfile');
+      writeFileSync(file, INIT_FILES.find((f) => f.path === 'Dockerfile')?.content ?? '');
+      const user = parseDockerfile(file);
+      const last = user.at(-1) as DockerStage;
+      expect(user.length).toBeGreaterThanOrEqual(2);
+      expect(last.instructions.find((i) => i.keyword === 'USER')?.args).toBe('node');
+      const hc = last.instructions.find((i) => i.keyword === 'HEALTHCHECK')?.args ?? '';
+      expect(execForm(hc.slice(hc.indexOf('CMD') + 3).trim())).toEqual(['node', 'node_modules/warren/bin/healthcheck.js']);
+      expect(execForm(last.instructions.find((i) => i.keyword === 'CMD')?.args ?? '')).toEqual(['node', 'node_modules/warren/bin/warren.js', 'start', 'all']);
+      // The scaffold copies what `warren init` writes (topology.yaml, consumers/), nothing it doesn't.
+      const copied = last.instructions.filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+      for (const src of copied.filter((c) => c !== 'package.json')) expect(INIT_FILES.some((f) => f.path === src || f.path.startsWith(`${src}/`)), src).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

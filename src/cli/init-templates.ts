@@ -136,15 +136,16 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20-slim
-ENV NODE_ENV=production WARREN_API_HOST=0.0.0.0 WARREN_METRICS_HOST=0.0.0.0
+ENV NODE_ENV=production WARREN_API_HOST=0.0.0.0 WARREN_API_PORT=8080 WARREN_METRICS_HOST=0.0.0.0 WARREN_METRICS_PORT=9464
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json topology.yaml ./
 COPY consumers ./consumers
 USER node
 EXPOSE 8080 9464
-HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \\
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.WARREN_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s \\
+  CMD ["node", "node_modules/warren/bin/healthcheck.js"]
+STOPSIGNAL SIGTERM
 # exec form: node is PID 1 and gets SIGTERM itself; warren drains within its shutdown deadline.
 CMD ["node", "node_modules/warren/bin/warren.js", "start", "all"]
 `;
