@@ -76,13 +76,16 @@ describe('Dockerfile', () => {
     expect(all(final, 'ENV').map((e) => e.args).join(' ')).toContain('WARREN_TOPOLOGY=/app/topology.yaml');
   });
 
-  it('docker-compose.yml runs the image with the checkout topology and handlers mounted where the image reads them', () => {
-    const compose = parse(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { volumes?: string[]; entrypoint?: string[]; build?: string }> };
-    const built = Object.entries(compose.services).filter(([, s]) => s.build === '.');
+  it.each([
+    ['docker-compose.yml', '.', './'],
+    ['deploy/cluster/docker-compose.cluster.yml', '../..', '../../'],
+  ])('%s runs the image with the checkout topology and handlers mounted where the image reads them', (file, context, up) => {
+    const compose = parse(readFileSync(resolve(ROOT, file), 'utf8'), { merge: true }) as { services: Record<string, { volumes?: string[]; entrypoint?: string[]; build?: string }> };
+    const built = Object.entries(compose.services).filter(([, s]) => s.build === context);
     expect(built.length).toBeGreaterThan(0);
     for (const [name, s] of built) {
-      expect(s.volumes, name).toContain('./topology.yaml:/app/topology.yaml:ro');
-      expect(s.volumes, name).toContain('./consumers:/app/consumers:ro');
+      expect(s.volumes, name).toContain(`${up}topology.yaml:/app/topology.yaml:ro`);
+      expect(s.volumes, name).toContain(`${up}consumers:/app/consumers:ro`);
       if (s.entrypoint) expect(existsSync(resolve(ROOT, s.entrypoint[1]!.replace('node_modules/warren/', ''))), `${name} entrypoint`).toBe(true);
     }
   });
