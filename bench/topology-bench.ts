@@ -32,7 +32,7 @@ export interface TopologyBenchResult {
   planAppliedMs: number;
   /** `topology apply` with nothing to do (in process). */
   noopApplyMs: number;
-  /** `node bin/warren.js topology plan` as a user runs it: process start, tsx, load, read, plan. */
+  /** `node bin/warren.js topology plan` as a user runs it: process start, loading dist/, read, plan. */
   planProcessMs: number;
   targets: { planMs: number; noopApplyMs: number };
   pass: boolean;

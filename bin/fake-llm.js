@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Standalone fake OpenAI-compatible server for tests and demos (`bin/fake-llm.js --help`).
-// tsx compiles the TypeScript source on the fly, as for bin/warren.js.
-import { register } from 'tsx/esm/api';
+// Runs the compiled JavaScript in dist/, as bin/warren.js does (`npm run build`).
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../fake-llm/run-fake-llm.ts');
+const entry = new URL('../dist/fake-llm/run-fake-llm.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('fake-llm: dist/ is missing; run `npm run build` in the warren checkout first\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 await main(process.argv.slice(2), process.env);

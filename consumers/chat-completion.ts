@@ -1,6 +1,5 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { ChatCompletionPayload } from '../src/jobs/payload-schemas.ts';
-import type { JobHandler } from '../src/worker/handler-contract.ts';
+import type { ChatCompletionPayload, JobHandler } from 'warren';
 
 /** What a chat-completion job returns (published to the results exchange and in the `succeeded` event). */
 export interface ChatCompletionResult {

@@ -1,7 +1,4 @@
-import { PermanentJobError, TransientJobError } from '../src/errors/index.ts';
-import type { TaskPayload } from '../src/jobs/payload-schemas.ts';
-import type { JobHandler } from '../src/worker/handler-contract.ts';
-import { abortableSleep } from '../src/worker/abortable-sleep.ts';
+import { abortableSleep, PermanentJobError, TransientJobError, type JobHandler, type TaskPayload } from 'warren';
 
 /** What the echo task returns. */
 export interface EchoResult {

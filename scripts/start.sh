@@ -13,6 +13,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+# bin/warren.js runs the compiled dist/: build it when missing or older than the sources.
+bash scripts/build.sh
+
 bash scripts/ensure-rabbitmq.sh
 
 # The docker-compose broker has no guest login from the host (RabbitMQ lets guest in from localhost

@@ -8,8 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/ensure-rabbitmq.sh
+# The tests spawn bin/warren.js and bin/fake-llm.js, which run dist/: build it when missing or stale.
+bash scripts/build.sh
 # The management-UI browser test needs Debian's chromium (installed with apt-get when missing).
 bash scripts/ensure-chromium.sh
+# promtool checks the Prometheus alert rules (deploy/prometheus/alerts.yml).
+bash scripts/ensure-promtool.sh
 npx tsc -p tsconfig.json --noEmit
 # Layer rules (.dependency-cruiser.cjs): api, worker and dlq never import each other; lower layers never import up.
 npm run --silent lint:layers

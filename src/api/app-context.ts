@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { ENV_SETTINGS } from '../config/env-settings.ts';
 import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
@@ -99,6 +100,8 @@ export interface ApiDeps {
   limits?: Partial<ApiLimits>;
   /** Aborted on shutdown: ends SSE streams and `?wait=` waits. */
   shutdown?: AbortSignal;
+  /** OpenTelemetry tracer (OTEL_EXPORTER_OTLP_ENDPOINT): POST /v1/jobs/{route} records accept and publish spans. Off when absent. */
+  tracer?: Tracer;
   /** Dead-letter operations behind /v1/dlq (admin scope); the endpoints are mounted only when given. */
   dlq?: DlqOperations;
 }

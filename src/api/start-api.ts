@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -18,6 +19,7 @@ import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
 import { apiLimitsFromConfig, checkApiLimits } from './api-limits-env.ts';
+import { serverTimeoutOptions, serverTimeoutsFromConfig, type ServerTimeouts } from './http/server-timeouts.ts';
 import { DEFAULT_API_LIMITS, type ApiLimits } from './app-context.ts';
 import { loadAuthConfig, parseApiKeysEnv, type AuthConfig } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
@@ -60,6 +62,10 @@ export interface StartApiOptions {
   exchangePublisherChannels?: number;
   /** Limits; each one given here wins over its environment variable (WARREN_API_*, src/config/env-settings.ts), which wins over DEFAULT_API_LIMITS. */
   limits?: Partial<ApiLimits>;
+  /** OpenTelemetry tracer: accept and publish spans of POST /v1/jobs/{route}. @default none (tracing off) */
+  tracer?: Tracer;
+  /** Keep-alive, headers and request timers of the HTTP server. @default from config (WARREN_API_KEEP_ALIVE_TIMEOUT ...) */
+  timeouts?: ServerTimeouts;
   /** Serve /openapi.json and /docs without a key. @default config.apiPublicDocs (WARREN_API_PUBLIC_DOCS) */
   publicDocs?: boolean;
   /** Collect Node process metrics. @default true */
@@ -106,7 +112,7 @@ async function resolveTopology(options: StartApiOptions, config: WarrenConfig): 
  */
 export async function startApi(options: StartApiOptions = {}): Promise<RunningApi> {
   const config = options.config ?? defaultConfig();
-  const logger = (options.logger ?? createLogger({ name: 'warren', level: config.logLevel })).child({ component: 'api' });
+  const logger = (options.logger ?? createLogger({ name: 'warren', level: config.logLevel, format: config.logFormat })).child({ component: 'api' });
   const { topology, consumersDir } = await resolveTopology(options, config);
   const auth: AuthConfig =
     typeof options.apiKeys === 'string' ? { mode: 'keys', keys: parseApiKeysEnv(options.apiKeys) } : (options.apiKeys ?? loadAuthConfig(config));
@@ -119,6 +125,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const limits: Partial<ApiLimits> = { ...apiLimitsFromConfig(config), ...options.limits };
   // Before connecting: contradictory limits fail the start without leaving a connection behind.
   checkApiLimits({ ...DEFAULT_API_LIMITS, ...limits });
+  const timeouts = options.timeouts ?? serverTimeoutsFromConfig(config);
   const payloadSchemas = options.payloadSchemas ?? (consumersDir !== undefined ? await loadPayloadSchemas(topology, consumersDir) : BUILTIN_PAYLOAD_SCHEMAS);
   const unsignedBefore = config.eventUnsignedBefore;
 
@@ -221,12 +228,13 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       payloadSchemas,
       limits,
       shutdown: shutdown.signal,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     },
     { publicDocs: options.publicDocs ?? config.apiPublicDocs },
   );
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: serverTimeoutOptions(timeouts) }, () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'EADDRINUSE'

@@ -7,6 +7,7 @@ import { registerDlqCommand } from './dlq-command.ts';
 import { registerPublishCommand } from './publish-command.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTopologyCommand } from './topology-command.ts';
+import { registerInitCommand } from './init-command.ts';
 
 /** Adds one noun's commands (`topology`, `dlq`, ...) to the program. */
 export type RegisterCommandGroup = (program: Command, ctx: CliContext) => void;
@@ -20,15 +21,20 @@ export const COMMAND_GROUPS: readonly RegisterCommandGroup[] = [
   registerDlqCommand,
   registerStartCommand,
   registerPublishCommand,
+  registerInitCommand,
 ];
 
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  // src/cli/ in a checkout, dist/src/cli/ in the built package: the nearest warren package.json up the tree.
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'warren') return pkg.version ?? '0.0.0';
+    } catch {
+      // not here; try one level up
+    }
   }
+  return '0.0.0';
 }
 
 /**

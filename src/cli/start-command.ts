@@ -9,6 +9,7 @@ import { createDlqRequests } from '../dlq/dlq-requests.ts';
 import { createDlqService } from '../dlq/dlq-service.ts';
 import { WarrenError } from '../errors/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import { createTracing } from '../observability/tracing.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
 import type { CliContext } from './cli-context.ts';
 
@@ -100,6 +101,13 @@ async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopo
   const parts: Part[] = [];
   const config = ctx.config();
   try {
+    // Tracing only with OTEL_EXPORTER_OTLP_ENDPOINT; stopped last, so the workers' and API's final spans are flushed.
+    const tracing = await createTracing({ endpoint: config.otlpEndpoint, serviceName: `warren-${mode}` });
+    const tracer = tracing.tracer;
+    if (tracer !== undefined) {
+      parts.push({ name: 'tracing', close: () => tracing.shutdown() });
+      logger.info({ endpoint: config.otlpEndpoint }, 'tracing: exporting spans over OTLP/HTTP');
+    }
     if (mode !== 'api' && flags.fakeLlm !== false) {
       for (const ep of fakeLlmEndpoints(loaded, config.openAiApiKey)) {
         if (await portIsOpen(ep.host, ep.port)) continue;
@@ -116,7 +124,7 @@ async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopo
     }
     if (mode !== 'worker') {
       const { startApi } = await import('../api/start-api.ts');
-      const api = await startApi(apiStartOptions(config, flags, loaded, logger));
+      const api = await startApi({ ...apiStartOptions(config, flags, loaded, logger), ...(tracer === undefined ? {} : { tracer }) });
       parts.push({ name: 'api', close: () => api.close() });
     }
     if (mode !== 'api') {
@@ -130,6 +138,7 @@ async function startParts(mode: StartMode, flags: StartFlags, loaded: LoadedTopo
         metricsHost: config.metricsHost,
         ...(consumers === undefined ? {} : { consumers }),
         ...(metricsPort === undefined ? {} : { metricsPort }),
+        ...(tracer === undefined ? {} : { tracer }),
       });
       logger.info({ consumers: worker.consumers, metrics: worker.metricsUrl }, 'workers consuming');
       parts.push({ name: 'worker', close: (deadlineMs) => worker.close(deadlineMs) });
@@ -172,7 +181,7 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
       const deadlineMs = parseDuration(flags.shutdownDeadline ?? '30s');
       if (deadlineMs === undefined) throw new WarrenError('CLI_BAD_OPTION', `--shutdown-deadline: invalid duration '${flags.shutdownDeadline ?? ''}'`);
       const loaded = ctx.loadTopology(cmd);
-      const logger = createLogger({ name: 'warren', level: ctx.config().logLevel });
+      const logger = createLogger({ name: 'warren', level: ctx.config().logLevel, format: ctx.config().logFormat, color: ctx.color });
       const parts = await startParts(mode, flags, loaded, ctx, logger);
 
       // Stay up until a signal: the first stops gracefully, a second exits at once

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSizeSchema } from './duration.ts';
+import { byteSizeSchema, parseDuration } from './duration.ts';
 
 /**
  * One environment variable warren reads: how its text is parsed, its default,
@@ -68,6 +68,16 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(values, { error: `must be one of ${values.join(', ')}` }));
 }
+
+/** A duration: `65s`, `2m`, `500ms` or a number of milliseconds. */
+const durationText = z.string().transform((value, ctx) => {
+  const ms = parseDuration(/^\d+$/.test(value) ? Number(value) : value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 65s, 2m or 500ms' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -271,6 +281,49 @@ export const ENV_SETTINGS = {
     default: 200,
     usedBy: '`warren start`',
     doc: 'latency of each completion of the built-in fake LLM',
+  }),
+  logFormat: setting({
+    env: 'WARREN_LOG_FORMAT',
+    type: 'auto \\| json \\| pretty',
+    schema: oneOf(['auto', 'json', 'pretty'] as const),
+    default: 'auto',
+    usedBy: '`warren start`',
+    doc: 'log lines: `json` (one object per line, for machines), `pretty` (coloured, for people); `auto`: pretty on a terminal, else JSON',
+  }),
+  apiKeepAliveTimeout: setting({
+    env: 'WARREN_API_KEEP_ALIVE_TIMEOUT',
+    type: 'duration',
+    schema: durationText,
+    default: 65_000,
+    defaultText: '`65s`',
+    usedBy: '`warren start`',
+    doc: "how long the API keeps an idle keep-alive connection open; keep it above your load balancer's idle timeout (AWS ALB: 60 s) so the balancer, not warren, closes idle connections",
+  }),
+  apiHeadersTimeout: setting({
+    env: 'WARREN_API_HEADERS_TIMEOUT',
+    type: 'duration',
+    schema: durationText,
+    default: 66_000,
+    defaultText: '`66s`',
+    usedBy: '`warren start`',
+    doc: 'time a client has to send a request\'s headers (408 after); must exceed WARREN_API_KEEP_ALIVE_TIMEOUT (Node closes on this timer too)',
+  }),
+  apiRequestTimeout: setting({
+    env: 'WARREN_API_REQUEST_TIMEOUT',
+    type: 'duration',
+    schema: durationText,
+    default: 300_000,
+    defaultText: '`5m`',
+    usedBy: '`warren start`',
+    doc: 'time a client has to send a whole request, body included (0: no limit); long `?wait` and SSE answers are not cut by it',
+  }),
+  otlpEndpoint: setting({
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    type: 'URL',
+    schema: text,
+    defaultText: 'none (tracing off)',
+    usedBy: '`warren start`',
+    doc: 'OTLP/HTTP collector base URL (spans go to `<url>/v1/traces`): traces accept, publish, consume, LLM call and settle of each job (docs/packaging.md)',
   }),
 } as const;
 

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import { WarrenError } from '../errors/index.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import { findConsumerModule } from './find-consumer-module.ts';
+import { importConsumerModule } from './import-consumer-module.ts';
 
 /**
  * The payload schemas every route of the topology names: the built-in ones,
@@ -19,7 +19,7 @@ export async function loadPayloadSchemas(topology: Pick<Topology, 'routes'>, con
     if (name in schemas) continue;
     const file = findConsumerModule(join(consumersDir, 'schemas'), name);
     if (!file) throw new WarrenError('SCHEMA_NOT_FOUND', `payload schema '${name}' is neither built in (${Object.keys(BUILTIN_PAYLOAD_SCHEMAS).join(', ')}) nor in ${join(consumersDir, 'schemas', name)}.ts`);
-    const mod = (await import(pathToFileURL(file).href)) as { default?: unknown; schema?: unknown };
+    const mod = (await importConsumerModule(file)) as { default?: unknown; schema?: unknown };
     const schema = (mod.default ?? mod.schema) as z.ZodType | undefined;
     if (!schema || typeof (schema as { safeParse?: unknown }).safeParse !== 'function') {
       throw new WarrenError('SCHEMA_INVALID', `${file} must export a zod schema as default`);

@@ -1,2 +1,3 @@
 export * from './logger.ts';
 export * from './fast-metrics.ts';
+export * from './tracing.ts';

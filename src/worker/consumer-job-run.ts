@@ -1,8 +1,11 @@
+import type { Span, Tracer } from '@opentelemetry/api';
+import { HEADERS } from '../jobs/headers.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
+import { contextFromTraceparent, endSpan, SpanKind, startChildSpan } from '../observability/tracing.ts';
 import type { RateLimiter } from '../llm/rate-limiter.ts';
 import type { ConsumerSettle } from './consumer-settle.ts';
 import type { Delivery } from './delivery.ts';
-import type { JobHandler } from './handler-contract.ts';
+import type { JobHandler, LlmUsage } from './handler-contract.ts';
 import { createJobAndContext, jobIdOf, type JobScope } from './job-context.ts';
 import { createJobControl } from './job-control.ts';
 import type { BudgetGrant } from './llm-context.ts';
@@ -49,6 +52,19 @@ export interface JobRun {
   stopSweep(): void;
 }
 
+/** The consume span of one attempt: a child of the publish span the message's `traceparent` names. */
+function startConsumeSpan(tracer: Tracer, d: Delivery, queue: string): Span {
+  const tp = d.msg.properties.headers?.[HEADERS.traceparent];
+  return startChildSpan(tracer, `consume ${d.route ?? queue}`, SpanKind.CONSUMER, contextFromTraceparent(typeof tp === 'string' ? tp : undefined), {
+    'messaging.system': 'rabbitmq',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': queue,
+    'messaging.message.id': jobIdOf(d),
+    'warren.route': d.route ?? '',
+    'warren.attempt': d.attempt,
+  });
+}
+
 /** Creates the job run of one consumer. */
 export function createJobRun(deps: JobRunDeps): JobRun {
   const { scope, timeoutMs, limiter, metrics, runningEvents, runningEventAfterMs, settle } = deps;
@@ -64,7 +80,8 @@ export function createJobRun(deps: JobRunDeps): JobRun {
     // consumer's sweep (no timer per job; precise to a sweep period).
     const started = performance.now();
     d.deadline = started + timeoutMs;
-    const { job, ctx } = createJobAndContext(scope, d, control, grant);
+    const span = scope.tracer === undefined ? undefined : startConsumeSpan(scope.tracer, d, scope.queue);
+    const { job, ctx } = createJobAndContext(scope, d, control, grant, span);
     if (runningEvents) {
       if (runningEventAfterMs === 0) announce(d);
       else d.startedAt = started;
@@ -87,8 +104,21 @@ export function createJobRun(deps: JobRunDeps): JobRun {
     d.state = 'settling';
     deps.handlerDone();
     const seconds = (performance.now() - started) / 1000;
+    if (span !== undefined) return settleTraced(span, d, failed, result, error, seconds, timedOut, llm?.usage());
     if (failed) await settle.failed(d, error, seconds, timedOut);
     else await settle.succeeded(d, result, llm?.usage(), seconds);
+  }
+
+  /** Tracing on: the settle step in a span of its own, then the consume span ends with the job's outcome. */
+  async function settleTraced(span: Span, d: Delivery, failed: boolean, result: unknown, error: unknown, seconds: number, timedOut: boolean, usage: LlmUsage | undefined): Promise<void> {
+    const settleSpan = startChildSpan(scope.tracer as Tracer, 'settle', SpanKind.INTERNAL, span, { 'warren.outcome': failed ? 'failed' : 'succeeded' });
+    try {
+      if (failed) await settle.failed(d, error, seconds, timedOut);
+      else await settle.succeeded(d, result, usage, seconds);
+    } finally {
+      endSpan(settleSpan);
+      endSpan(span, failed ? error : undefined);
+    }
   }
 
   function announce(d: Delivery): void {

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import type { BrokerConnection } from '../broker/broker-connection.ts';
 import type { ConsumerConfig } from '../config/topology-schema.ts';
@@ -43,6 +44,8 @@ export interface ConsumerRuntimeDeps {
    * outcome, which saves a stream write per job. @default 250
    */
   runningEventAfterMs?: number;
+  /** Records consume, LLM call and settle spans when given (tracing on). */
+  tracer?: Tracer;
 }
 
 /** What {@link ConsumerRuntime.stop} did. */
@@ -82,7 +85,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   const queue = consumer.queue;
   const concurrency = Math.min(consumer.concurrency ?? consumer.prefetch, consumer.prefetch);
   const logger = deps.logger.child({ consumer: name, queue });
-  const scope: JobScope = { consumer: name, queue, logger, routes: deps.routes, provider: consumer.provider, llmClient: deps.llmClient, model: consumer.model, limiter, metrics };
+  const scope: JobScope = { consumer: name, queue, logger, routes: deps.routes, provider: consumer.provider, llmClient: deps.llmClient, model: consumer.model, limiter, metrics, tracer: deps.tracer };
   let stopping = false;
 
   const inFlight = createInFlight({ consumer: name, metrics });

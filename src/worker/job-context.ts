@@ -1,3 +1,4 @@
+import type { Span, Tracer } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import type { RateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -23,6 +24,8 @@ export interface JobScope {
   model: string | undefined;
   limiter: RateLimiter;
   metrics: WorkerMetrics;
+  /** Tracing on: each job records spans (consumer-job-run.ts, llm-context.ts). */
+  tracer: Tracer | undefined;
 }
 
 /**
@@ -43,8 +46,9 @@ export class LazyJobContext implements JobContext {
   readonly #control: JobControl;
   readonly #grant: BudgetGrant | undefined;
   readonly #headers: AmqpHeaders;
+  readonly #trace: Span | undefined;
 
-  constructor(scope: JobScope, jobId: string, d: Delivery, headers: AmqpHeaders, control: JobControl, grant: BudgetGrant | undefined) {
+  constructor(scope: JobScope, jobId: string, d: Delivery, headers: AmqpHeaders, control: JobControl, grant: BudgetGrant | undefined, trace: Span | undefined) {
     this.jobId = jobId;
     this.attempt = d.attempt;
     this.redelivered = d.msg.fields.redelivered;
@@ -55,6 +59,7 @@ export class LazyJobContext implements JobContext {
     this.#control = control;
     this.#grant = grant;
     this.#headers = headers;
+    this.#trace = trace;
   }
 
   get logger(): Logger {
@@ -68,7 +73,7 @@ export class LazyJobContext implements JobContext {
 
   get llm(): LlmContext {
     const s = this.#scope;
-    this.#llm ??= createLlmContext({ provider: s.provider, client: s.llmClient, model: s.model, limiter: s.limiter, metrics: s.metrics, signal: this.#control.signal, grant: this.#grant });
+    this.#llm ??= createLlmContext({ provider: s.provider, client: s.llmClient, model: s.model, limiter: s.limiter, metrics: s.metrics, signal: this.#control.signal, grant: this.#grant, tracer: s.tracer, traceParent: this.#trace });
     return this.#llm;
   }
 
@@ -88,7 +93,7 @@ export function jobIdOf(d: Delivery): string {
 }
 
 /** Builds the job and its context for a handler call. */
-export function createJobAndContext(scope: JobScope, d: Delivery, control: JobControl, grant: BudgetGrant | undefined): { job: Job; ctx: LazyJobContext } {
+export function createJobAndContext(scope: JobScope, d: Delivery, control: JobControl, grant: BudgetGrant | undefined, trace?: Span): { job: Job; ctx: LazyJobContext } {
   const headers = (d.msg.properties.headers ?? {}) as AmqpHeaders;
   const id = jobIdOf(d);
   const job: Job = {
@@ -100,5 +105,5 @@ export function createJobAndContext(scope: JobScope, d: Delivery, control: JobCo
     redelivered: d.msg.fields.redelivered,
     headers,
   };
-  return { job, ctx: new LazyJobContext(scope, id, d, headers, control, grant) };
+  return { job, ctx: new LazyJobContext(scope, id, d, headers, control, grant, trace) };
 }

@@ -1,7 +1,9 @@
+import { ROOT_CONTEXT, type Span, type Tracer } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { PermanentJobError } from '../errors/index.ts';
+import { endSpan, SpanKind, startChildSpan } from '../observability/tracing.ts';
 import { ContentFilterError } from '../llm/content-filter-error.ts';
 import { parseRetryAfter } from '../llm/classify-llm-error.ts';
 import { estimateChatTokens } from '../llm/estimate-tokens.ts';
@@ -29,6 +31,9 @@ export interface LlmContextDeps {
   grant: BudgetGrant | undefined;
   /** Pause after a 429 that names no Retry-After. @default 1000 */
   defaultBlockMs?: number;
+  /** Tracing on: each call records a client span under `traceParent` (the job's consume span). */
+  tracer?: Tracer | undefined;
+  traceParent?: Span | undefined;
 }
 
 /** A job's LLM context plus what the runtime reads back afterwards. */
@@ -86,6 +91,8 @@ export function createLlmContext(deps: LlmContextDeps): JobLlmContext {
       }
       const started = performance.now();
       let status = 0;
+      const span = deps.tracer === undefined ? undefined : startChildSpan(deps.tracer, `chat ${model}`, SpanKind.CLIENT, deps.traceParent ?? ROOT_CONTEXT, { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': model, 'warren.provider': provider });
+      let failure: unknown;
       try {
         const res = await client.chat.completions.create({ ...params, model, stream: false }, { signal: deps.signal });
         status = 200;
@@ -112,9 +119,15 @@ export function createLlmContext(deps: LlmContextDeps): JobLlmContext {
         // Anything but a 429 says the window is open again (a 429 re-armed the block above).
         if (status !== 429) deps.limiter.settle(keys, true);
         else deps.limiter.settle(keys.slice(0, -1), true);
+        failure = err;
         throw err;
       } finally {
         deps.metrics.llmLatency.observe({ provider, model, status: String(status) }, (performance.now() - started) / 1000);
+        if (span !== undefined) {
+          span.setAttribute('http.response.status_code', status);
+          if (usage !== undefined) span.setAttributes({ 'gen_ai.usage.input_tokens': usage.promptTokens, 'gen_ai.usage.output_tokens': usage.completionTokens });
+          endSpan(span, failure);
+        }
       }
     },
   };

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { findConsumerModule } from '../consumer-modules/find-consumer-module.ts';
+import { findConsumerModule, importConsumerModule } from '../consumer-modules/index.ts';
 import { WarrenError } from '../errors/index.ts';
 import type { HandlerModule, JobHandler } from './handler-contract.ts';
 
@@ -10,7 +9,7 @@ export async function loadHandler(consumersDir: string, name: string): Promise<J
   if (!file) throw new WarrenError('HANDLER_NOT_FOUND', `handler '${name}' not found: expected ${join(consumersDir, name)}.ts (or .js)`);
   let mod: HandlerModule;
   try {
-    mod = (await import(pathToFileURL(file).href)) as HandlerModule;
+    mod = (await importConsumerModule(file)) as HandlerModule;
   } catch (err) {
     throw new WarrenError('HANDLER_LOAD_FAILED', `handler '${name}' (${file}) failed to load: ${(err as Error).message}`, { cause: err });
   }

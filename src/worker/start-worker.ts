@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { createBrokerConnection, type BrokerConnection } from '../broker/broker-connection.ts';
 import { createConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { createManagementClient } from '../broker/management-client.ts';
@@ -32,6 +33,8 @@ export interface StartWorkerOptions {
   /** Consumer names to run in this process. @default every consumer in the topology */
   consumers?: readonly string[];
   logger: Logger;
+  /** OpenTelemetry tracer (OTEL_EXPORTER_OTLP_ENDPOINT): consume, LLM call and settle spans per job. Off when absent. */
+  tracer?: Tracer;
   /** Serve Prometheus metrics on this port (0: any free port). @default no metrics server */
   metricsPort?: number;
   /** Interface of the metrics server. @default 0.0.0.0 */
@@ -188,6 +191,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       logger,
       ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
       ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     });
     runtimes.push(runtime);
   }

@@ -20,7 +20,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Scenarios measure timing and spawn several processes each: one file at a time on two cores.
           fileParallelism: false,
-          globalSetup: ['test/chaos/helpers/report-global-setup.ts'],
+          globalSetup: ['test/helpers/build-global-setup.ts', 'test/chaos/helpers/report-global-setup.ts'],
         },
       },
       {
@@ -32,7 +32,7 @@ export default defineConfig({
           testTimeout: 240_000,
           hookTimeout: 240_000,
           fileParallelism: false,
-          globalSetup: ['test/chaos/helpers/report-global-setup.ts', 'test/chaos/helpers/cluster-global-setup.ts'],
+          globalSetup: ['test/helpers/build-global-setup.ts', 'test/chaos/helpers/report-global-setup.ts', 'test/chaos/helpers/cluster-global-setup.ts'],
         },
       },
     ],

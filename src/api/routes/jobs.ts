@@ -8,6 +8,7 @@ import { mayReadJob } from '../auth/authenticator.ts';
 import { withBodyLimit } from '../http/body-limit.ts';
 import { readJsonBodyWithText } from '../http/json-body.ts';
 import { requestMeta } from '../http/request-meta.ts';
+import { startPublishTrace } from '../jobs/job-trace.ts';
 import { parseWait } from '../http/wait-param.ts';
 import { idempotentJobId, parseIdempotencyKey } from '../jobs/idempotency.ts';
 import { isCursor, listFromRecords, type ListQuery } from '../status/job-listing.ts';
@@ -77,12 +78,23 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const readable = () => mayReadJob(principal, deps.index.ownerOf(id));
 
     // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
-    const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), text);
+    const meta = requestMeta(c, id, key !== undefined);
+    const trace = deps.tracer === undefined ? undefined : startPublishTrace(deps.tracer, header(c, 'traceparent'), route.name, id);
+    if (trace !== undefined) meta.traceparent = trace.traceparent;
+    let job;
+    try {
+      job = submitter.prepareRouteJob(route, body, meta, text);
+    } catch (err) {
+      trace?.end(err);
+      throw err;
+    }
+    const publish = trace === undefined ? () => submitter.publish(job) : () => submitter.publish(job).then(() => trace.end(), (err: unknown) => { trace.end(err); throw err; });
     if (key === undefined) {
-      await submitter.publish(job);
+      await publish();
     } else {
-      const outcome = await guard.run(id, route.publishTimeoutMs, () => submitter.publish(job));
+      const outcome = await guard.run(id, route.publishTimeoutMs, publish);
       if (outcome.replayed) {
+        trace?.end();
         c.header('idempotent-replayed', 'true');
         deps.metrics.publish(route.name, 'duplicate');
         return c.json({ id, route: route.name, status: (readable() ? outcome.view?.status : undefined) ?? 'queued' }, 202);
