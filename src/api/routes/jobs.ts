@@ -77,7 +77,10 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const readable = () => mayReadJob(principal, deps.index.ownerOf(id));
 
     // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
-    const job = submitter.prepareRouteJob(route, body, requestMeta(c, id, key !== undefined), text);
+    const meta = requestMeta(c, id, key !== undefined);
+    // An ordered route keyed by a request header (docs/ordered-routes.md).
+    if (route.ordering?.source.kind === 'header') meta.orderHeader = header(c, route.ordering.source.name);
+    const job = submitter.prepareRouteJob(route, body, meta, text);
     if (key === undefined) {
       await submitter.publish(job);
     } else {
