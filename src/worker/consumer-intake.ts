@@ -9,6 +9,7 @@ import { createDelivery, type ChannelSession } from './delivery.ts';
 import { readAttempt, readRoute, type AmqpHeaders } from '../jobs/job-headers.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import type { OrderedLanes } from './ordered-lanes.ts';
 
 /** Collaborators of {@link createConsumerIntake}. */
 export interface ConsumerIntakeDeps {
@@ -28,6 +29,8 @@ export interface ConsumerIntakeDeps {
   settle: ConsumerSettle;
   /** True once the consumer is shutting down: deliveries still arriving go straight back. */
   stopping(): boolean;
+  /** Ordered consumers: each delivery waits for the earlier ones of its key (ordered-lanes.ts). */
+  lanes?: OrderedLanes | undefined;
 }
 
 /**
@@ -61,7 +64,8 @@ export function createConsumerIntake(deps: ConsumerIntakeDeps): ConsumerIntake {
     const v = validator.validate(msg.content, routeHeader);
     if (!v.ok) {
       d.route = routeHeader ?? validator.defaultRoute;
-      settle.invalid(d, v.message);
+      if (deps.lanes) deps.lanes.admit(d, () => settle.invalid(d, v.message));
+      else settle.invalid(d, v.message);
       return;
     }
     d.payload = v.payload;
@@ -71,6 +75,7 @@ export function createConsumerIntake(deps: ConsumerIntakeDeps): ConsumerIntake {
       d.budgetKeys = budgetKeys(config.provider, typeof model === 'string' ? model : undefined);
       d.tokens = limiter.governs(d.budgetKeys) ? estimateChatTokens(v.payload) : 0;
     }
-    flow.admit(d);
+    if (deps.lanes) deps.lanes.admit(d, () => flow.admit(d));
+    else flow.admit(d);
   };
 }

@@ -2,11 +2,12 @@ import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { RateLimiter } from '../llm/rate-limiter.ts';
 import type { ConsumerSettle } from './consumer-settle.ts';
 import type { Delivery } from './delivery.ts';
-import type { JobHandler } from './handler-contract.ts';
+import type { JobHandler, LlmUsage } from './handler-contract.ts';
 import { createJobAndContext, jobIdOf, type JobScope } from './job-context.ts';
 import { createJobControl } from './job-control.ts';
 import type { BudgetGrant } from './llm-context.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import type { InPlaceRetry } from './ordered-hooks.ts';
 
 /** Collaborators of {@link createJobRun}. */
 export interface JobRunDeps {
@@ -33,6 +34,8 @@ export interface JobRunDeps {
   handlerDone(): void;
   /** Where each outcome goes. */
   settle: ConsumerSettle;
+  /** Ordered consumers: retries run here, holding the delivery, instead of through a wait queue (ordered-hooks.ts). */
+  retryInPlace?: InPlaceRetry | undefined;
 }
 
 /**
@@ -57,38 +60,72 @@ export function createJobRun(deps: JobRunDeps): JobRun {
   let sweepTimer: NodeJS.Timeout | undefined;
 
   async function run(d: Delivery, grant: BudgetGrant | undefined): Promise<void> {
-    d.state = 'running';
-    const control = createJobControl();
-    d.abort = control;
-    // One clock for the deadline, the `running` delay and the duration. The timeout is enforced by the
-    // consumer's sweep (no timer per job; precise to a sweep period).
-    const started = performance.now();
-    d.deadline = started + timeoutMs;
-    const { job, ctx } = createJobAndContext(scope, d, control, grant);
-    if (runningEvents) {
-      if (runningEventAfterMs === 0) announce(d);
-      else d.startedAt = started;
+    for (;;) {
+      d.state = 'running';
+      d.timedOut = false;
+      const control = createJobControl();
+      d.abort = control;
+      // One clock for the deadline, the `running` delay and the duration. The timeout is enforced by the
+      // consumer's sweep (no timer per job; precise to a sweep period).
+      const started = performance.now();
+      d.deadline = started + timeoutMs;
+      const { job, ctx } = createJobAndContext(scope, d, control, grant);
+      if (runningEvents) {
+        if (runningEventAfterMs === 0) announce(d);
+        else d.startedAt = started;
+      }
+      let failed = false;
+      let result: unknown;
+      let error: unknown;
+      try {
+        result = await control.run(deps.handler, job, ctx);
+      } catch (err) {
+        failed = true;
+        error = err;
+      }
+      const timedOut = d.timedOut;
+      d.deadline = 0;
+      d.startedAt = 0;
+      const llm = ctx.llmIfUsed;
+      if (llm) llm.releaseUnusedGrant();
+      else if (grant) limiter.release(grant.keys, grant.tokens);
+      grant = undefined;
+      const seconds = (performance.now() - started) / 1000;
+      const again = failed && deps.retryInPlace !== undefined && !d.lost && !d.settled ? deps.retryInPlace(d, error, timedOut ? timeoutMs : undefined) : undefined;
+      if (again !== undefined) {
+        // An ordered retry: same delivery, next attempt after the backoff; the key's later jobs wait behind it.
+        deps.events
+          .emit({ jobId: jobIdOf(d), status: 'retrying', route: d.route, queue: scope.queue, attempt: d.attempt, error: again.error, retryInMs: again.delayMs, durationMs: Math.round(seconds * 1000) })
+          .catch(() => metrics.publishFailures.inc({ kind: 'event' }));
+        metrics.retries.inc({ consumer: scope.consumer, reason: again.error.class });
+        await holdFor(d, again.delayMs);
+        if (!d.lost && !d.settled) {
+          d.attempt++;
+          continue;
+        }
+      }
+      await finish(d, failed, result, error, seconds, timedOut, llm?.usage());
+      return;
     }
-    let failed = false;
-    let result: unknown;
-    let error: unknown;
-    try {
-      result = await control.run(deps.handler, job, ctx);
-    } catch (err) {
-      failed = true;
-      error = err;
-    }
-    const timedOut = d.timedOut;
-    d.deadline = 0;
-    d.startedAt = 0;
-    const llm = ctx.llmIfUsed;
-    if (llm) llm.releaseUnusedGrant();
-    else if (grant) limiter.release(grant.keys, grant.tokens);
+  }
+
+  async function holdFor(d: Delivery, ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        d.wake = undefined;
+        resolve();
+      }
+      d.wake = done;
+    });
+  }
+
+  async function finish(d: Delivery, failed: boolean, result: unknown, error: unknown, seconds: number, timedOut: boolean, usage: LlmUsage | undefined): Promise<void> {
     d.state = 'settling';
     deps.handlerDone();
-    const seconds = (performance.now() - started) / 1000;
     if (failed) await settle.failed(d, error, seconds, timedOut);
-    else await settle.succeeded(d, result, llm?.usage(), seconds);
+    else await settle.succeeded(d, result, usage, seconds);
   }
 
   function announce(d: Delivery): void {

@@ -17,6 +17,9 @@ import type { JobSettler } from './job-settler.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import type { BlockBook } from './block-book.ts';
+import type { InPlaceRetry } from './ordered-hooks.ts';
+import { createOrderedLanes } from './ordered-lanes.ts';
 
 /** Collaborators of one consumer. */
 export interface ConsumerRuntimeDeps {
@@ -43,6 +46,11 @@ export interface ConsumerRuntimeDeps {
    * outcome, which saves a stream write per job. @default 250
    */
   runningEventAfterMs?: number;
+  /**
+   * Ordered partition consumers (docs/ordered-routes.md): per-key lanes over the
+   * blocked-key book, and the in-place retry that replaces wait queues.
+   */
+  ordering?: { book: BlockBook; retryInPlace: InPlaceRetry };
 }
 
 /** What {@link ConsumerRuntime.stop} did. */
@@ -86,6 +94,18 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   let stopping = false;
 
   const inFlight = createInFlight({ consumer: name, metrics });
+  const ordering = deps.ordering;
+  const lanes = ordering
+    ? createOrderedLanes({ book: ordering.book, divert: (d, by) => settle.diverted(d, by) })
+    : undefined;
+  if (lanes) {
+    // A delivery finished with (settled or lost) lets the next one of its key go.
+    const finish = inFlight.finish.bind(inFlight);
+    inFlight.finish = (d) => {
+      finish(d);
+      lanes.done(d);
+    };
+  }
   const settle = createConsumerSettle({ settler: deps.settler, inFlight, logger, timeoutMs: consumer.timeout });
   const flow = createFlowControl({ consumer: name, concurrency, limiter, metrics, start: (d, grant) => void jobs.run(d, grant) });
   const jobs = createJobRun({
@@ -101,8 +121,9 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     inFlight,
     handlerDone: () => flow.release(),
     settle,
+    retryInPlace: ordering?.retryInPlace,
   });
-  const intake = createConsumerIntake({ consumer: name, config: consumer, validator: deps.validator, limiter, metrics, inFlight, flow, settle, stopping: () => stopping });
+  const intake = createConsumerIntake({ consumer: name, config: consumer, validator: deps.validator, limiter, metrics, inFlight, flow, settle, stopping: () => stopping, lanes });
   const channel = createConsumerChannelSession({
     consumer: name,
     queue,
@@ -114,6 +135,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     onDelivery: intake,
     onClosed(s) {
       const lost = inFlight.dropSession(s);
+      lanes?.dropSession(s);
       if (lost > 0) logger.warn({ deliveries: lost }, 'consumer channel closed; its unacked deliveries return to the queue and will be redelivered');
     },
   });
@@ -136,6 +158,12 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       await channel.stop();
       let requeued = 0;
       // Not started yet: straight back to the queue, in order.
+      // Ordered: deliveries waiting behind their key go back with the channel (the broker returns them in delivery order).
+      for (const d of lanes?.takeHeld() ?? []) {
+        loseDelivery(d, 'shutdown');
+        d.settled = true;
+        inFlight.finish(d);
+      }
       for (const d of flow.takeHeld()) {
         if (d.settled) continue;
         if (requeueDelivery(d)) requeued++;

@@ -45,6 +45,7 @@ export const jobStatusViewSchema = z
     attempts: z.array(attemptSchema),
     result: z.unknown().optional(),
     usage: jobEventSchema.shape.usage,
+    blockedBy: z.string().optional().meta({ description: "Status 'blocked' only (ordered routes): the dead-lettered job of the same key that holds this one back." }),
   })
   .meta({ id: 'JobStatus' });
 
