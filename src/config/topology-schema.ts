@@ -63,10 +63,10 @@ export const deadLetterSchema = z
 /** `ordering` of a queue: expands into a consistent-hash exchange and `partitions` single-active-consumer quorum queues. */
 export const orderingSchema = z
   .object({
-    /** `{field}` (a top-level field of the job) or an HTTP request header name (e.g. `X-Customer-Id`). */
+    /** `{field}` / `{input.customerId}` (a field of the job, dots for nested objects) or an HTTP request header name (e.g. `X-Customer-Id`). */
     key: z
       .string()
-      .regex(/^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9][A-Za-z0-9-]{0,99})$/, 'must be {field} (a top-level job field) or a header name such as X-Customer-Id'),
+      .regex(/^(\{[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,4}\}|[A-Za-z0-9][A-Za-z0-9-]{0,99})$/, 'must be {field} or {field.subfield} (a job field) or a header name such as X-Customer-Id'),
     /** Partition queues; a key always lands on the same one. Changing it later is a migration (see `warren topology plan`). */
     partitions: z.number().int().min(1, 'partitions must be at least 1').max(256),
   })

@@ -20,7 +20,7 @@ export const REASON_BLOCKED = 'blocked-by-previous-failure';
 /** Longest ordering key value (before the owner prefix). */
 export const ORDER_KEY_MAX = 200;
 
-/** What `ordering.key` names: a top-level payload field (`{customerId}`) or an HTTP request header (`X-Customer-Id`). */
+/** What `ordering.key` names: a payload field (`{customerId}`, `{input.customerId}`) or an HTTP request header (`X-Customer-Id`). */
 export type OrderKeySource = { kind: 'field'; name: string } | { kind: 'header'; name: string };
 
 /** The ordered-queue names derived from queue `q`. */
@@ -37,7 +37,7 @@ export const orderedNames = {
 
 /** Parses `ordering.key`: `{field}` or a header name. */
 export function parseOrderKeySource(spec: string): OrderKeySource {
-  const m = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(spec);
+  const m = /^\{([A-Za-z_][A-Za-z0-9_.]*)\}$/.exec(spec);
   return m ? { kind: 'field', name: m[1] as string } : { kind: 'header', name: spec.toLowerCase() };
 }
 
@@ -85,8 +85,11 @@ export function renderOrderKey(route: string, source: OrderKeySource, payload: u
   const label = source.kind === 'field' ? source.name : `header:${source.name}`;
   let raw: unknown;
   if (source.kind === 'field') {
-    const obj = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
-    raw = Object.hasOwn(obj, source.name) ? obj[source.name] : undefined;
+    raw = payload;
+    // Own properties only, one object level per dot: an inherited member never fills a key.
+    for (const part of source.name.split('.')) {
+      raw = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.hasOwn(raw, part) ? (raw as Record<string, unknown>)[part] : undefined;
+    }
   } else {
     raw = header;
   }
