@@ -7,7 +7,8 @@ import { createSilentLogger } from '../../src/observability/logger.ts';
 import type { JobHandler } from '../../src/worker/handler-contract.ts';
 import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
 import { createOrderLedger, type OrderLedger } from './helpers/order-ledger.ts';
-import { createWorkerHarness, header, type Collector, type WorkerHarness } from './helpers/worker-harness.ts';
+import { createWorkerHarness, type WorkerHarness } from './helpers/worker-harness.ts';
+import { createDlqHarness, type DlqHarness } from './helpers/dlq-fixture.ts';
 
 // Ordered routes (issue #13) against the real broker: a consistent-hash exchange, 4 single-active-consumer
 // partitions, per-key lanes in the worker, in-place retries, and blocking of a key whose job was dead-lettered.
@@ -64,7 +65,7 @@ function ledgerHandler(ledger: OrderLedger, state: { running: number; peak: numb
 describe('ordered routes', () => {
   let h: WorkerHarness;
   let worker: Worker | undefined;
-  let dead: Collector;
+  let dlq: DlqHarness;
   const ledger = createOrderLedger();
   const state = { running: 0, peak: 0, broken: new Set<string>(), flaky: new Map<string, number>() };
   /** As the API writes it: `<owner>/<key>`. */
@@ -73,11 +74,12 @@ describe('ordered routes', () => {
 
   beforeAll(async () => {
     h = await createWorkerHarness('ordered', () => orderedTopology());
-    dead = await h.collect('dead');
+    dlq = await createDlqHarness(h.vh, h.topology);
     worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers: { 'echo-task': ledgerHandler(ledger, state) as JobHandler } });
   });
   afterAll(async () => {
     await worker?.close(2_000);
+    await dlq?.close();
     await h?.close();
   });
 
@@ -99,7 +101,7 @@ describe('ordered routes', () => {
     // The retried jobs did fail twice: 'retrying' events for attempts 1 and 2.
     const retried = h.events.events.filter((e) => e.status === 'retrying');
     expect(retried.length).toBe(8 * 2);
-    expect(dead.messages.length).toBe(0);
+    expect((await h.ch.checkQueue('dead')).messageCount).toBe(0);
   });
 
   it('a dead-lettered job blocks its key: later jobs go aside in order, other keys go on', async () => {
@@ -109,14 +111,38 @@ describe('ordered routes', () => {
     const second = await publish('blk', 2);
     const third = await publish('blk', 3);
     const other = await publish('free', 1);
-    const aside = await dead.waitFor(3, 10_000);
-    expect(aside.map((m) => m.properties.messageId)).toEqual([first, second, third]);
-    expect(aside.slice(1).map((m) => header(m, 'x-warren-reason'))).toEqual([REASON_BLOCKED, REASON_BLOCKED]);
-    expect(aside.slice(1).map((m) => header(m, ORDER_HEADERS.blockedBy))).toEqual([first, first]);
-    const blocked = await h.events.waitFor((e) => (e.jobId === second || e.jobId === third) && e.status === 'blocked', 5_000, 2);
-    expect(blocked.map((e) => e.blockedBy)).toEqual([first, first]);
+    const blocked = await h.events.waitFor((e) => (e.jobId === second || e.jobId === third) && e.status === 'blocked', 10_000, 2);
+    expect(blocked.map((e) => [e.jobId, e.blockedBy])).toEqual([
+      [second, first],
+      [third, first],
+    ]);
     await h.events.waitFor((e) => e.jobId === other && e.status === 'succeeded');
     expect(ledger.runs().get('blk')).toBeUndefined();
     expect(ledger.runs().get('free')).toEqual([1]);
+
+    // The DLQ holds the failed job, then the two it blocks, in order, saying why; list shows the blocked key.
+    const listing = await dlq.service.list('dead', { filter: { key: ['blk'] }, pageSize: 10 });
+    expect(listing.messages.map((m) => m.messageId)).toEqual([first, second, third]);
+    expect(listing.messages.slice(1).map((m) => m.reason)).toEqual([REASON_BLOCKED, REASON_BLOCKED]);
+    expect(listing.summary.blockedKeys).toEqual([{ key: 'tenant/blk', blockedBy: first, waiting: 2 }]);
+
+    // A job published while the key is blocked goes aside too, behind the others.
+    const fourth = await publish('blk', 4);
+    await h.events.waitFor((e) => e.jobId === fourth && e.status === 'blocked');
+    expect(ledger.runs().get('blk')).toBeUndefined();
+  });
+
+  it('requeueing the failed job releases its key: it runs first, then the blocked ones in order, then new jobs', async () => {
+    state.broken.delete('blk#1');
+    const dead = await h.ch.checkQueue('dead');
+    expect(dead.messageCount).toBe(4);
+    // Select the failed job only: the jobs it blocks follow it.
+    const first = (await dlq.service.list('dead', { filter: { key: ['blk'], reason: ['permanent'] }, pageSize: 10 })).messages[0]?.messageId as string;
+    const report = await dlq.service.requeue('dead', { filter: { id: [first] } });
+    expect(report.moved).toBe(4);
+    const fifth = await publish('blk', 5);
+    await h.events.waitFor((e) => e.jobId === fifth && e.status === 'succeeded', 10_000);
+    expect(ledger.runs().get('blk')).toEqual([1, 2, 3, 4, 5]);
+    expect((await h.ch.checkQueue('dead')).messageCount).toBe(0);
   });
 });
