@@ -9,6 +9,7 @@ import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
 import { createOrderLedger, type OrderLedger } from './helpers/order-ledger.ts';
 import { createWorkerHarness, type WorkerHarness } from './helpers/worker-harness.ts';
 import { createDlqHarness, type DlqHarness } from './helpers/dlq-fixture.ts';
+import { spawnWorkerProcess } from './helpers/worker-process.ts';
 
 // Ordered routes (issue #13) against the real broker: a consistent-hash exchange, 4 single-active-consumer
 // partitions, per-key lanes in the worker, in-place retries, and blocking of a key whose job was dead-lettered.
@@ -144,5 +145,81 @@ describe('ordered routes', () => {
     await h.events.waitFor((e) => e.jobId === fifth && e.status === 'succeeded', 10_000);
     expect(ledger.runs().get('blk')).toEqual([1, 2, 3, 4, 5]);
     expect((await h.ch.checkQueue('dead')).messageCount).toBe(0);
+  });
+});
+
+describe('ordered routes across two worker replicas', () => {
+  let h: WorkerHarness;
+  let standby: Worker | undefined;
+
+  beforeAll(async () => {
+    h = await createWorkerHarness('ordered-ha', () => {
+      const t = orderedTopology() as { exchanges: Record<string, unknown>; queues: Record<string, unknown>; bindings: unknown[]; consumers: Record<string, Record<string, unknown>> };
+      t.exchanges.results = { type: 'fanout' };
+      t.queues['results.q'] = { type: 'classic' };
+      t.bindings.push({ source: 'results', queue: 'results.q' });
+      (t.consumers.orders as Record<string, unknown>).results = { exchange: 'results' };
+      return t;
+    });
+  });
+  afterAll(async () => {
+    await standby?.close(2_000);
+    await h?.close();
+  });
+
+  it('a worker killed with SIGKILL mid-job hands its partitions to the standby replica: nothing lost, nothing out of order', async () => {
+    const results = await h.collect('results.q');
+    // Replica 1 (a child process) subscribes first: single-active-consumer makes it the owner of every partition.
+    const first = await spawnWorkerProcess(h.topology, { connectionName: 'ordered-replica-1' });
+    let standbyRuns = 0;
+    const echo = (await import('../../consumers/echo-task.ts')).default as JobHandler;
+    standby = await startWorker({
+      topology: h.loaded,
+      logger: createSilentLogger(),
+      connectionName: 'ordered-replica-2',
+      handlers: {
+        'echo-task': (async (job, ctx) => {
+          standbyRuns++;
+          return echo(job, ctx);
+        }) as JobHandler,
+      },
+    });
+    const keys = Array.from({ length: 6 }, (_, i) => `k${i}`);
+    const perKey = 15;
+    for (let seq = 1; seq <= perKey; seq++) {
+      await Promise.all(keys.map((k) => h.publish('orders', { type: 'order', input: { customerId: k, seq, sleepMs: 25 } }, { headers: { [ORDER_HEADERS.key]: `tenant/${k}` } })));
+    }
+    // A job that fails for good on replica 1 blocks its key there.
+    const failing = await h.publish('orders', { type: 'order', input: { customerId: 'kb', seq: 1, fail: 'permanent' } }, { headers: { [ORDER_HEADERS.key]: 'tenant/kb' } });
+    await h.events.waitFor((e) => e.jobId === failing && e.status === 'dead-lettered', 15_000);
+    // Kill the owner mid-run, while it holds jobs.
+    await results.waitFor(20, 15_000);
+    expect(standbyRuns).toBe(0);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    const ledger = createOrderLedger();
+    const expected = new Map(keys.map((k) => [k, perKey]));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const l = createOrderLedger();
+      for (const m of results.messages) {
+        const { result } = JSON.parse(m.content.toString()) as { result: { echo: { customerId: string; seq: number } } };
+        l.record(result.echo.customerId, result.echo.seq);
+      }
+      if (l.lost(expected).length === 0 || Date.now() > deadline) {
+        for (const [k, runs] of l.runs()) for (const s of runs) ledger.record(k, s);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ledger.lost(expected)).toEqual([]);
+    expect(ledger.outOfOrder()).toEqual([]);
+    // The standby took over: it ran the rest, including jobs replica 1 held unacked when it died.
+    expect(standbyRuns).toBeGreaterThan(0);
+    expect(results.messages.some((m) => (JSON.parse(m.content.toString()) as { result: { redelivered: boolean } }).result.redelivered)).toBe(true);
+    // The block replica 1 wrote is the standby's too (the blocks stream): the key's next job goes aside.
+    const next = await h.publish('orders', { type: 'order', input: { customerId: 'kb', seq: 2 } }, { headers: { [ORDER_HEADERS.key]: 'tenant/kb' } });
+    const [blocked] = await h.events.waitFor((e) => e.jobId === next && e.status === 'blocked', 10_000);
+    expect(blocked?.blockedBy).toBe(failing);
   });
 });
