@@ -41,6 +41,20 @@ describe('ordering keys', () => {
     expect([...m.keys()]).toEqual(['a']);
     expect(m.get('a')).toEqual({ queue: 'q', partitions: 2, source: { kind: 'field', name: 'id' } });
   });
+
+  it('only routes whose keys reach the ordered queue are ordered (direct and topic bindings)', () => {
+    const route = (exchange: string, routingKey: string) => ({ exchange, routingKey, schema: 'task', publishTimeout: 1, defaults: {} });
+    const m = routeOrderings({
+      exchanges: { d: { type: 'direct', durable: true, autoDelete: false, internal: false }, t: { type: 'topic', durable: true, autoDelete: false, internal: false } },
+      routes: { same: route('d', 'ordered'), other: route('d', 'default'), topicHit: route('t', 'orders.{region}.new'), topicMiss: route('t', 'chat.{x}') },
+      queues: { q: { type: 'quorum', durable: true, autoDelete: false, ordering: { key: '{id}', partitions: 2 } } },
+      bindings: [
+        { source: 'd', queue: 'q', routingKey: 'ordered' },
+        { source: 't', queue: 'q', routingKey: 'orders.#' },
+      ],
+    });
+    expect([...m.keys()].sort()).toEqual(['same', 'topicHit']);
+  });
 });
 
 describe('block events', () => {

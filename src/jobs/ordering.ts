@@ -1,5 +1,6 @@
 import type { QueueConfig, Topology } from '../config/topology-schema.ts';
 import { OrderKeyError } from '../errors/index.ts';
+import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key.ts';
 
 /**
  * The one home of the ordered-route contract (docs/ordered-routes.md): how an
@@ -60,19 +61,41 @@ export function orderedQueues(t: Pick<Topology, 'queues'>): Map<string, QueueCon
  * an ordered queue carries that queue's key. (Validation refuses a route
  * that reaches two ordered queues with different keys.)
  */
-export function routeOrderings(t: Pick<Topology, 'routes'> & Partial<Pick<Topology, 'queues' | 'bindings'>>): Map<string, RouteOrdering> {
+export function routeOrderings(t: Pick<Topology, 'routes'> & Partial<Pick<Topology, 'queues' | 'bindings' | 'exchanges'>>): Map<string, RouteOrdering> {
   const out = new Map<string, RouteOrdering>();
   if (t.queues === undefined || t.bindings === undefined) return out;
   const ordered = orderedQueues({ queues: t.queues });
   if (ordered.size === 0) return out;
   for (const [route, r] of Object.entries(t.routes)) {
+    const template = compileRoutingKey(r.routingKey);
+    const type = t.exchanges?.[r.exchange]?.type;
     for (const b of t.bindings) {
       if (b.source !== r.exchange || b.queue === undefined) continue;
+      if (!mayReach(type, template, b.routingKey ?? '')) continue;
       const q = ordered.get(b.queue);
       if (q && !out.has(route)) out.set(route, { queue: b.queue, partitions: q.ordering.partitions, source: parseOrderKeySource(q.ordering.key) });
     }
   }
   return out;
+}
+
+/**
+ * Whether a route's keys may match a binding: a direct binding's key must be
+ * one the template can render, a topic pattern must match the template (each
+ * placeholder stands for one word); fanout and headers bindings match any key.
+ */
+function mayReach(type: string | undefined, template: RoutingKeyTemplate, bindingKey: string): boolean {
+  if (type === 'direct') return template.matches(bindingKey);
+  if (type !== 'topic') return true;
+  const words = template.source.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, '*').split('.');
+  const pattern = bindingKey.split('.');
+  const match = (w: number, p: number): boolean => {
+    if (p === pattern.length) return w === words.length;
+    if (pattern[p] === '#') return match(w, p + 1) || (w < words.length && match(w + 1, p));
+    if (w === words.length) return false;
+    return (pattern[p] === '*' || words[w] === '*' || pattern[p] === words[w]) && match(w + 1, p + 1);
+  };
+  return match(0, 0);
 }
 
 /**

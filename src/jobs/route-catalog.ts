@@ -50,7 +50,7 @@ function toJsonSchema(schema: z.ZodType): unknown {
 }
 
 /** Compiles every route of the topology; a route naming an unknown schema is a startup error. */
-export function compileRoutes(topology: Pick<Topology, 'routes'> & Partial<Pick<Topology, 'queues' | 'bindings'>>, schemas: Readonly<Record<string, z.ZodType>>): RouteCatalog {
+export function compileRoutes(topology: Pick<Topology, 'routes'> & Partial<Pick<Topology, 'queues' | 'bindings' | 'exchanges'>>, schemas: Readonly<Record<string, z.ZodType>>): RouteCatalog {
   const catalog = new Map<string, CompiledRoute>();
   const orderings = routeOrderings(topology);
   for (const [name, route] of Object.entries(topology.routes) as [string, RouteConfig][]) {
