@@ -1,7 +1,7 @@
 import type { ConfirmPublisher, PublishRequest } from '../broker/confirm-publisher.ts';
 import type { ConsumerConfig, RetryPolicyConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
-import { ERROR_MESSAGE_MAX } from '../jobs/headers.ts';
+import { ERROR_MESSAGE_MAX, HEADERS } from '../jobs/headers.ts';
 import { readForwardedTo, type AmqpHeaders } from '../jobs/job-headers.ts';
 import { REASON_BLOCKED } from '../jobs/ordering.ts';
 import { resultProperties, retryProperties } from '../jobs/message-properties.ts';
@@ -196,8 +196,10 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
       deps.logger.error({ consumer: consumerName, jobId: jobId(d), reason, errorClass: f.errorClass }, `job failed and queue '${queueName}' has no deadLetter target: it is dropped (add deadLetter to the queue in topology.yaml)`);
       return;
     }
-    if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
     const ordering = deps.ordering;
+    // Ordered retries run in place: the attempt reached is only in memory, so the dead letter records it (for --keep-attempts).
+    if (ordering && request.properties?.headers) (request.properties.headers as Record<string, unknown>)[HEADERS.attempt] = d.attempt;
+    if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
     if (ordering && !(await publishHeld(d, 'block', () => ordering.deadLettered(d)))) return;
     await emit(d, { status: 'dead-lettered', route: d.route, attempt: d.attempt, error: errorOf(f) }, seconds);
     if (!ackDelivery(d)) return;
@@ -271,11 +273,11 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     },
     async divert(d, blockedBy) {
       const message = `not run: job ${blockedBy} of the same ordering key was dead-lettered; requeue it (warren dlq requeue) to release the key`;
-      const request = deadLetterRequest(d.msg, queueConfig, { errorClass: REASON_BLOCKED, errorMessage: message, reason: REASON_BLOCKED, attempts: 0, queue: queueName, secrets: deps.secrets });
+      const request = deadLetterRequest(d.msg, queueConfig, { errorClass: 'blocked', errorMessage: message, reason: REASON_BLOCKED, attempts: 0, queue: queueName, secrets: deps.secrets });
       if (!request) throw new Error(`ordered queue '${queueName}' has no deadLetter target`);
       Object.assign(request.properties?.headers as Record<string, unknown>, deps.ordering?.blockedHeaders(d, blockedBy));
       if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
-      await emit(d, { status: 'blocked', route: d.route, attempt: 0, blockedBy, error: { class: REASON_BLOCKED, message } }, undefined);
+      await emit(d, { status: 'blocked', route: d.route, attempt: 0, blockedBy, error: { class: 'blocked', message } }, undefined);
       if (!ackDelivery(d)) return;
       metrics.deadLetters.inc({ consumer: consumerName, reason: REASON_BLOCKED });
       count(d, 'blocked', undefined);
