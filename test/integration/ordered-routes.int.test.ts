@@ -148,6 +148,48 @@ describe('ordered routes', () => {
   });
 });
 
+describe('ordered routes: purging the blocking job', () => {
+  let h: WorkerHarness;
+  let worker: Worker | undefined;
+  let dlq: DlqHarness;
+  const ledger = createOrderLedger();
+  const state = { running: 0, peak: 0, broken: new Set<string>(['pk#1']), flaky: new Map<string, number>() };
+  const publish = (customerId: string, seq: number) => h.publish('orders', { type: 'order', input: { customerId, seq } }, { headers: { [ORDER_HEADERS.key]: `tenant/${customerId}` } });
+
+  beforeAll(async () => {
+    h = await createWorkerHarness('ordered-purge', () => orderedTopology());
+    dlq = await createDlqHarness(h.vh, h.topology);
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers: { 'echo-task': ledgerHandler(ledger, state) as JobHandler } });
+  });
+  afterAll(async () => {
+    await worker?.close(2_000);
+    await dlq?.close();
+    await h?.close();
+  });
+
+  it('releases the key (and says so); the jobs it blocked stay in the DLQ for the operator', async () => {
+    const first = await publish('pk', 1);
+    await h.events.waitFor((e) => e.jobId === first && e.status === 'dead-lettered');
+    const second = await publish('pk', 2);
+    await h.events.waitFor((e) => e.jobId === second && e.status === 'blocked');
+
+    const purged = await dlq.service.purge('dead', { filter: { id: [first] }, force: true });
+    expect(purged.purged).toBe(1);
+    expect(purged.warnings).toContain(`key 'tenant/pk' released: its blocking job ${first} was purged; 1 job(s) blocked behind it stay in 'dead': requeue them with --key 'pk'`);
+
+    // Released: a new job of the key runs (the worker learns the release from the blocks stream, a few ms later).
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await publish('pk', 3);
+    await h.events.waitFor((e) => e.jobId === third && e.status === 'succeeded', 10_000);
+    expect(ledger.runs().get('pk')).toEqual([3]);
+    // The blocked one is still there, and runs when requeued.
+    const report = await dlq.service.requeue('dead', { filter: { key: ['pk'] } });
+    expect(report.moved).toBe(1);
+    await h.events.waitFor((e) => e.jobId === second && e.status === 'succeeded', 10_000);
+    expect(ledger.runs().get('pk')).toEqual([3, 2]);
+  });
+});
+
 describe('ordered routes across two worker replicas', () => {
   let h: WorkerHarness;
   let standby: Worker | undefined;
