@@ -7,7 +7,7 @@ import { preflightQueue } from './dlq-preflight.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { createExchangeProbe } from './exchange-probe.ts';
 import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
-import { orderedNames, type BlockEvent } from '../jobs/ordering.ts';
+import { orderedNames, releaseEndMessage, type BlockEvent } from '../jobs/ordering.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { requeueProperties } from '../jobs/message-properties.ts';
@@ -129,6 +129,8 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
   const releasing = new Set<string>();
   const purgedBlockers: { id: string; key: string; queue: string | undefined }[] = [];
   const heldBy = new Map<string, number>();
+  /** Ordered routes: where each requeued blocking job went, for the end marker sent after its batch. */
+  const endMarkers: { key: string; by: string; exchange: string; routingKey: string }[] = [];
   const eventPromises: Promise<void>[] = [];
   const emitRequeued = ({ info, target, requeuedAt }: Moving) => {
     if (!events || info.jobId === undefined) return;
@@ -218,7 +220,10 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       }
       report.selected++;
       if (info.orderKey !== undefined && info.blockedBy === undefined && info.messageId !== undefined) {
-        if (action === 'requeue') releasing.add(info.messageId);
+        if (action === 'requeue') {
+          releasing.add(info.messageId);
+          if (!dryRun && dest) endMarkers.push({ key: info.orderKey, by: info.messageId, exchange: dest.exchange, routingKey: dest.routingKey });
+        }
         else {
           heldBy.set(info.messageId, 0);
           if (!dryRun) purgedBlockers.push({ id: info.messageId, key: info.orderKey, queue: info.origin?.queue });
@@ -279,6 +284,14 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     else report.error = { code: isWarrenError(err) ? err.code : 'DLQ_ERROR', message: (err as Error).message };
   } finally {
     await window.drain();
+    // After the blocking jobs and the jobs they blocked (same channel, so after them in their partition): the
+    // partition's owner holds the key's new jobs back until it sees this marker (docs/ordered-routes.md).
+    for (const m of endMarkers) {
+      const marker = releaseEndMessage(m.key, m.by);
+      await deps.publisher.publish({ exchange: m.exchange, routingKey: m.routingKey, content: marker.content, properties: marker.properties }).catch((err: unknown) => {
+        warnings.push(`the end marker of requeued blocking job ${m.by} (key '${m.key}') was not published (${(err as Error).message}): the worker holds that key's new jobs back for up to 30 s`);
+      });
+    }
     const broken = window.failure();
     if (broken && !report.error) report.error = { code: broken.code, message: broken.message };
     if (!reader.lostWith()) {

@@ -1,5 +1,6 @@
 import type { QueueConfig, Topology } from '../config/topology-schema.ts';
 import { OrderKeyError } from '../errors/index.ts';
+import { ORDER_HEADERS } from './headers.ts';
 import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key.ts';
 
 /**
@@ -17,6 +18,22 @@ import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key.ts';
 
 /** `x-warren-reason` of a job moved aside because an earlier job of its key was dead-lettered. */
 export const REASON_BLOCKED = 'blocked-by-previous-failure';
+
+/**
+ * AMQP `type` of the end marker a requeue publishes after a blocking job and
+ * the jobs it blocked (same partition: it carries the key; `x-warren-blocked-by`
+ * names the blocking job). Until the marker passes, the partition's owner holds
+ * the key's new jobs back, so they run after the requeued ones.
+ */
+export const RELEASE_END_TYPE = 'warren.order.release-end';
+
+/** The end marker of a requeued blocking job `by` of `key` (see {@link RELEASE_END_TYPE}). */
+export function releaseEndMessage(key: string, by: string): { content: Buffer; properties: { type: string; persistent: true; mandatory: true; contentType: string; headers: Record<string, string> } } {
+  return {
+    content: Buffer.from(JSON.stringify({ releaseEnd: by })),
+    properties: { type: RELEASE_END_TYPE, persistent: true, mandatory: true, contentType: 'application/json', headers: { [ORDER_HEADERS.key]: key, [ORDER_HEADERS.blockedBy]: by } },
+  };
+}
 
 /** Longest ordering key value (before the owner prefix). */
 export const ORDER_KEY_MAX = 200;

@@ -9,7 +9,7 @@ import { createDelivery, type ChannelSession } from './delivery.ts';
 import { readAttempt, readRoute, type AmqpHeaders } from '../jobs/job-headers.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
-import type { OrderedLanes } from './ordered-lanes.ts';
+import { isReleaseEnd, type OrderedLanes } from './ordered-lanes.ts';
 
 /** Collaborators of {@link createConsumerIntake}. */
 export interface ConsumerIntakeDeps {
@@ -60,6 +60,11 @@ export function createConsumerIntake(deps: ConsumerIntakeDeps): ConsumerIntake {
     const d = createDelivery(s, msg, readAttempt(headers));
     inFlight.add(d);
     if (msg.fields.redelivered) metrics.redeliveries.inc({ consumer });
+    // Ordered routes: a requeue's end marker is no job; its lane acks it in its turn (ordered-lanes.ts).
+    if (deps.lanes && isReleaseEnd(d)) {
+      deps.lanes.admit(d, () => undefined);
+      return;
+    }
     const routeHeader = readRoute(headers);
     const v = validator.validate(msg.content, routeHeader);
     if (!v.ok) {

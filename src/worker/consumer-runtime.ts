@@ -10,7 +10,7 @@ import { createInFlight } from './consumer-in-flight.ts';
 import { createConsumerIntake } from './consumer-intake.ts';
 import { createJobRun } from './consumer-job-run.ts';
 import { createConsumerSettle } from './consumer-settle.ts';
-import { loseDelivery, requeueDelivery } from './delivery.ts';
+import { ackDelivery, loseDelivery, requeueDelivery } from './delivery.ts';
 import type { JobHandler } from './handler-contract.ts';
 import type { JobScope } from './job-context.ts';
 import type { JobSettler } from './job-settler.ts';
@@ -96,7 +96,15 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   const inFlight = createInFlight({ consumer: name, metrics });
   const ordering = deps.ordering;
   const lanes = ordering
-    ? createOrderedLanes({ book: ordering.book, divert: (d, by) => settle.diverted(d, by) })
+    ? createOrderedLanes({
+        book: ordering.book,
+        divert: (d, by) => settle.diverted(d, by),
+        settleMarker(d) {
+          d.state = 'settling';
+          ackDelivery(d);
+          inFlight.finish(d);
+        },
+      })
     : undefined;
   if (lanes) {
     // A delivery finished with (settled or lost) lets the next one of its key go.

@@ -2,25 +2,32 @@ import { describe, expect, it } from 'vitest';
 import { ORDER_HEADERS } from '../jobs/headers.ts';
 import type { BlockBook } from './block-book.ts';
 import type { ChannelSession, Delivery } from './delivery.ts';
+import { RELEASE_END_TYPE } from '../jobs/ordering.ts';
 import { createOrderedLanes } from './ordered-lanes.ts';
 
 // Narrow fakes: a delivery is its message id, key header and session; the book is a map.
 const sessionA = { open: true } as ChannelSession;
 const sessionB = { open: true } as ChannelSession;
 let tag = 0;
-function delivery(id: string, key: string | undefined, session = sessionA): Delivery {
-  const headers = key === undefined ? {} : { [ORDER_HEADERS.key]: key };
-  return { msg: { properties: { messageId: id, headers }, fields: { deliveryTag: ++tag } }, session, settled: false, lost: undefined } as unknown as Delivery;
+function delivery(id: string, key: string | undefined, session = sessionA, extra: { blockedBy?: string; type?: string } = {}): Delivery {
+  const headers: Record<string, string> = key === undefined ? {} : { [ORDER_HEADERS.key]: key };
+  if (extra.blockedBy !== undefined) headers[ORDER_HEADERS.blockedBy] = extra.blockedBy;
+  return { msg: { properties: { messageId: id, headers, type: extra.type }, fields: { deliveryTag: ++tag } }, session, settled: false, lost: undefined } as unknown as Delivery;
 }
 
 function setup(blocked: Record<string, string> = {}) {
   const book = { blockedBy: (k: string) => blocked[k] } as unknown as BlockBook;
+  // `blocked` is read live, so a test can release a key by deleting it.
   const started: string[] = [];
   const diverted: [string, string][] = [];
   const lanes = createOrderedLanes({
     book,
     divert: async (d, by) => {
       diverted.push([d.msg.properties.messageId as string, by]);
+    },
+    settleMarker: (d) => {
+      started.push(`marker:${d.msg.properties.messageId as string}`);
+      queueMicrotask(() => lanes.done(d));
     },
   });
   const admit = (d: Delivery) => lanes.admit(d, () => started.push(d.msg.properties.messageId as string));
@@ -80,6 +87,23 @@ describe('ordered lanes', () => {
     lanes.done(old1);
     admit(delivery('a2', 't/a', sessionB));
     expect(started).toEqual(['a1', 'a1']);
+  });
+
+  it('while a requeued blocking job\'s batch passes, new jobs of the key wait for the end marker', async () => {
+    const blocked: Record<string, string> = { 't/a': 'a1' };
+    const { lanes, started, admit } = setup(blocked);
+    const a1 = delivery('a1', 't/a');
+    const a3 = delivery('a3', 't/a');
+    const a2 = delivery('a2', 't/a', sessionA, { blockedBy: 'a1' });
+    const end = delivery('end', 't/a', sessionA, { blockedBy: 'a1', type: RELEASE_END_TYPE });
+    for (const d of [a1, a3, a2, end]) admit(d);
+    expect(started).toEqual(['a1']);
+    delete blocked['t/a']; // a1 succeeded: the key is released
+    lanes.done(a1);
+    expect(started).toEqual(['a1', 'a2']);
+    lanes.done(a2);
+    await Promise.resolve();
+    expect(started).toEqual(['a1', 'a2', 'marker:end', 'a3']);
   });
 
   it('hands back the waiting deliveries in delivery order at shutdown', () => {

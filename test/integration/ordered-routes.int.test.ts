@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentJobError, TransientJobError } from '../../src/errors/index.ts';
 import { ORDER_HEADERS } from '../../src/jobs/headers.ts';
-import { REASON_BLOCKED } from '../../src/jobs/ordering.ts';
+import { REASON_BLOCKED, releaseEndMessage } from '../../src/jobs/ordering.ts';
 import type { TaskPayload } from '../../src/jobs/payload-schemas.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import type { JobHandler } from '../../src/worker/handler-contract.ts';
@@ -187,6 +187,46 @@ describe('ordered routes: purging the blocking job', () => {
     expect(report.moved).toBe(1);
     await h.events.waitFor((e) => e.jobId === second && e.status === 'succeeded', 10_000);
     expect(ledger.runs().get('pk')).toEqual([3, 2]);
+  });
+});
+
+describe('ordered routes: a job published while its blocking job is being requeued', () => {
+  let h: WorkerHarness;
+  let worker: Worker | undefined;
+  const ledger = createOrderLedger();
+  const state = { running: 0, peak: 0, broken: new Set<string>(['rq#1']), flaky: new Map<string, number>() };
+  const handlers = { 'echo-task': ledgerHandler(ledger, state) as JobHandler };
+  const send = (seq: number, id: string, headers: Record<string, unknown> = {}) =>
+    h.publish('orders', { type: 'order', input: { customerId: 'rq', seq } }, { id, headers: { [ORDER_HEADERS.key]: 'tenant/rq', ...headers } });
+
+  beforeAll(async () => {
+    h = await createWorkerHarness('ordered-window', () => orderedTopology());
+  });
+  afterAll(async () => {
+    await worker?.close(2_000);
+    await h?.close();
+  });
+
+  it('runs after the requeued batch, held back until the end marker', async () => {
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers });
+    const first = await send(1, 'rq-1');
+    await h.events.waitFor((e) => e.jobId === first && e.status === 'dead-lettered');
+    await worker.close(2_000);
+    state.broken.clear();
+    // What lands in the partition when the API publishes job 3 while a requeue sends back job 1 and the job 2 it
+    // blocked, then its end marker: 1, 3, 2, marker. (Published here in that order, the worker stopped, so the
+    // interleaving is exact.)
+    await send(1, 'rq-1');
+    await send(3, 'rq-3');
+    await send(2, 'rq-2', { [ORDER_HEADERS.blockedBy]: 'rq-1' });
+    const marker = releaseEndMessage('tenant/rq', 'rq-1');
+    await new Promise<void>((resolve, reject) => {
+      void h.admin.createConfirmChannel().then((c) => c.publish('jobs', 'orders', marker.content, marker.properties, (err: unknown) => (err ? reject(err as Error) : resolve())));
+    });
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers });
+    await h.events.waitFor((e) => e.jobId === 'rq-3' && e.status === 'succeeded', 10_000);
+    expect(ledger.runs().get('rq')).toEqual([1, 2, 3]);
+    expect(h.events.events.filter((e) => e.status === 'blocked')).toEqual([]);
   });
 });
 
