@@ -16,12 +16,17 @@ export interface EchoResult {
  * `sleepMs` (work that honours the abort signal), `fail: "permanent"`
  * (dead-letter now), `fail: "transient"` (retry; `retryAfterMs` optional),
  * `fail: "crash"` (an unclassified error), and `failUntilAttempt: n`
- * (transient failures until attempt n succeeds). `then: {route, payload}`
+ * (transient failures until attempt n succeeds), `failUntil: "<ISO time>"` (fails for
+ * good until then: a broken dependency someone fixes). `then: {route, payload}`
  * publishes a follow-up job through `ctx.publish`.
  */
 const echoTask: JobHandler<TaskPayload, EchoResult> = async (job, ctx) => {
   const input = job.payload.input;
   if (typeof input.sleepMs === 'number' && input.sleepMs > 0) await abortableSleep(input.sleepMs, ctx.signal);
+  // `failUntil` (an ISO time): fails for good until then, like a dependency that is down until someone fixes it.
+  if (typeof input.failUntil === 'string' && Date.now() < Date.parse(input.failUntil)) {
+    throw new PermanentJobError(`echo-task is told to fail until ${input.failUntil}`);
+  }
   if (typeof input.failUntilAttempt === 'number' && job.attempt < input.failUntilAttempt) {
     throw new TransientJobError(`not yet: attempt ${job.attempt} of ${input.failUntilAttempt}`);
   }

@@ -24,6 +24,8 @@ MGMT_USER="${WARREN_RABBITMQ_USER:-guest}"
 MGMT_PASS="${WARREN_RABBITMQ_PASS:-guest}"
 WAIT_SECONDS="${WARREN_RABBITMQ_WAIT:-90}"
 PLUGINS=(rabbitmq_management rabbitmq_shovel rabbitmq_shovel_management rabbitmq_prometheus)
+# Ordered routes (docs/ordered-routes.md) expand into an x-consistent-hash exchange.
+PLUGINS+=(rabbitmq_consistent_hash_exchange)
 # Feature flags warren's topology depends on (quorum and stream queues, vhost metadata).
 REQUIRED_FLAGS=(quorum_queue stream_queue virtual_host_metadata)
 
@@ -179,6 +181,7 @@ missing_plugins() {
   if command -v curl >/dev/null 2>&1; then
     curl -fsS -m 3 -o /dev/null "http://${HOST}:15692/metrics" 2>/dev/null || missing="${missing} rabbitmq_prometheus"
   fi
+  mgmt_get /api/overview 2>/dev/null | grep -q 'x-consistent-hash' || missing="${missing} rabbitmq_consistent_hash_exchange"
   echo "$missing"
 }
 

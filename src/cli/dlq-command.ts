@@ -37,6 +37,7 @@ interface FilterFlags {
   errorClass?: string[];
   origin?: string[];
   id?: string[];
+  key?: string[];
   since?: string;
   before?: string;
   limit?: string;
@@ -52,6 +53,7 @@ function addFilterOptions(cmd: Command): Command {
     .option('--error-class <class>', 'only this x-warren-error-class (repeatable)', collect)
     .option('--origin <queue>', 'only messages that died in this queue (repeatable)', collect)
     .option('--id <id>', 'only this message id or job id (repeatable)', collect)
+    .option('--key <key>', 'ordered routes: only jobs of this ordering key (repeatable); requeueing a blocking job brings the jobs it blocks along')
     .option('--since <when>', 'died within this long (30m, 2h, 7d) or after this date')
     .option('--before <when>', 'died longer ago than this (1h) or before this date')
     .option('--limit <n>', 'act on at most n matching messages')
@@ -66,8 +68,8 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 function filterFrom(flags: FilterFlags): DlqFilter {
-  const { route, reason, errorClass, origin, id, since, before } = flags;
-  return parseDlqFilter({ route, reason, errorClass, origin, id, since, before }, Date.now());
+  const { route, reason, errorClass, origin, id, key, since, before } = flags;
+  return parseDlqFilter({ route, reason, errorClass, origin, id, key, since, before }, Date.now());
 }
 
 function maxRequeuesFrom(ctx: CliContext, flags: FilterFlags): number {

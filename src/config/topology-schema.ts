@@ -60,6 +60,18 @@ export const deadLetterSchema = z
   })
   .strict();
 
+/** `ordering` of a queue: expands into a consistent-hash exchange and `partitions` single-active-consumer quorum queues. */
+export const orderingSchema = z
+  .object({
+    /** `{field}` / `{input.customerId}` (a field of the job, dots for nested objects) or an HTTP request header name (e.g. `X-Customer-Id`). */
+    key: z
+      .string()
+      .regex(/^(\{[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,4}\}|[A-Za-z0-9][A-Za-z0-9-]{0,99})$/, 'must be {field} or {field.subfield} (a job field) or a header name such as X-Customer-Id'),
+    /** Partition queues; a key always lands on the same one. Changing it later is a migration (see `warren topology plan`). */
+    partitions: z.number().int().min(1, 'partitions must be at least 1').max(256),
+  })
+  .strict();
+
 export const queueSchema = z
   .object({
     /** classic, quorum (replicated, at-least-once capable) or stream (append-only log). @default classic */
@@ -91,6 +103,8 @@ export const queueSchema = z
       .optional(),
     /** Name of a retry policy in `retryPolicies`: expands into TTL'd wait queues. */
     retry: name.optional(),
+    /** Per-key order (docs/ordered-routes.md): partitions by key, one job of a key at a time; a dead-lettered job blocks its key. */
+    ordering: orderingSchema.optional(),
   })
   .strict();
 
@@ -276,3 +290,4 @@ export type ConsumerConfig = z.infer<typeof consumerSchema>;
 export type ErrorClass = z.infer<typeof errorClassSchema>;
 export type Disposition = z.infer<typeof dispositionSchema>;
 export type JobEventsConfig = z.infer<typeof jobEventsSchema>;
+export type OrderingConfig = z.infer<typeof orderingSchema>;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from './topology-schema.ts';
+import { validateOrdering } from './validate-ordering.ts';
 
 /** A semantic problem: a path into the topology object and a message. */
 export interface SemanticIssue {
@@ -154,6 +155,8 @@ export function validateTopology(t: Topology, options: ValidateOptions = {}): Se
       }
     }
   }
+
+  issues.push(...validateOrdering(t));
 
   if (t.jobEvents.stream in t.queues) add(['jobEvents', 'stream'], `'${t.jobEvents.stream}' is managed by warren for job events; don't declare it under queues`);
   if (t.jobEvents.checkpointStream in t.queues) add(['jobEvents', 'checkpointStream'], `'${t.jobEvents.checkpointStream}' is managed by warren for job-history checkpoints; don't declare it under queues`);

@@ -1,5 +1,6 @@
 import type { MessageProperties } from 'amqplib';
-import { HEADERS } from '../jobs/headers.ts';
+import { HEADERS, ORDER_HEADERS } from '../jobs/headers.ts';
+import { REASON_BLOCKED } from '../jobs/ordering.ts';
 import { amqpTimestampToMs } from '../jobs/amqp-timestamp.ts';
 import { headerCount, headerName, headerNumber, headerString, headerTime } from '../jobs/header-values.ts';
 import { shownName, type OriginPolicy } from './origin-policy.ts';
@@ -49,6 +50,10 @@ export interface DeadLetterInfo {
   /** Times the DLQ tooling already requeued it. */
   requeued: number;
   deaths: DeathEntry[];
+  /** Ordered routes: the job's `<owner>/<key>` (x-warren-order-key). */
+  orderKey?: string | undefined;
+  /** Ordered routes, reason blocked-by-previous-failure: the dead-lettered job that blocks this one. */
+  blockedBy?: string | undefined;
 }
 
 /** What the resolver needs from the topology. */
@@ -226,5 +231,7 @@ export function resolveDeadLetter(message: { properties: MessageProperties }, ct
     attempts: headerCount(h[HEADERS.attempts]) ?? headerCount(h[HEADERS.attempt]),
     requeued: headerCount(h[HEADERS.requeued]) ?? 0,
     deaths,
+    orderKey: headerString(h[ORDER_HEADERS.key]),
+    blockedBy: reason === REASON_BLOCKED ? headerString(h[ORDER_HEADERS.blockedBy]) : undefined,
   };
 }

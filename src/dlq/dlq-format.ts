@@ -36,6 +36,11 @@ export function formatListing(l: DlqListing, now: number): string {
     `  unknown origin  ${s.unknownOrigin} (left in place by requeue)`,
     `  over the cap    ${s.overCap} (x-warren-requeued >= ${s.maxRequeues}; skipped by requeue)`,
   ];
+  if (s.blockedKeys !== undefined) {
+    lines.push(`  blocked keys    ${s.blockedKeys.length} (ordered routes: requeue the blocking job to release its key; its blocked jobs follow it)`);
+    for (const b of s.blockedKeys.slice(0, 50)) lines.push(`    ${pad(b.key, 40)} blocked by ${b.blockedBy}, ${b.waiting} waiting behind it`);
+    if (s.blockedKeys.length > 50) lines.push(`    ... and ${s.blockedKeys.length - 50} more (narrow with --key)`);
+  }
   if (s.alreadyRequeued > 0) lines.push(`  already in origin ${s.alreadyRequeued} (an interrupted requeue delivered them; the next requeue removes these copies)`);
   if (l.messages.length > 0) {
     lines.push('', `  ${pad('#', 6)}${pad('message id', 38)}${pad('reason', 20)}${pad('error class', 16)}${pad('age', 6)}${pad('req', 4)}origin`);

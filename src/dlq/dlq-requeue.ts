@@ -7,6 +7,7 @@ import { preflightQueue } from './dlq-preflight.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { createExchangeProbe } from './exchange-probe.ts';
 import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
+import { orderedNames, releaseEndMessage, type BlockEvent } from '../jobs/ordering.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { requeueProperties } from '../jobs/message-properties.ts';
@@ -124,6 +125,12 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     tally.progress();
   };
   const everything = isEmptyFilter(opts.filter);
+  /** Ordered routes: blocking jobs selected for requeue (their blocked jobs follow them) or purged (their keys are released). */
+  const releasing = new Set<string>();
+  const purgedBlockers: { id: string; key: string; queue: string | undefined }[] = [];
+  const heldBy = new Map<string, number>();
+  /** Ordered routes: where each requeued blocking job went, for the end marker sent after its batch. */
+  const endMarkers: { key: string; by: string; exchange: string; routingKey: string }[] = [];
   const eventPromises: Promise<void>[] = [];
   const emitRequeued = ({ info, target, requeuedAt }: Moving) => {
     if (!events || info.jobId === undefined) return;
@@ -183,7 +190,10 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         report.possibleDuplicates++;
       }
       const info = resolveDeadLetter(msg, { queue, origins: policy });
-      if (!everything && !matchesFilter(info, opts.filter)) {
+      if (info.blockedBy !== undefined && heldBy.has(info.blockedBy)) heldBy.set(info.blockedBy, (heldBy.get(info.blockedBy) ?? 0) + 1);
+      // Ordered routes: requeueing a blocking job takes the jobs it blocked along, right behind it, in DLQ order.
+      const follows = action === 'requeue' && info.blockedBy !== undefined && releasing.has(info.blockedBy);
+      if (!everything && !follows && !matchesFilter(info, opts.filter)) {
         reader.keep(msg);
         report.skipped.filtered++;
         tally.progress();
@@ -209,6 +219,16 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
         dest = d;
       }
       report.selected++;
+      if (info.orderKey !== undefined && info.blockedBy === undefined && info.messageId !== undefined) {
+        if (action === 'requeue') {
+          releasing.add(info.messageId);
+          if (!dryRun && dest) endMarkers.push({ key: info.orderKey, by: info.messageId, exchange: dest.exchange, routingKey: dest.routingKey });
+        }
+        else {
+          heldBy.set(info.messageId, 0);
+          if (!dryRun) purgedBlockers.push({ id: info.messageId, key: info.orderKey, queue: info.origin?.queue });
+        }
+      }
       const label = dest?.label ?? 'dropped';
       if (dryRun) {
         reader.keep(msg);
@@ -264,6 +284,14 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     else report.error = { code: isWarrenError(err) ? err.code : 'DLQ_ERROR', message: (err as Error).message };
   } finally {
     await window.drain();
+    // After the blocking jobs and the jobs they blocked (same channel, so after them in their partition): the
+    // partition's owner holds the key's new jobs back until it sees this marker (docs/ordered-routes.md).
+    for (const m of endMarkers) {
+      const marker = releaseEndMessage(m.key, m.by);
+      await deps.publisher.publish({ exchange: m.exchange, routingKey: m.routingKey, content: marker.content, properties: marker.properties }).catch((err: unknown) => {
+        warnings.push(`the end marker of requeued blocking job ${m.by} (key '${m.key}') was not published (${(err as Error).message}): the worker holds that key's new jobs back for up to 30 s`);
+      });
+    }
     const broken = window.failure();
     if (broken && !report.error) report.error = { code: broken.code, message: broken.message };
     if (!reader.lostWith()) {
@@ -275,5 +303,26 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     await reader.close();
     await Promise.all(eventPromises);
   }
+  for (const b of purgedBlockers) {
+    const note = await releasePurgedBlocker(deps, b, queue, heldBy.get(b.id) ?? 0).catch((err: unknown) => `key '${b.key}' could NOT be released after purging job ${b.id}: ${(err as Error).message}; the key stays blocked`);
+    if (note !== undefined) report.warnings.push(note);
+  }
   return tally.finish(started);
+}
+
+/**
+ * Ordered routes: an operator purged a job that blocks its key (they chose
+ * to skip it), so the key is released: a `release` appended to the ordered
+ * queue's blocks stream, which every worker follows. The jobs blocked behind
+ * it stay in the DLQ; the returned line says so.
+ */
+async function releasePurgedBlocker(deps: DlqDeps, b: { id: string; key: string; queue: string | undefined }, dlq: string, waiting: number): Promise<string | undefined> {
+  const ordered = b.queue === undefined ? undefined : deps.topology.queues[b.queue];
+  if (b.queue === undefined || ordered?.ordering === undefined) return undefined;
+  const event: BlockEvent = { type: 'release', key: b.key, by: b.id, at: new Date().toISOString(), why: 'purged' };
+  await deps.publisher.publish({ exchange: '', routingKey: orderedNames.blocks(b.queue), content: Buffer.from(JSON.stringify(event)), properties: { contentType: 'application/json', type: 'warren.order.release' } });
+  return (
+    `key '${b.key}' released: its blocking job ${b.id} was purged` +
+    (waiting > 0 ? `; ${waiting} job(s) blocked behind it stay in '${dlq}': requeue them with --key '${b.key.slice(b.key.indexOf('/') + 1)}'` : '')
+  );
 }

@@ -27,6 +27,22 @@ export interface DlqSummary {
   /** ISO times of the oldest and newest death among the matched. */
   oldest: string | undefined;
   newest: string | undefined;
+  /**
+   * Ordered routes (docs/ordered-routes.md): each blocked key among the
+   * matched, with the job that blocks it and how many jobs wait behind it.
+   * Absent when no matched message belongs to an ordered route.
+   */
+  blockedKeys?: BlockedKey[];
+}
+
+/** A blocked ordering key as `warren dlq list` shows it. */
+export interface BlockedKey {
+  /** `<api key name>/<key>`. */
+  key: string;
+  /** The dead-lettered job that blocks the key. */
+  blockedBy: string;
+  /** Jobs of the key moved aside behind it. */
+  waiting: number;
 }
 
 /** One dead letter as the list/API shows it. */
@@ -49,6 +65,10 @@ export interface DlqMessageView {
   bodyBytes: number;
   /** The first 200 characters of the body. */
   bodyPreview: string;
+  /** Ordered routes: the job's ordering key (`<api key name>/<key>`). */
+  orderKey?: string;
+  /** Ordered routes: the job that blocks this one (reason blocked-by-previous-failure). */
+  blockedBy?: string;
 }
 
 const NONE = '(none)';
@@ -80,6 +100,8 @@ export function createSummaryBuilder(queue: string, total: number, maxRequeues: 
   };
   let oldest = Infinity;
   let newest = -Infinity;
+  /** Ordered routes: blocking job id -> its blocked key, in the order first seen. */
+  const blocked = new Map<string, BlockedKey>();
   return {
     scanned(): void {
       s.scanned++;
@@ -94,6 +116,14 @@ export function createSummaryBuilder(queue: string, total: number, maxRequeues: 
       if (!info.origin) s.unknownOrigin++;
       if (info.requeued >= maxRequeues) s.overCap++;
       if (alreadyRequeued) s.alreadyRequeued++;
+      if (info.orderKey !== undefined) {
+        const by = info.blockedBy ?? info.messageId;
+        if (by !== undefined) {
+          const entry = blocked.get(by) ?? { key: info.orderKey, blockedBy: by, waiting: 0 };
+          if (info.blockedBy !== undefined) entry.waiting++;
+          blocked.set(by, entry);
+        }
+      }
       if (info.failedAt !== undefined) {
         oldest = Math.min(oldest, info.failedAt);
         newest = Math.max(newest, info.failedAt);
@@ -102,6 +132,7 @@ export function createSummaryBuilder(queue: string, total: number, maxRequeues: 
     result(truncated: boolean): DlqSummary {
       return {
         ...s,
+        ...(blocked.size > 0 ? { blockedKeys: [...blocked.values()] } : {}),
         truncated,
         oldest: Number.isFinite(oldest) ? new Date(oldest).toISOString() : undefined,
         newest: Number.isFinite(newest) ? new Date(newest).toISOString() : undefined,
@@ -129,5 +160,7 @@ export function messageView(index: number, msg: ConsumeMessage, info: DeadLetter
     redelivered: msg.fields.redelivered,
     bodyBytes: msg.content.length,
     bodyPreview: msg.content.subarray(0, 800).toString('utf8').slice(0, 200),
+    ...(info.orderKey === undefined ? {} : { orderKey: info.orderKey }),
+    ...(info.blockedBy === undefined ? {} : { blockedBy: info.blockedBy }),
   };
 }

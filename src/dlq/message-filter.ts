@@ -18,6 +18,8 @@ export interface DlqFilter {
   since?: number;
   /** Died before this time (ms since the epoch). */
   before?: number;
+  /** Ordered routes: ordering keys (`customer-42`, or `<api key name>/customer-42`). */
+  key?: string[];
 }
 
 /** Parses `1h` (that long ago) or an ISO date into ms since the epoch. */
@@ -41,6 +43,7 @@ export const dlqFilterInputSchema = z
     errorClass: list,
     origin: list,
     id: list,
+    key: list,
     since: z.string().optional(),
     before: z.string().optional(),
   })
@@ -50,7 +53,7 @@ export type DlqFilterInput = z.input<typeof dlqFilterInputSchema>;
 /** Turns validated filter input into a {@link DlqFilter}; returns an error message for a bad time. */
 export function toDlqFilter(input: z.output<typeof dlqFilterInputSchema>, now: number): { filter: DlqFilter } | { error: string } {
   const filter: DlqFilter = {};
-  for (const key of ['route', 'reason', 'errorClass', 'origin', 'id'] as const) {
+  for (const key of ['route', 'reason', 'errorClass', 'origin', 'id', 'key'] as const) {
     const v = input[key];
     if (v !== undefined && v.length > 0) filter[key] = v;
   }
@@ -78,6 +81,7 @@ export function matchesFilter(info: DeadLetterInfo, filter: DlqFilter): boolean 
   if (!inList(filter.errorClass, info.errorClass)) return false;
   if (!inList(filter.origin, info.origin?.queue)) return false;
   if (!inList(filter.id, info.messageId, info.jobId)) return false;
+  if (!inList(filter.key, info.orderKey, info.orderKey?.slice(info.orderKey.indexOf('/') + 1))) return false;
   if (filter.since !== undefined && (info.failedAt === undefined || info.failedAt < filter.since)) return false;
   if (filter.before !== undefined && (info.failedAt === undefined || info.failedAt >= filter.before)) return false;
   return true;

@@ -6,3 +6,4 @@ export * from './job-errors.ts';
 export * from './job-submit-errors.ts';
 export * from './dlq-error.ts';
 export * from './config-error.ts';
+export * from './order-key-error.ts';

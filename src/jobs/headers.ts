@@ -71,3 +71,15 @@ export const BROKER_OWNED_HEADERS: ReadonlySet<string> = new Set([
 
 /** The failure headers of a dead letter: a requeue undoes that death, a new failure writes fresh ones. */
 export const FAILURE_HEADERS: readonly string[] = [HEADERS.errorClass, HEADERS.errorMessage, HEADERS.failedAt, HEADERS.reason, HEADERS.attempts];
+
+/**
+ * Headers of ordered routes (docs/ordered-routes.md). Written only by warren:
+ * the API sets the key from the job (scoped to the submitting API key), the
+ * worker sets `blockedBy` when it moves a job of a blocked key aside.
+ */
+export const ORDER_HEADERS = {
+  /** `<owner>/<key>`: what the consistent-hash exchange hashes and what a worker orders and blocks by. */
+  key: 'x-warren-order-key',
+  /** On a job moved aside because its key is blocked: the id of the dead-lettered job that blocks it. */
+  blockedBy: 'x-warren-blocked-by',
+} as const;

@@ -13,3 +13,4 @@ export * from './job-event-publisher.ts';
 export * from './job-event-signature.ts';
 export * from './job-event-key.ts';
 export * from './job-id.ts';
+export * from './ordering.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Lifecycle states of a job, as shown by `GET /v1/jobs/{id}`. */
-export const jobStatusSchema = z.enum(['queued', 'running', 'retrying', 'succeeded', 'failed', 'dead-lettered', 'requeued']);
+export const jobStatusSchema = z.enum(['queued', 'running', 'retrying', 'succeeded', 'failed', 'dead-lettered', 'requeued', 'blocked']);
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
 /** States after which a job changes no more (until an operator requeues it). */
@@ -38,5 +38,7 @@ export const jobEventSchema = z.object({
    * it sees and shows the job only to that key and to keys that read all.
    */
   owner: z.string().optional(),
+  /** `blocked` only: the dead-lettered job of the same ordering key that holds this one back (docs/ordered-routes.md). */
+  blockedBy: z.string().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;

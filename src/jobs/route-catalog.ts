@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RouteConfig, Topology } from '../config/topology-schema.ts';
 import { WarrenError } from '../errors/index.ts';
 import { compileRoutingKey, type RoutingKeyTemplate } from './routing-key.ts';
+import { routeOrderings, type RouteOrdering } from './ordering.ts';
 
 /** A topology route prepared once at startup: schema looked up, routing key compiled. */
 export interface CompiledRoute {
@@ -20,6 +21,8 @@ export interface CompiledRoute {
   description: string | undefined;
   /** JSON Schema of the payload (input side), for /v1/routes; undefined when zod can't express it. */
   jsonSchema: unknown;
+  /** Set when the route feeds an ordered queue: where each job's ordering key comes from (docs/ordered-routes.md). */
+  ordering?: RouteOrdering | undefined;
 }
 
 /**
@@ -47,8 +50,9 @@ function toJsonSchema(schema: z.ZodType): unknown {
 }
 
 /** Compiles every route of the topology; a route naming an unknown schema is a startup error. */
-export function compileRoutes(topology: Pick<Topology, 'routes'>, schemas: Readonly<Record<string, z.ZodType>>): RouteCatalog {
+export function compileRoutes(topology: Pick<Topology, 'routes'> & Partial<Pick<Topology, 'queues' | 'bindings' | 'exchanges'>>, schemas: Readonly<Record<string, z.ZodType>>): RouteCatalog {
   const catalog = new Map<string, CompiledRoute>();
+  const orderings = routeOrderings(topology);
   for (const [name, route] of Object.entries(topology.routes) as [string, RouteConfig][]) {
     const schema = schemas[route.schema];
     if (schema === undefined) {
@@ -68,6 +72,7 @@ export function compileRoutes(topology: Pick<Topology, 'routes'>, schemas: Reado
       publishTimeoutMs: route.publishTimeout,
       description: route.description,
       jsonSchema: toJsonSchema(schema),
+      ordering: orderings.get(name),
     });
   }
   return catalog;

@@ -1,7 +1,8 @@
 import type { Options } from 'amqplib';
 import type { PublishRequest } from '../broker/confirm-publisher.ts';
 import { JobPublishError, JobValidationError, UnknownRouteError } from '../errors/index.ts';
-import { HEADERS } from '../jobs/headers.ts';
+import { HEADERS, ORDER_HEADERS } from '../jobs/headers.ts';
+import { renderOrderKey } from '../jobs/ordering.ts';
 import type { AmqpHeaders } from '../jobs/job-headers.ts';
 import { firstPublishProperties } from '../jobs/message-properties.ts';
 import type { CompiledRoute, RouteCatalog } from '../jobs/route-catalog.ts';
@@ -24,6 +25,10 @@ export interface JobMeta {
   correlationId: string;
   /** W3C trace context to carry, if any. */
   traceparent: string | undefined;
+  /** Who submits (an API key's name): an ordered route's keys are scoped by it, so tenants never block each other. */
+  owner?: string;
+  /** The request header an ordered route's `ordering.key` names, when it names one. */
+  orderHeader?: string | undefined;
 }
 
 /** A validated job with its message, ready to publish; it is itself the confirm publisher's request. */
@@ -106,6 +111,7 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
       // Most jobs are unchanged by parsing: their request text is the message body, not serialised again.
       const body = text !== undefined && route.keepsRequestText && sameJsonValue(payload, data) ? text : JSON.stringify(data);
       const headers: AmqpHeaders = meta.traceparent === undefined ? { [HEADERS.route]: route.name } : { [HEADERS.route]: route.name, [HEADERS.traceparent]: meta.traceparent };
+      if (route.ordering !== undefined) headers[ORDER_HEADERS.key] = renderOrderKey(route.name, route.ordering.source, data, meta.orderHeader, meta.owner);
       return {
         id: meta.id,
         route: route.name,

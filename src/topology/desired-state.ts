@@ -1,5 +1,7 @@
 import type { QueueConfig, Topology } from '../config/topology-schema.ts';
 import { retryTiers } from '../jobs/retry-tiers.ts';
+import { ORDER_HEADERS } from '../jobs/headers.ts';
+import { orderedNames } from '../jobs/ordering.ts';
 
 /**
  * The topology expanded into exactly what the broker should hold: retry
@@ -19,7 +21,7 @@ export type AmqpArgs = Record<string, unknown>;
 
 export interface DesiredExchange {
   name: string;
-  type: 'direct' | 'topic' | 'fanout' | 'headers';
+  type: 'direct' | 'topic' | 'fanout' | 'headers' | 'x-consistent-hash';
   durable: boolean;
   autoDelete: boolean;
   internal: boolean;
@@ -27,7 +29,7 @@ export interface DesiredExchange {
 }
 
 /** Why a queue exists: declared by the user, a retry wait queue, warren's own job-event stream, or its job-history checkpoint stream. */
-export type QueueRole = 'queue' | 'retry-wait' | 'job-events' | 'job-history';
+export type QueueRole = 'queue' | 'retry-wait' | 'job-events' | 'job-history' | 'ordered-partition' | 'order-blocks';
 
 /** Smallest retention of the checkpoint stream (it holds ~1/300 of the events stream's bytes; the rest is margin for duplicates). */
 const MIN_CHECKPOINT_BYTES = 50_000_000;
@@ -48,6 +50,8 @@ export interface DesiredQueue {
   /** Structural arguments: fixed at declaration, a change means delete + recreate. */
   arguments: AmqpArgs;
   role: QueueRole;
+  /** Partition queues only: the ordered queue they belong to (docs/ordered-routes.md). */
+  orderedQueue?: string;
 }
 
 export interface DesiredBinding {
@@ -124,6 +128,10 @@ export function desiredState(t: Topology): DesiredState {
   state.exchanges.push({ name: t.jobEvents.exchange, type: 'fanout', durable: true, autoDelete: false, internal: false, arguments: { ...managed } });
 
   for (const [name, q] of Object.entries(t.queues)) {
+    if (q.ordering !== undefined) {
+      expandOrdered(state, name, q, q.ordering.partitions);
+      continue;
+    }
     state.queues.push({ name, type: q.type, durable: q.durable, autoDelete: q.autoDelete, arguments: structuralArgs(q), role: 'queue' });
     const def = policyDefinition(q);
     if (Object.keys(def).length > 0) state.policies.push(policyFor(name, def));
@@ -159,13 +167,45 @@ export function desiredState(t: Topology): DesiredState {
   for (const b of t.bindings) {
     const args: AmqpArgs = { ...managed };
     if (b.headers !== undefined) Object.assign(args, { 'x-match': b.headers.match }, b.headers.values);
+    // A binding to an ordered queue goes to its consistent-hash exchange, which spreads keys over the partitions.
+    const ordered = b.queue !== undefined && t.queues[b.queue]?.ordering !== undefined;
     state.bindings.push({
       source: b.source,
-      destination: (b.queue ?? b.exchange) as string,
-      destinationType: b.queue !== undefined ? 'queue' : 'exchange',
+      destination: ordered ? orderedNames.exchange(b.queue as string) : ((b.queue ?? b.exchange) as string),
+      destinationType: b.queue !== undefined && !ordered ? 'queue' : 'exchange',
       routingKey: b.routingKey ?? '',
       arguments: args,
     });
   }
   return state;
+}
+
+/**
+ * An ordered queue (docs/ordered-routes.md): an internal `x-consistent-hash`
+ * exchange hashing the order-key header, `partitions` queues of the queue's
+ * type and settings with single-active-consumer (one worker owns a partition;
+ * another takes over when it dies), each bound with weight 1, and the stream
+ * of block / release events. No retry wait queues: ordered retries run in
+ * the worker, so later jobs of the key can't overtake them.
+ */
+function expandOrdered(state: DesiredState, name: string, q: QueueConfig, partitions: number): void {
+  const managed = { [MANAGED_ARG]: true };
+  const exchange = orderedNames.exchange(name);
+  state.exchanges.push({ name: exchange, type: 'x-consistent-hash', durable: true, autoDelete: false, internal: true, arguments: { 'hash-header': ORDER_HEADERS.key, ...managed } });
+  const def = policyDefinition(q);
+  for (const partition of orderedNames.partitions(name, partitions)) {
+    state.queues.push({
+      name: partition,
+      type: q.type,
+      durable: true,
+      autoDelete: false,
+      arguments: { ...structuralArgs(q), 'x-single-active-consumer': true },
+      role: 'ordered-partition',
+      orderedQueue: name,
+    });
+    if (Object.keys(def).length > 0) state.policies.push(policyFor(partition, def));
+    state.bindings.push({ source: exchange, destination: partition, destinationType: 'queue', routingKey: '1', arguments: { ...managed } });
+  }
+  // Blocks must outlive any job that waits on them: no retention (a few hundred bytes per failure).
+  state.queues.push({ name: orderedNames.blocks(name), type: 'stream', durable: true, autoDelete: false, arguments: { 'x-queue-type': 'stream', ...managed }, role: 'order-blocks', orderedQueue: name });
 }

@@ -2,6 +2,7 @@ import type { ActualBinding, ActualState } from './actual-state.ts';
 import { argumentChanges, definitionChanges, stableStringify, type FieldChange } from './compare.ts';
 import { LEGACY_STREAM_RETENTION_ARGS, MANAGED_ARG, POLICY_PREFIX, policyName, type DesiredBinding, type DesiredState } from './desired-state.ts';
 import { exchangeDriftMessage, queueDriftMessage } from './drift-message.ts';
+import { partitionChanges } from './partition-change.ts';
 import { bindingLabel, type CannotChangeStep, type CreateStep, type ExtraStep, type PlanWarning, type TopologyPlan, type UpdateStep } from './plan-step.ts';
 
 /** Options of {@link planTopology}. */
@@ -99,6 +100,8 @@ export function planTopology(desired: DesiredState, actual: ActualState, options
       blocked.push({ kind: 'cannot-change', object: 'queue', name: q.name, changes, message: queueDriftMessage(changes, { name: q.name, vhost, role: q.role, file }) });
     }
   }
+
+  blocked.push(...partitionChanges(desired, actual, file));
 
   const actualBindingKeys = new Set(actual.bindings.map(bindingKey));
   const desiredBindingKeys = new Set<string>();

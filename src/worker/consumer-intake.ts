@@ -9,6 +9,7 @@ import { createDelivery, type ChannelSession } from './delivery.ts';
 import { readAttempt, readRoute, type AmqpHeaders } from '../jobs/job-headers.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import { isReleaseEnd, type OrderedLanes } from './ordered-lanes.ts';
 
 /** Collaborators of {@link createConsumerIntake}. */
 export interface ConsumerIntakeDeps {
@@ -28,6 +29,8 @@ export interface ConsumerIntakeDeps {
   settle: ConsumerSettle;
   /** True once the consumer is shutting down: deliveries still arriving go straight back. */
   stopping(): boolean;
+  /** Ordered consumers: each delivery waits for the earlier ones of its key (ordered-lanes.ts). */
+  lanes?: OrderedLanes | undefined;
 }
 
 /**
@@ -57,11 +60,17 @@ export function createConsumerIntake(deps: ConsumerIntakeDeps): ConsumerIntake {
     const d = createDelivery(s, msg, readAttempt(headers));
     inFlight.add(d);
     if (msg.fields.redelivered) metrics.redeliveries.inc({ consumer });
+    // Ordered routes: a requeue's end marker is no job; its lane acks it in its turn (ordered-lanes.ts).
+    if (deps.lanes && isReleaseEnd(d)) {
+      deps.lanes.admit(d, () => undefined);
+      return;
+    }
     const routeHeader = readRoute(headers);
     const v = validator.validate(msg.content, routeHeader);
     if (!v.ok) {
       d.route = routeHeader ?? validator.defaultRoute;
-      settle.invalid(d, v.message);
+      if (deps.lanes) deps.lanes.admit(d, () => settle.invalid(d, v.message));
+      else settle.invalid(d, v.message);
       return;
     }
     d.payload = v.payload;
@@ -71,6 +80,7 @@ export function createConsumerIntake(deps: ConsumerIntakeDeps): ConsumerIntake {
       d.budgetKeys = budgetKeys(config.provider, typeof model === 'string' ? model : undefined);
       d.tokens = limiter.governs(d.budgetKeys) ? estimateChatTokens(v.payload) : 0;
     }
-    flow.admit(d);
+    if (deps.lanes) deps.lanes.admit(d, () => flow.admit(d));
+    else flow.admit(d);
   };
 }

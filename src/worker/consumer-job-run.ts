@@ -10,6 +10,7 @@ import { createJobAndContext, jobIdOf, type JobScope } from './job-context.ts';
 import { createJobControl } from './job-control.ts';
 import type { BudgetGrant } from './llm-context.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import type { InPlaceRetry } from './ordered-hooks.ts';
 
 /** Collaborators of {@link createJobRun}. */
 export interface JobRunDeps {
@@ -36,6 +37,8 @@ export interface JobRunDeps {
   handlerDone(): void;
   /** Where each outcome goes. */
   settle: ConsumerSettle;
+  /** Ordered consumers: retries run here, holding the delivery, instead of through a wait queue (ordered-hooks.ts). */
+  retryInPlace?: InPlaceRetry | undefined;
 }
 
 /**
@@ -73,40 +76,84 @@ export function createJobRun(deps: JobRunDeps): JobRun {
   let sweepTimer: NodeJS.Timeout | undefined;
 
   async function run(d: Delivery, grant: BudgetGrant | undefined): Promise<void> {
-    d.state = 'running';
-    const control = createJobControl();
-    d.abort = control;
-    // One clock for the deadline, the `running` delay and the duration. The timeout is enforced by the
-    // consumer's sweep (no timer per job; precise to a sweep period).
-    const started = performance.now();
-    d.deadline = started + timeoutMs;
-    const span = scope.tracer === undefined ? undefined : startConsumeSpan(scope.tracer, d, scope.queue);
-    const { job, ctx } = createJobAndContext(scope, d, control, grant, span);
-    if (runningEvents) {
-      if (runningEventAfterMs === 0) announce(d);
-      else d.startedAt = started;
+    for (;;) {
+      d.state = 'running';
+      d.timedOut = false;
+      const control = createJobControl();
+      d.abort = control;
+      // One clock for the deadline, the `running` delay and the duration. The timeout is enforced by the
+      // consumer's sweep (no timer per job; precise to a sweep period).
+      const started = performance.now();
+      d.deadline = started + timeoutMs;
+      const span = scope.tracer === undefined ? undefined : startConsumeSpan(scope.tracer, d, scope.queue);
+      const { job, ctx } = createJobAndContext(scope, d, control, grant, span);
+      if (runningEvents) {
+        if (runningEventAfterMs === 0) announce(d);
+        else d.startedAt = started;
+      }
+      let failed = false;
+      let result: unknown;
+      let error: unknown;
+      try {
+        result = await control.run(deps.handler, job, ctx);
+      } catch (err) {
+        failed = true;
+        error = err;
+      }
+      const timedOut = d.timedOut;
+      d.deadline = 0;
+      d.startedAt = 0;
+      const llm = ctx.llmIfUsed;
+      if (llm) llm.releaseUnusedGrant();
+      else if (grant) limiter.release(grant.keys, grant.tokens);
+      grant = undefined;
+      const seconds = (performance.now() - started) / 1000;
+      const again = failed && deps.retryInPlace !== undefined && !d.lost && !d.settled ? deps.retryInPlace(d, error, timedOut ? timeoutMs : undefined) : undefined;
+      if (again !== undefined) {
+        // An ordered retry: same delivery, next attempt after the backoff; the key's later jobs wait behind it.
+        if (span !== undefined) endSpan(span, error);
+        deps.events
+          .emit({ jobId: jobIdOf(d), status: 'retrying', route: d.route, queue: scope.queue, attempt: d.attempt, error: again.error, retryInMs: again.delayMs, durationMs: Math.round(seconds * 1000) })
+          .catch(() => metrics.publishFailures.inc({ kind: 'event' }));
+        metrics.retries.inc({ consumer: scope.consumer, reason: again.error.class });
+        await holdFor(d, again.delayMs);
+        if (!d.lost && !d.settled) {
+          d.attempt++;
+          continue;
+        }
+      }
+      await finish(d, failed, result, error, seconds, timedOut, llm?.usage(), span);
+      return;
     }
-    let failed = false;
-    let result: unknown;
-    let error: unknown;
-    try {
-      result = await control.run(deps.handler, job, ctx);
-    } catch (err) {
-      failed = true;
-      error = err;
-    }
-    const timedOut = d.timedOut;
-    d.deadline = 0;
-    d.startedAt = 0;
-    const llm = ctx.llmIfUsed;
-    if (llm) llm.releaseUnusedGrant();
-    else if (grant) limiter.release(grant.keys, grant.tokens);
+  }
+
+  async function holdFor(d: Delivery, ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        d.wake = undefined;
+        resolve();
+      }
+      d.wake = done;
+    });
+  }
+
+  async function finish(
+    d: Delivery,
+    failed: boolean,
+    result: unknown,
+    error: unknown,
+    seconds: number,
+    timedOut: boolean,
+    usage: LlmUsage | undefined,
+    span: Span | undefined,
+  ): Promise<void> {
     d.state = 'settling';
     deps.handlerDone();
-    const seconds = (performance.now() - started) / 1000;
-    if (span !== undefined) return settleTraced(span, d, failed, result, error, seconds, timedOut, llm?.usage());
+    if (span !== undefined) return settleTraced(span, d, failed, result, error, seconds, timedOut, usage);
     if (failed) await settle.failed(d, error, seconds, timedOut);
-    else await settle.succeeded(d, result, llm?.usage(), seconds);
+    else await settle.succeeded(d, result, usage, seconds);
   }
 
   /** Tracing on: the settle step in a span of its own, then the consume span ends with the job's outcome. */

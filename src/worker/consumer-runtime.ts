@@ -11,13 +11,16 @@ import { createInFlight } from './consumer-in-flight.ts';
 import { createConsumerIntake } from './consumer-intake.ts';
 import { createJobRun } from './consumer-job-run.ts';
 import { createConsumerSettle } from './consumer-settle.ts';
-import { loseDelivery, requeueDelivery } from './delivery.ts';
+import { ackDelivery, loseDelivery, requeueDelivery } from './delivery.ts';
 import type { JobHandler } from './handler-contract.ts';
 import type { JobScope } from './job-context.ts';
 import type { JobSettler } from './job-settler.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { RoutePublisher } from './route-publisher.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
+import type { BlockBook } from './block-book.ts';
+import type { InPlaceRetry } from './ordered-hooks.ts';
+import { createOrderedLanes } from './ordered-lanes.ts';
 
 /** Collaborators of one consumer. */
 export interface ConsumerRuntimeDeps {
@@ -46,6 +49,11 @@ export interface ConsumerRuntimeDeps {
   runningEventAfterMs?: number;
   /** Records consume, LLM call and settle spans when given (tracing on). */
   tracer?: Tracer;
+  /**
+   * Ordered partition consumers (docs/ordered-routes.md): per-key lanes over the
+   * blocked-key book, and the in-place retry that replaces wait queues.
+   */
+  ordering?: { book: BlockBook; retryInPlace: InPlaceRetry };
 }
 
 /** What {@link ConsumerRuntime.stop} did. */
@@ -89,6 +97,26 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   let stopping = false;
 
   const inFlight = createInFlight({ consumer: name, metrics });
+  const ordering = deps.ordering;
+  const lanes = ordering
+    ? createOrderedLanes({
+        book: ordering.book,
+        divert: (d, by) => settle.diverted(d, by),
+        settleMarker(d) {
+          d.state = 'settling';
+          ackDelivery(d);
+          inFlight.finish(d);
+        },
+      })
+    : undefined;
+  if (lanes) {
+    // A delivery finished with (settled or lost) lets the next one of its key go.
+    const finish = inFlight.finish.bind(inFlight);
+    inFlight.finish = (d) => {
+      finish(d);
+      lanes.done(d);
+    };
+  }
   const settle = createConsumerSettle({ settler: deps.settler, inFlight, logger, timeoutMs: consumer.timeout });
   const flow = createFlowControl({ consumer: name, concurrency, limiter, metrics, start: (d, grant) => void jobs.run(d, grant) });
   const jobs = createJobRun({
@@ -104,8 +132,9 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     inFlight,
     handlerDone: () => flow.release(),
     settle,
+    retryInPlace: ordering?.retryInPlace,
   });
-  const intake = createConsumerIntake({ consumer: name, config: consumer, validator: deps.validator, limiter, metrics, inFlight, flow, settle, stopping: () => stopping });
+  const intake = createConsumerIntake({ consumer: name, config: consumer, validator: deps.validator, limiter, metrics, inFlight, flow, settle, stopping: () => stopping, lanes });
   const channel = createConsumerChannelSession({
     consumer: name,
     queue,
@@ -117,6 +146,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     onDelivery: intake,
     onClosed(s) {
       const lost = inFlight.dropSession(s);
+      lanes?.dropSession(s);
       if (lost > 0) logger.warn({ deliveries: lost }, 'consumer channel closed; its unacked deliveries return to the queue and will be redelivered');
     },
   });
@@ -139,6 +169,12 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       await channel.stop();
       let requeued = 0;
       // Not started yet: straight back to the queue, in order.
+      // Ordered: deliveries waiting behind their key go back with the channel (the broker returns them in delivery order).
+      for (const d of lanes?.takeHeld() ?? []) {
+        loseDelivery(d, 'shutdown');
+        d.settled = true;
+        inFlight.finish(d);
+      }
       for (const d of flow.takeHeld()) {
         if (d.settled) continue;
         if (requeueDelivery(d)) requeued++;

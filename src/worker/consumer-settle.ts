@@ -28,6 +28,8 @@ export interface ConsumerSettle {
   failed(d: Delivery, error: unknown, seconds: number, timedOut: boolean): Promise<void>;
   /** The payload failed validation before any handler ran. */
   invalid(d: Delivery, message: string): void;
+  /** Ordered consumers: a job of a blocked key, moved aside unrun. */
+  diverted(d: Delivery, blockedBy: string): Promise<void>;
 }
 
 /** Creates the settle step of one consumer. */
@@ -51,6 +53,10 @@ export function createConsumerSettle(deps: ConsumerSettleDeps): ConsumerSettle {
   return {
     succeeded: (d, result, usage, seconds) => settle(d, () => settler.succeed(d, result, usage, seconds)),
     failed: (d, error, seconds, timedOut) => settle(d, () => settler.fail(d, error, seconds, timedOut ? timeoutMs : undefined)),
+    diverted(d, blockedBy) {
+      d.state = 'settling';
+      return settle(d, () => settler.divert(d, blockedBy));
+    },
     invalid(d, message) {
       d.state = 'settling';
       settler

@@ -1,8 +1,9 @@
 import type { ConfirmPublisher, PublishRequest } from '../broker/confirm-publisher.ts';
 import type { ConsumerConfig, RetryPolicyConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
-import { ERROR_MESSAGE_MAX } from '../jobs/headers.ts';
+import { ERROR_MESSAGE_MAX, HEADERS } from '../jobs/headers.ts';
 import { readForwardedTo, type AmqpHeaders } from '../jobs/job-headers.ts';
+import { REASON_BLOCKED } from '../jobs/ordering.ts';
 import { resultProperties, retryProperties } from '../jobs/message-properties.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -44,6 +45,18 @@ export interface JobSettlerDeps {
   holdInitialMs?: number;
   /** Longest wait between such tries. @default 30000 */
   holdMaxMs?: number;
+  /** Ordered queues only (docs/ordered-routes.md): run before the ack of a dead-lettered job (block its key) and of a succeeded one (release it). */
+  ordering?: OrderingHooks;
+}
+
+/** What an ordered consumer does around the ack of a job that ends (see ordered-hooks.ts). */
+export interface OrderingHooks {
+  /** The job was dead-lettered: its key becomes blocked (durably) before the ack. */
+  deadLettered(d: Delivery): Promise<void>;
+  /** The job succeeded: if it was the job blocking its key, the key is released before the ack. */
+  succeeded(d: Delivery): Promise<void>;
+  /** Headers that name the key and the blocking job on a job moved aside. */
+  blockedHeaders(d: Delivery, blockedBy: string): Record<string, string>;
 }
 
 /** Turns a finished job into its publishes and, only after they are confirmed, its ack. */
@@ -52,6 +65,8 @@ export interface JobSettler {
   fail(d: Delivery, err: unknown, seconds: number, timedOutAfterMs?: number): Promise<void>;
   /** Dead-letters a body that is not JSON or fails its schema, without running the handler. */
   invalid(d: Delivery, message: string): Promise<void>;
+  /** Ordered queues: moves a job of a blocked key aside, unrun, with reason blocked-by-previous-failure. */
+  divert(d: Delivery, blockedBy: string): Promise<void>;
 }
 
 /** Creates the settler of one consumer. */
@@ -181,7 +196,11 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
       deps.logger.error({ consumer: consumerName, jobId: jobId(d), reason, errorClass: f.errorClass }, `job failed and queue '${queueName}' has no deadLetter target: it is dropped (add deadLetter to the queue in topology.yaml)`);
       return;
     }
+    const ordering = deps.ordering;
+    // Ordered retries run in place: the attempt reached is only in memory, so the dead letter records it (for --keep-attempts).
+    if (ordering && request.properties?.headers) (request.properties.headers as Record<string, unknown>)[HEADERS.attempt] = d.attempt;
     if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
+    if (ordering && !(await publishHeld(d, 'block', () => ordering.deadLettered(d)))) return;
     await emit(d, { status: 'dead-lettered', route: d.route, attempt: d.attempt, error: errorOf(f) }, seconds);
     if (!ackDelivery(d)) return;
     metrics.deadLetters.inc({ consumer: consumerName, reason });
@@ -240,6 +259,8 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
         };
         await Promise.all([publishHeld(d, 'result', () => deps.publisher.publish(request)), event]);
       }
+      const ordering = deps.ordering;
+      if (ordering && !(await publishHeld(d, 'release', () => ordering.succeeded(d)))) return;
       if (!ackDelivery(d)) return;
       count(d, 'succeeded', seconds);
     },
@@ -249,6 +270,18 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     },
     async invalid(d, message) {
       await settleFailure(d, { errorClass: 'invalid-payload', message }, undefined);
+    },
+    async divert(d, blockedBy) {
+      const message = `not run: job ${blockedBy} of the same ordering key was dead-lettered; requeue it (warren dlq requeue) to release the key`;
+      const request = deadLetterRequest(d.msg, queueConfig, { errorClass: 'blocked', errorMessage: message, reason: REASON_BLOCKED, attempts: 0, queue: queueName, secrets: deps.secrets });
+      if (!request) throw new Error(`ordered queue '${queueName}' has no deadLetter target`);
+      Object.assign(request.properties?.headers as Record<string, unknown>, deps.ordering?.blockedHeaders(d, blockedBy));
+      if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
+      await emit(d, { status: 'blocked', route: d.route, attempt: 0, blockedBy, error: { class: 'blocked', message } }, undefined);
+      if (!ackDelivery(d)) return;
+      metrics.deadLetters.inc({ consumer: consumerName, reason: REASON_BLOCKED });
+      count(d, 'blocked', undefined);
+      deps.logger.info({ consumer: consumerName, jobId: jobId(d), blockedBy }, 'job of a blocked key moved aside');
     },
   };
 }

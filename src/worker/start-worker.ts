@@ -25,6 +25,9 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { createPayloadValidator } from './payload-validator.ts';
 import { createRoutePublisher } from './route-publisher.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts';
+import { orderedNames } from '../jobs/ordering.ts';
+import { createBlockBook, type BlockBook } from './block-book.ts';
+import { createInPlaceRetry, createOrderingHooks } from './ordered-hooks.ts';
 
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
@@ -167,6 +170,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   const secrets = [...Object.values(topology.providers).map((p) => p.apiKey).filter((k) => k !== ''), ...passwordsOf([...topology.connection.urls, topology.connection.management])];
 
   const runtimes: ConsumerRuntime[] = [];
+  const books = new Map<string, BlockBook>();
   for (const n of names) {
     const consumer = topology.consumers[n];
     if (!consumer) continue;
@@ -175,6 +179,38 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       logger.warn({ consumer: n, queue: consumer.queue }, `queue '${consumer.queue}' has no deadLetter target: jobs that fail for good are dropped with a 'failed' event`);
     }
     const policy = queue?.retry === undefined ? undefined : topology.retryPolicies[queue.retry];
+    if (queue?.ordering !== undefined) {
+      // Ordered (docs/ordered-routes.md): one runtime per partition queue, sharing the queue's blocked-key book.
+      let book = books.get(consumer.queue);
+      if (!book) {
+        book = createBlockBook({ stream: orderedNames.blocks(consumer.queue), connection, publisher, logger });
+        books.set(consumer.queue, book);
+      }
+      const settler = createJobSettler({ consumerName: n, consumer, topology, publisher, events, routes, metrics, logger, tiers: [], policy: undefined, secrets, ordering: createOrderingHooks(book) });
+      const retryInPlace = createInPlaceRetry({ consumer, policy, secrets });
+      for (const partition of orderedNames.partitions(consumer.queue, queue.ordering.partitions)) {
+        runtimes.push(
+          createConsumerRuntime({
+            name: `${n}.${partition.slice(consumer.queue.length + 1)}`,
+            consumer: { ...consumer, queue: partition },
+            connection,
+            handler: handlers.get(consumer.handler) as JobHandler,
+            validator: createPayloadValidator(topology, consumer, schemas),
+            settler,
+            events,
+            routes,
+            limiter,
+            llmClient: consumer.provider === undefined ? undefined : clients.get(consumer.provider),
+            metrics,
+            logger,
+            ordering: { book, retryInPlace },
+            ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
+            ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
+          }),
+        );
+      }
+      continue;
+    }
     const settler = createJobSettler({ consumerName: n, consumer, topology, publisher, events, routes, metrics, logger, tiers: retryTiers(topology, consumer.queue), policy, secrets });
     const runtime = createConsumerRuntime({
       name: n,
@@ -202,8 +238,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
     logger.info({ url: server.url }, 'worker metrics served');
   }
   try {
+    // Blocked keys are known before the first ordered delivery is taken.
+    await Promise.all([...books.values()].map((b) => b.start()));
     await Promise.all(runtimes.map((r) => r.start()));
   } catch (err) {
+    await Promise.all([...books.values()].map((b) => b.stop()));
     await Promise.all(runtimes.map((r) => r.stop(Date.now())));
     await eventPublisher.close();
     await publisher.close();
@@ -225,6 +264,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
         const deadline = Date.now() + deadlineMs;
         logger.info({ deadlineMs }, 'worker stopping: no new jobs, waiting for in-flight ones');
         const results = await Promise.all(runtimes.map((r) => r.stop(deadline)));
+        await Promise.all([...books.values()].map((b) => b.stop()));
         await eventPublisher.close();
         await publisher.close();
         await connection.close();

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { FastCounter, FastHistogram } from '../observability/fast-metrics.ts';
 
 /** Outcome label of `warren_jobs_total`. */
-export type JobOutcome = 'succeeded' | 'retried' | 'dead-lettered' | 'forwarded' | 'failed' | 'requeued' | 'dropped';
+export type JobOutcome = 'succeeded' | 'retried' | 'dead-lettered' | 'forwarded' | 'failed' | 'requeued' | 'dropped' | 'blocked';
 
 /** The worker's Prometheus metrics, on a registry of its own (no global state). */
 export interface WorkerMetrics {

@@ -8,6 +8,7 @@ import {
   PublishRejectedError,
   PublishTimeoutError,
   RoutingKeyError,
+  OrderKeyError,
   UnknownRouteError,
   UnroutableError,
   WarrenError,
@@ -58,6 +59,11 @@ export function toApiError(err: unknown, options: ToApiErrorOptions = {}): ApiEr
     return new ApiError(400, 'VALIDATION_FAILED', err.message, { details: zodProblems(err.zodError, prefix), cause: err });
   }
   if (err instanceof RoutingKeyError) {
+    const path = prefix.length > 0 ? `${prefix.map(String).join('.')}.${err.field}` : err.field;
+    const details = (err.details as { message: string }[]).map((d) => ({ ...d, path }));
+    return new ApiError(400, err.code, err.message, { details, cause: err });
+  }
+  if (err instanceof OrderKeyError) {
     const path = prefix.length > 0 ? `${prefix.map(String).join('.')}.${err.field}` : err.field;
     const details = (err.details as { message: string }[]).map((d) => ({ ...d, path }));
     return new ApiError(400, err.code, err.message, { details, cause: err });

@@ -45,6 +45,7 @@ export const jobStatusViewSchema = z
     attempts: z.array(attemptSchema),
     result: z.unknown().optional(),
     usage: jobEventSchema.shape.usage,
+    blockedBy: z.string().optional().meta({ description: "Status 'blocked' only (ordered routes): the dead-lettered job of the same key that holds this one back." }),
   })
   .meta({ id: 'JobStatus' });
 
@@ -131,6 +132,10 @@ export const dlqSummarySchema = z
     alreadyRequeued: z.number().int(),
     oldest: z.string().optional(),
     newest: z.string().optional(),
+    blockedKeys: z
+      .array(z.object({ key: z.string(), blockedBy: z.string(), waiting: z.number().int() }))
+      .optional()
+      .meta({ description: 'Ordered routes: each blocked key among the matched, the job that blocks it and how many wait behind it.' }),
   })
   .meta({ id: 'DlqSummary' });
 
@@ -152,6 +157,8 @@ export const dlqMessageSchema = z
     redelivered: z.boolean(),
     bodyBytes: z.number().int(),
     bodyPreview: z.string().meta({ description: 'The first 200 characters of the body.' }),
+    orderKey: z.string().optional().meta({ description: 'Ordered routes: the ordering key (`<api key name>/<key>`).' }),
+    blockedBy: z.string().optional().meta({ description: 'Ordered routes: the dead-lettered job that blocks this one.' }),
   })
   .meta({ id: 'DlqMessage' });
 

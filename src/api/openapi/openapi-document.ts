@@ -193,6 +193,7 @@ const dlqFilterFields = {
   errorClass: listFilter('Error class only (x-warren-error-class)'),
   origin: listFilter('Origin queues'),
   id: listFilter('Message ids or job ids'),
+  key: listFilter('Ordered routes: ordering keys (`customer-42` or `<api key name>/customer-42`)'),
   since: z.string().optional().meta({ description: 'Died at or after: a duration ago (`30m`, `2h`, `7d`) or an ISO date.' }),
   before: z.string().optional().meta({ description: 'Died before: a duration ago or an ISO date.' }),
 };
@@ -247,6 +248,7 @@ function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
                 errorClass: asArray('Error classes'),
                 origin: asArray('Origin queues'),
                 id: asArray('Message ids or job ids'),
+                key: asArray('Ordered routes: ordering keys; requeueing a blocking job brings the jobs it blocks along'),
                 since: dlqFilterFields.since,
                 before: dlqFilterFields.before,
                 limit: z.number().int().positive().optional().meta({ description: 'Move at most this many messages.' }),

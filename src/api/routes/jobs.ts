@@ -79,6 +79,8 @@ export function registerJobRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
 
     // Validation happens before the guard so an invalid retry is a 400, never a replay of something else.
     const meta = requestMeta(c, id, key !== undefined);
+    // An ordered route keyed by a request header (docs/ordered-routes.md).
+    if (route.ordering?.source.kind === 'header') meta.orderHeader = header(c, route.ordering.source.name);
     const trace = deps.tracer === undefined ? undefined : startPublishTrace(deps.tracer, header(c, 'traceparent'), route.name, id);
     if (trace !== undefined) meta.traceparent = trace.traceparent;
     let job;

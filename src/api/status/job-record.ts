@@ -28,6 +28,8 @@ export interface JobRecord {
    * boot window). Such a record is completed from the stream before it is shown.
    */
   complete: boolean;
+  /** While `status` is `blocked`: the job that blocks it (ordered routes). */
+  blockedBy?: string;
 }
 
 // Shared empty list: replaced (never mutated) when the first attempt arrives.
@@ -56,6 +58,7 @@ export function toView(r: JobRecord): JobStatusView {
   if (r.queue !== undefined) view.queue = r.queue;
   if (r.result !== undefined) view.result = r.result;
   if (r.usage !== undefined) view.usage = r.usage;
+  if (r.status === 'blocked' && r.blockedBy !== undefined) view.blockedBy = r.blockedBy;
   return view;
 }
 
@@ -128,6 +131,7 @@ export function mergeEvent(r: JobRecord, e: JobEvent, maxAttempts: number): void
     r.status = e.status;
     r.statusAttempt = e.attempt;
     r.statusAt = e.at;
+    if (e.status === 'blocked' && e.blockedBy !== undefined) r.blockedBy = e.blockedBy;
   }
 }
 

@@ -24,6 +24,8 @@ export interface JobStatusView {
   attempts: AttemptView[];
   result?: unknown;
   usage?: JobEvent['usage'];
+  /** Status `blocked` only: the dead-lettered job of the same ordering key that holds this one back. */
+  blockedBy?: string;
 }
 
 /** True for states after which a job changes no more (until an operator requeues it). */
