@@ -100,6 +100,7 @@ function recordingDlqService() {
       calls.requeue.push(options);
       return emptyReport(queue);
     },
+    groups: () => Promise.reject(new Error('not used by this test')),
     export: () => Promise.reject(new Error('not used by the HTTP API')),
     purge: () => Promise.reject(new Error('not used by the HTTP API')),
   };

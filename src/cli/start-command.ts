@@ -7,6 +7,7 @@ import { ENV_SETTINGS, type WarrenConfig } from '../config/env-settings.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
 import { createDlqRequests } from '../dlq/dlq-requests.ts';
 import { createDlqService } from '../dlq/dlq-service.ts';
+import { createDlqTopology } from '../dlq/dlq-topology.ts';
 import { WarrenError } from '../errors/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { ensureTopology } from '../topology/ensure-topology.ts';
@@ -80,7 +81,11 @@ function intFlag(value: string | undefined, name: string): number | undefined {
  * the same value `warren dlq` uses).
  */
 export function dlqForApi(config: Pick<WarrenConfig, 'dlqMaxRequeues'>): DlqOperationsFactory {
-  return (wiring) => createDlqRequests(createDlqService(wiring), { maxRequeues: config.dlqMaxRequeues });
+  return (wiring) => {
+    const requests = createDlqRequests(createDlqService(wiring), { maxRequeues: config.dlqMaxRequeues });
+    const deadLetterQueues = [...createDlqTopology(wiring.topology).deadLetterQueues].sort();
+    return { ...requests, queues: () => deadLetterQueues };
+  };
 }
 
 /** What `warren start` passes to startApi: every setting from the one configuration, `--port` / `--host` winning. */

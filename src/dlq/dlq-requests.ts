@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { DlqError } from '../errors/index.ts';
 import type { RequeueReport } from './dlq-requeue.ts';
-import type { DlqListing, DlqService } from './dlq-service.ts';
+import type { DlqGroups } from './dlq-groups.ts';
+import type { DlqListing, DlqService, ExportedDeadLetter, PurgeReport } from './dlq-service.ts';
 import { dlqFilterInputSchema, toDlqFilter, type DlqFilter } from './message-filter.ts';
 import { parseRate } from './rate-limiter.ts';
 
@@ -20,6 +21,19 @@ const listRequestSchema = dlqFilterInputSchema.extend({
   offset: z.coerce.number().int().nonnegative().default(0),
   pageSize: z.coerce.number().int().min(1).max(1000).default(50),
   maxRequeues: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Query of a grouping or an export: the filters, a scan limit, the cap. */
+const scanRequestSchema = dlqFilterInputSchema.extend({
+  limit: z.coerce.number().int().positive().optional(),
+  maxRequeues: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Body of a purge: the filters (none: the whole queue), a limit, a dry run. */
+const purgeRequestSchema = dlqFilterInputSchema.extend({
+  limit: z.number().int().positive().optional(),
+  dryRun: z.boolean().default(false),
+  force: z.boolean().default(false),
 });
 
 /** Body of a requeue: the filters plus how to requeue. */
@@ -62,10 +76,16 @@ export interface DlqRequests {
   list(queue: string, query: unknown): Promise<DlqListingPage>;
   /** Requeues what `body` selects (undefined: every message under the cap). A report with `error` says the run stopped early. */
   requeue(queue: string, body: unknown, signal?: AbortSignal): Promise<RequeueReport>;
+  /** The matching messages in failure groups; `query` holds filters, `limit`, `maxRequeues`. */
+  groups(queue: string, query: unknown): Promise<DlqGroups & { warnings: string[] }>;
+  /** Deletes what `body` selects (no filter: the whole queue); `dryRun` counts. */
+  purge(queue: string, body: unknown, signal?: AbortSignal): Promise<PurgeReport>;
+  /** Calls `write` for each matching message without removing anything (the lines of `warren dlq export`). */
+  export(queue: string, query: unknown, write: (line: ExportedDeadLetter) => void | Promise<void>): Promise<{ exported: number }>;
 }
 
 /** Creates {@link DlqRequests} over a DLQ service. */
-export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue'>, options: DlqRequestsOptions): DlqRequests {
+export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' | 'groups' | 'purge' | 'export'>, options: DlqRequestsOptions): DlqRequests {
   const now = options.now ?? Date.now;
   return {
     async list(queue, query) {
@@ -98,6 +118,28 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue'>,
         ...(via === undefined ? {} : { via }),
         ...(ratePerSec === undefined ? {} : { ratePerSec }),
       });
+    },
+
+    async groups(queue, query) {
+      const { limit, maxRequeues, ...filterInput } = parse(scanRequestSchema, query);
+      return service.groups(queue, { filter: parseDlqFilter(filterInput, now()), maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) });
+    },
+
+    async purge(queue, body, signal) {
+      const { limit, dryRun, force, ...filterInput } = parse(purgeRequestSchema, body ?? {});
+      return service.purge(queue, {
+        filter: parseDlqFilter(filterInput, now()),
+        dryRun,
+        force,
+        ...(signal === undefined ? {} : { signal }),
+        ...(limit === undefined ? {} : { limit }),
+      });
+    },
+
+    async export(queue, query, write) {
+      const { limit, maxRequeues, ...filterInput } = parse(scanRequestSchema, query);
+      const r = await service.export(queue, { filter: parseDlqFilter(filterInput, now()), maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) }, write);
+      return { exported: r.exported };
     },
   };
 }
