@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
 import type { z } from 'zod';
 import type { ApiEnv } from '../api-env.ts';
@@ -48,13 +48,16 @@ export function createConsole(ctx: AppContext, fetchApi: (path: string, init: Re
   const routeNames = Object.keys(deps.topology.routes).sort();
   const app = new Hono<ConsoleEnv>();
 
-  app.use('*', async (c, next) => {
+  // Only under /console: a catch-all here would be matched (and named in metrics) for every API request too.
+  const securityHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
     await next();
     c.header('content-security-policy', CSP);
     c.header('x-content-type-options', 'nosniff');
     c.header('referrer-policy', 'no-referrer');
     if (!c.req.path.startsWith('/console/assets/')) c.header('cache-control', 'no-store');
-  });
+  };
+  app.use('/console', securityHeaders);
+  app.use('/console/*', securityHeaders);
 
   app.onError((err, c) => {
     deps.logger.error({ err: { name: err.name, message: err.message }, path: c.req.path }, 'console request failed');
