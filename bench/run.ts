@@ -60,6 +60,14 @@ const BENCHES: BenchModule[] = [
       return dlqVerdict(await run(quick ? { messages: 2_000, rounds: 1 } : {}));
     },
   },
+  {
+    name: 'console',
+    async run(quick) {
+      const { run } = await import('./console-bench.ts');
+      const r = await run({ quick });
+      return verdict(r.figures, r.pass);
+    },
+  },
 ];
 
 function parseArgs(argv: readonly string[]): { only: Set<string> | undefined; quick: boolean } {

@@ -100,6 +100,7 @@ function recordingDlqService() {
       calls.requeue.push(options);
       return emptyReport(queue);
     },
+    depth: async () => 1,
     async groups(queue, options) {
       calls.groups.push(options);
       const listing = emptyListing(queue);
@@ -207,11 +208,12 @@ describe('OpenAPI document of the DLQ endpoints vs what they accept and answer',
     const scanSamples: Record<string, string> = { ...LIST_SAMPLES };
     delete scanSamples['offset'];
     delete scanSamples['pageSize'];
-    for (const path of ['/v1/dlq/{queue}/groups', '/v1/dlq/{queue}/export']) {
+    const groupSamples = { ...scanSamples, fresh: 'true' };
+    for (const [path, samples] of [['/v1/dlq/{queue}/groups', groupSamples], ['/v1/dlq/{queue}/export', scanSamples]] as const) {
       const documented = (doc.paths[path]?.get?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
-      expect(documented.sort()).toEqual(Object.keys(scanSamples).sort());
+      expect(documented.sort()).toEqual(Object.keys(samples).sort());
     }
-    const res = await app.request(`/v1/dlq/llm.dead/groups?${new URLSearchParams(scanSamples).toString()}`, get(ADMIN));
+    const res = await app.request(`/v1/dlq/llm.dead/groups?${new URLSearchParams(groupSamples).toString()}`, get(ADMIN));
     expect(res.status).toBe(200);
     expect(dlqGroupsSchema.safeParse(await res.json()).error).toBeUndefined();
     expect(dlq.calls.groups[0]).toMatchObject({ limit: 100, maxRequeues: 3, filter: { group: [scanSamples['group']], origin: ['llm.standard'] } });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DlqError } from '../errors/index.ts';
 import type { RequeueReport } from './dlq-requeue.ts';
 import type { DlqGroups } from './dlq-groups.ts';
+import { createGroupsCache } from './groups-cache.ts';
 import type { DlqListing, DlqService, ExportedDeadLetter, PurgeReport } from './dlq-service.ts';
 import { dlqFilterInputSchema, toDlqFilter, type DlqFilter } from './message-filter.ts';
 import { parseRate } from './rate-limiter.ts';
@@ -27,6 +28,11 @@ const listRequestSchema = dlqFilterInputSchema.extend({
 const scanRequestSchema = dlqFilterInputSchema.extend({
   limit: z.coerce.number().int().positive().optional(),
   maxRequeues: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Query of a grouping: a scan's, plus `fresh` (count again even if a recent count is still valid). */
+const groupsRequestSchema = scanRequestSchema.extend({
+  fresh: z.enum(['true', 'false', '1', '0']).optional(),
 });
 
 /** Body of a purge: the filters (none: the whole queue), a limit, a dry run. */
@@ -62,6 +68,8 @@ export type DlqListingPage = DlqListing & { queue: string; offset: number; pageS
 export interface DlqRequestsOptions {
   /** Requeue cap when a request names none (WARREN_DLQ_MAX_REQUEUES, from src/config). */
   maxRequeues: number;
+  /** How long a failure-group count is reused while the queue's depth is unchanged (see groups-cache.ts). @default 60000 */
+  groupsMaxAgeMs?: number;
   /** @default Date.now */
   now?: () => number;
 }
@@ -77,7 +85,7 @@ export interface DlqRequests {
   /** Requeues what `body` selects (undefined: every message under the cap). A report with `error` says the run stopped early. */
   requeue(queue: string, body: unknown, signal?: AbortSignal): Promise<RequeueReport>;
   /** The matching messages in failure groups; `query` holds filters, `limit`, `maxRequeues`. */
-  groups(queue: string, query: unknown): Promise<DlqGroups & { warnings: string[] }>;
+  groups(queue: string, query: unknown): Promise<DlqGroups & { warnings: string[]; scannedAt: string; cached: boolean }>;
   /** Deletes what `body` selects (no filter: the whole queue); `dryRun` counts. */
   purge(queue: string, body: unknown, signal?: AbortSignal): Promise<PurgeReport>;
   /** Calls `write` for each matching message without removing anything (the lines of `warren dlq export`). */
@@ -85,8 +93,18 @@ export interface DlqRequests {
 }
 
 /** Creates {@link DlqRequests} over a DLQ service. */
-export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' | 'groups' | 'purge' | 'export'>, options: DlqRequestsOptions): DlqRequests {
+export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' | 'groups' | 'purge' | 'export'> & Partial<Pick<DlqService, 'depth'>>, options: DlqRequestsOptions): DlqRequests {
   const now = options.now ?? Date.now;
+  const depth = service.depth;
+  // Without a depth probe nothing is reused (maxAge 0): a count is only trusted while the depth is the same.
+  const groupsCache = createGroupsCache<DlqGroups & { warnings: string[] }>({
+    depth: (queue) => (depth === undefined ? Promise.resolve(-1) : depth(queue)),
+    maxAgeMs: depth === undefined ? 0 : (options.groupsMaxAgeMs ?? 60_000),
+    now,
+  });
+  /** A run that changes the queue forgets its counts when it ends too (a count taken meanwhile would be of a moving queue). */
+  const afterwards = <T>(queue: string, changes: boolean, run: Promise<T>): Promise<T> => (changes ? run.finally(() => groupsCache.invalidate(queue)) : run);
+
   return {
     async list(queue, query) {
       const { limit, offset, pageSize, maxRequeues, ...filterInput } = parse(listRequestSchema, query);
@@ -106,7 +124,8 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
       const filter = parseDlqFilter(filterInput, now());
       const ratePerSec = rate === undefined ? undefined : typeof rate === 'number' ? rate : parseRate(rate);
       if (rate !== undefined && ratePerSec === undefined) throw new DlqError('DLQ_INVALID_FILTER', `rate '${String(rate)}' is not a rate (use e.g. 500/s or 30/m)`);
-      return service.requeue(queue, {
+      if (!dryRun) groupsCache.invalidate(queue);
+      return afterwards(queue, !dryRun, service.requeue(queue, {
         filter,
         dryRun,
         keepAttempts,
@@ -117,23 +136,29 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
         ...(toRoute === undefined ? {} : { toRoute }),
         ...(via === undefined ? {} : { via }),
         ...(ratePerSec === undefined ? {} : { ratePerSec }),
-      });
+      }));
     },
 
     async groups(queue, query) {
-      const { limit, maxRequeues, ...filterInput } = parse(scanRequestSchema, query);
-      return service.groups(queue, { filter: parseDlqFilter(filterInput, now()), maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) });
+      const { limit, maxRequeues, fresh, ...filterInput } = parse(groupsRequestSchema, query);
+      const filter = parseDlqFilter(filterInput, now());
+      // Relative times (since=1h) make a count stale by themselves: those are never reused.
+      const key = filterInput.since === undefined && filterInput.before === undefined ? JSON.stringify([filterInput, limit, maxRequeues]) : `${JSON.stringify([filterInput, limit, maxRequeues])}\0${now()}`;
+      return groupsCache.get(queue, key, fresh === 'true' || fresh === '1', () =>
+        service.groups(queue, { filter, maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) }),
+      );
     },
 
     async purge(queue, body, signal) {
       const { limit, dryRun, force, ...filterInput } = parse(purgeRequestSchema, body ?? {});
-      return service.purge(queue, {
+      if (!dryRun) groupsCache.invalidate(queue);
+      return afterwards(queue, !dryRun, service.purge(queue, {
         filter: parseDlqFilter(filterInput, now()),
         dryRun,
         force,
         ...(signal === undefined ? {} : { signal }),
         ...(limit === undefined ? {} : { limit }),
-      });
+      }));
     },
 
     async export(queue, query, write) {

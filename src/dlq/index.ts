@@ -18,3 +18,4 @@ export * from './dlq-service.ts';
 export * from './dlq-requests.ts';
 export * from './dlq-format.ts';
 export * from './dlq-groups.ts';
+export * from './groups-cache.ts';

@@ -222,7 +222,7 @@ ${message === undefined ? '' : html`<p class="result err" role="alert">${message
   app.get('/console/dlq/:queue', async (c) => {
     if (deps.dlq === undefined) return noDlq(c);
     const session = c.get('session');
-    const r = await api.json<Groups>(session, `${qPath(c)}/groups`);
+    const r = await api.json<Groups>(session, `${qPath(c)}/groups${c.req.query('fresh') === '1' ? '?fresh=true' : ''}`);
     if (!r.ok) return dlqError(c, r.error, r.status);
     return page(c, 'dlq', `Dead letters in ${c.req.param('queue')}`, dlqGroupsPage(c.req.param('queue'), r.body, routeNames, isAdmin(session), Date.now()));
   });

@@ -222,6 +222,8 @@ export const dlqGroupsSchema = z
     truncated: z.boolean().meta({ description: 'The queue held more than one read can hold (65,535), or `limit` stopped the scan.' }),
     groups: z.array(dlqGroupSchema).meta({ description: 'Largest first.' }),
     warnings: z.array(z.string()),
+    scannedAt: z.string().optional().meta({ description: 'When the queue was read for this count.' }),
+    cached: z.boolean().optional().meta({ description: 'True when this is an earlier count, reused: younger than 60 s, the queue holding as many messages as then, and no requeue or purge through this API since. `fresh=true` counts again.' }),
   })
   .meta({ id: 'DlqGroups', description: 'The matching dead letters grouped by origin queue, reason and error class; the queue is left exactly as it was.' });
 
