@@ -59,6 +59,24 @@ export function endSession(c: Context): void {
   deleteCookie(c, SESSION_COOKIE, { path: '/console' });
 }
 
+/** True unless the browser marked the request cross-site (`Sec-Fetch-Site`) or it names another `Origin` host. */
+export function isSameOriginRequest(c: Context): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = c.req.header('origin');
+  if (origin === undefined) return true;
+  // A privacy setting can make a browser send `Origin: null`; then only its own same-origin mark counts.
+  if (origin === 'null') return site === 'same-origin';
+  // Host only: behind a TLS-terminating proxy the scheme the API sees differs from the browser's.
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return host === (c.req.header('host') ?? new URL(c.req.url).host);
+}
+
 /**
  * True when an action request comes from a console page: the CSRF header
  * matches the session's token, and the browser did not mark it cross-site
@@ -69,18 +87,5 @@ export function isSameSiteAction(c: Context, session: ConsoleSession): boolean {
   const expected = Buffer.from(session.csrf);
   const given = Buffer.from(token);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
-  const site = c.req.header('sec-fetch-site');
-  if (site !== undefined && site !== 'same-origin') return false;
-  const origin = c.req.header('origin');
-  if (origin !== undefined) {
-    // Host only: behind a TLS-terminating proxy the scheme the API sees differs from the browser's.
-    let host: string;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      return false;
-    }
-    if (host !== (c.req.header('host') ?? new URL(c.req.url).host)) return false;
-  }
-  return true;
+  return isSameOriginRequest(c) && c.req.header('sec-fetch-site') !== 'none';
 }

@@ -57,6 +57,20 @@ describe('console sessions', () => {
     expect(good.headers.get('location')).toBe('/console');
   });
 
+  it('refuses a login form posted from another site, and a console request body over 256 KiB before reading it', async () => {
+    const { app } = createTestApp();
+    const forged = await app.request('http://localhost/console/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'localhost', origin: 'https://evil.example' }, body: new URLSearchParams({ key: CHAT }).toString() });
+    expect(forged.status).toBe(401);
+    expect(forged.headers.get('set-cookie')).toBeNull();
+    const form = (headers: Record<string, string>) => app.request('/console/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ key: CHAT }).toString() });
+    // `Origin: null` (a browser's privacy setting): only the browser's own same-origin mark lets it through.
+    expect((await form({ origin: 'null', 'sec-fetch-site': 'same-origin' })).status).toBe(303);
+    expect((await form({ origin: 'null', 'sec-fetch-site': 'cross-site' })).status).toBe(401);
+    expect((await form({ origin: 'null' })).status).toBe(401);
+    const big = await app.request('/console/dlq/llm.dead/requeue', { method: 'POST', headers: { ...cookie(ADMIN), 'content-type': 'application/json', [CSRF_HEADER]: csrfTokenFor(ADMIN) }, body: JSON.stringify({ id: ['x'.repeat(300 * 1024)] }) });
+    expect(big.status).toBe(413);
+  });
+
   it('serves pages with a strict Content-Security-Policy and the CSRF token of the key, never the key itself', async () => {
     const { app } = createTestApp();
     const res = await app.request('/console/jobs', { headers: cookie(CHAT) });

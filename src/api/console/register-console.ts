@@ -1,4 +1,5 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { html } from 'hono/html';
 import type { z } from 'zod';
 import type { ApiEnv } from '../api-env.ts';
@@ -9,7 +10,7 @@ import type { JobStatusView } from '../status/job-status.ts';
 import { createConsoleApi } from './console-api.ts';
 import { layout, qs, type ConsoleSection, type Html } from './console-html.ts';
 import { CONSOLE_JS } from './console-script.ts';
-import { endSession, isSameSiteAction, sessionOf, startSession, type ConsoleSession } from './console-session.ts';
+import { endSession, isSameOriginRequest, isSameSiteAction, sessionOf, startSession, type ConsoleSession } from './console-session.ts';
 import { CONSOLE_CSS } from './console-style.ts';
 import { dlqGroupsPage, dlqIndexPage, dlqMessagePage, dlqMessagesPage } from './dlq-pages.ts';
 import { jobPage, jobPanel, jobsPage, type JobFilters, type JobRow } from './jobs-pages.ts';
@@ -53,7 +54,8 @@ export function createConsole(ctx: AppContext, fetchApi: (path: string, init: Re
     await next();
     c.header('content-security-policy', CSP);
     c.header('x-content-type-options', 'nosniff');
-    c.header('referrer-policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form posts, and the origin checks need it.
+    c.header('referrer-policy', 'same-origin');
     if (!c.req.path.startsWith('/console/assets/')) c.header('cache-control', 'no-store');
   };
   app.use('/console', securityHeaders);
@@ -88,8 +90,13 @@ ${message === undefined ? '' : html`<p class="result err" role="alert">${message
       status,
     );
 
+  // Every console POST is small (a key, a selection of ids): bounded before it is read.
+  app.post('/console/*', bodyLimit({ maxSize: MAX_ACTION_BYTES, onError: (c) => c.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: `a console request is at most ${MAX_ACTION_BYTES} bytes`, details: null } }, 413) }));
+
   app.get('/console/login', (c) => loginPage(c));
   app.post('/console/login', async (c) => {
+    // Another site must not log the browser in with a key of its choosing.
+    if (!isSameOriginRequest(c)) return loginPage(c, 'Refused: the form was not sent from this site.', 401);
     const form = await c.req.parseBody();
     const key = typeof form['key'] === 'string' ? form['key'].trim() : '';
     if (!deps.auth.open && (key === '' || key.length > 1024 || deps.auth.authenticate(key) === undefined)) return loginPage(c, 'That key is not valid.', 401);
