@@ -250,6 +250,9 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     const whole = await page.evaluate(async (href) => (await fetch(href as string)).text(), download);
     expect(JSON.parse(whole.trim()).body).toContain('lorem ipsum '.repeat(60_000));
     await shot(page, 'dead-letter-phone');
+    await page.goto(`${h.api.url}/console/dlq/llm.dead`);
+    expect(await page.locator('.dlq-group').count()).toBeGreaterThan(0);
+    await shot(page, 'dead-letters-phone');
     await page.context().close();
   });
 });

@@ -11,7 +11,7 @@ main{padding:1rem;max-width:1200px;margin:0 auto}h1{font-size:1.3rem;margin:.2re
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.8rem;margin-bottom:1rem;overflow-x:auto}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.8rem;color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}pre{white-space:pre-wrap;word-break:break-word;background:#f3f3f6;padding:.6rem;border-radius:6px;max-height:32rem;overflow:auto}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}code{overflow-wrap:anywhere}pre{white-space:pre-wrap;word-break:break-word;background:#f3f3f6;padding:.6rem;border-radius:6px;max-height:32rem;overflow:auto}
 .status{display:inline-block;padding:.05rem .45rem;border-radius:10px;font-size:.8rem;background:#e8e8ee}
 .status.succeeded{background:#dcf3e3;color:var(--ok)}.status.failed,.status.dead-lettered{background:#fbe1df;color:var(--bad)}.status.retrying,.status.running{background:#fff2cc;color:var(--warn)}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}form.filters label{display:flex;flex-direction:column;font-size:.8rem;color:var(--muted)}
