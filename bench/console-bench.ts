@@ -12,7 +12,7 @@
  *     code (src/dlq's service with a file journal and one publish channel, exactly what
  *     `warren dlq requeue dead --group <id> --yes` runs, minus process start) and two from the
  *     console (POST /console/dlq/dead/requeue with the session cookie and CSRF token, through the
- *     API's /v1/dlq requeue), in the order CLI, console, console, CLI; after each run the moved
+ *     API's /v1/dlq requeue, with the file journal as `warren start` wires it), in the order CLI, console, console, CLI; after each run the moved
  *     group is topped up so every run reads the same 20,000. Target: console >= 80% of the CLI.
  *
  * The API runs in this process (in-process HTTP over loopback). Uses its own vhost, deleted afterwards.
@@ -190,7 +190,7 @@ export async function run(options: { quick?: boolean; log?: (s: string) => void 
     await fillDeadLetters(conn, dead);
     log(`[console-bench] ${dead.toLocaleString('en-US')} dead letters in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    api = await startApi({ topology: t, port: 0, host: '127.0.0.1', apiKeys: `${KEY}:*:admin:bench`, eventKeys: createJobEventKeyring(EVENT_KEY, vhost), logger: createSilentLogger(), processMetrics: false, dlq: dlqForApi(defaultConfig()) });
+    api = await startApi({ topology: t, port: 0, host: '127.0.0.1', apiKeys: `${KEY}:*:admin:bench`, eventKeys: createJobEventKeyring(EVENT_KEY, vhost), logger: createSilentLogger(), processMetrics: false, dlq: dlqForApi(defaultConfig(), { journal: 'file', env: { XDG_STATE_HOME: join(stateDir, 'api') } }) });
     for (const until = Date.now() + 120_000; ; ) {
       if ((await fetch(`${api.url}/readyz`)).status === 200) break;
       if (Date.now() > until) throw new Error('API not ready within 120 s');

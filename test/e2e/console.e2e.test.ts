@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -56,6 +56,7 @@ function topology(llmUrl: string): Record<string, unknown> {
 describe('warren console (headless chromium, real API + worker + broker)', () => {
   let h: WarrenHarness;
   let browser: Browser;
+  let stateDir = '';
   const shot = async (page: Page, name: string) => {
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -96,6 +97,7 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (installs Debian's chromium with apt-get)`);
+    stateDir = mkdtempSync(join(tmpdir(), 'warren-console-state-'));
     const llm = await createFakeLlmServer({ latencyMs: 20 });
     const wh = await createWorkerHarness('console', () => topology(llm.url));
     const logger = createSilentLogger();
@@ -106,7 +108,8 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
       apiKeys: `${ADMIN_KEY}:*:admin:ops;${VIEWER_KEY}:chat:read-all:viewer;${TENANT_KEY}:chat::tenant`,
       logger,
       processMetrics: false,
-      dlq: dlqForApi(defaultConfig()),
+      // As `warren start` wires it: the CLI's file journal (here in a temporary state folder).
+      dlq: dlqForApi(defaultConfig(), { journal: 'file', env: { XDG_STATE_HOME: stateDir } }),
     });
     h = { wh, llm, worker, api };
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
@@ -118,6 +121,7 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     await h?.worker.close(5_000);
     await h?.wh.close();
     await h?.llm.close();
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('refuses a wrong key, logs in with a good one, and follows a job live until it succeeds', async () => {
@@ -201,7 +205,11 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     await sel.locator('button:text("Dry-run requeue")').click();
     await expect.poll(() => sel.locator('.result').innerText()).toContain('would requeue 1');
     const other = await fetch(`${h.api.url}/v1/dlq/llm.dead/requeue`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: [late] }) });
-    expect(((await other.json()) as { moved: number }).moved).toBe(1);
+    const otherReport = (await other.json()) as { moved: number; journal?: string };
+    expect(otherReport.moved).toBe(1);
+    // API requeues keep the CLI's journal file (as `warren start` wires them), settled once the acks are in.
+    expect(otherReport.journal).toBe(join(stateDir, 'warren', 'dlq', encodeURIComponent(h.wh.vh.vhost), 'llm.dead.journal'));
+    expect(readdirSync(join(stateDir, 'warren', 'dlq', encodeURIComponent(h.wh.vh.vhost))).filter((f) => f.endsWith('.journal'))).toEqual([]);
     await sel.locator('button[data-confirm]').click();
     await expect.poll(() => sel.locator('.result').innerText(), { timeout: 20_000 }).toContain('1 of the 1 counted in the dry run were gone');
     expect(await sel.locator('.result').innerText()).toContain('Requeued 0');
