@@ -208,7 +208,7 @@ describe('OpenAPI document of the DLQ endpoints vs what they accept and answer',
     const scanSamples: Record<string, string> = { ...LIST_SAMPLES };
     delete scanSamples['offset'];
     delete scanSamples['pageSize'];
-    const groupSamples = { ...scanSamples, fresh: 'true' };
+    const groupSamples = { ...scanSamples, fresh: 'true', stale: 'false' };
     for (const [path, samples] of [['/v1/dlq/{queue}/groups', groupSamples], ['/v1/dlq/{queue}/export', scanSamples]] as const) {
       const documented = (doc.paths[path]?.get?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
       expect(documented.sort()).toEqual(Object.keys(samples).sort());

@@ -30,9 +30,10 @@ const scanRequestSchema = dlqFilterInputSchema.extend({
   maxRequeues: z.coerce.number().int().nonnegative().optional(),
 });
 
-/** Query of a grouping: a scan's, plus `fresh` (count again even if a recent count is still valid). */
+/** Query of a grouping: a scan's, plus `fresh` (count again even if a recent count is still valid) or `stale` (any earlier count will do). */
 const groupsRequestSchema = scanRequestSchema.extend({
   fresh: z.enum(['true', 'false', '1', '0']).optional(),
+  stale: z.enum(['true', 'false', '1', '0']).optional(),
 });
 
 /** Body of a purge: the filters (none: the whole queue), a limit, a dry run. */
@@ -140,11 +141,13 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
     },
 
     async groups(queue, query) {
-      const { limit, maxRequeues, fresh, ...filterInput } = parse(groupsRequestSchema, query);
+      const { limit, maxRequeues, fresh, stale, ...filterInput } = parse(groupsRequestSchema, query);
+      const yes = (v: string | undefined) => v === 'true' || v === '1';
+      if (yes(fresh) && yes(stale)) throw new DlqError('DLQ_INVALID_FILTER', 'fresh and stale exclude each other');
       const filter = parseDlqFilter(filterInput, now());
       // Relative times (since=1h) make a count stale by themselves: those are never reused.
       const key = filterInput.since === undefined && filterInput.before === undefined ? JSON.stringify([filterInput, limit, maxRequeues]) : `${JSON.stringify([filterInput, limit, maxRequeues])}\0${now()}`;
-      return groupsCache.get(queue, key, fresh === 'true' || fresh === '1', () =>
+      return groupsCache.get(queue, key, yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', () =>
         service.groups(queue, { filter, maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) }),
       );
     },

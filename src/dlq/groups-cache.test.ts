@@ -8,17 +8,22 @@ describe('groups cache', () => {
     let scans = 0;
     const cache = createGroupsCache<{ n: number }>({ depth: async () => depth, maxAgeMs: 60_000, now: () => t });
     const scan = async () => ({ n: ++scans });
-    expect(await cache.get('dead', 'k', false, scan)).toMatchObject({ n: 1, cached: false });
-    expect(await cache.get('dead', 'k', false, scan)).toMatchObject({ n: 1, cached: true, scannedAt: new Date(0).toISOString() });
+    expect(await cache.get('dead', 'k', 'valid', scan)).toMatchObject({ n: 1, cached: false });
+    expect(await cache.get('dead', 'k', 'valid', scan)).toMatchObject({ n: 1, cached: true, scannedAt: new Date(0).toISOString() });
     depth = 11;
-    expect(await cache.get('dead', 'k', false, scan)).toMatchObject({ n: 2, cached: false });
-    expect(await cache.get('dead', 'k', true, scan)).toMatchObject({ n: 3, cached: false });
+    expect(await cache.get('dead', 'k', 'valid', scan)).toMatchObject({ n: 2, cached: false });
+    expect(await cache.get('dead', 'k', 'fresh', scan)).toMatchObject({ n: 3, cached: false });
     cache.invalidate('dead');
-    expect(await cache.get('dead', 'k', false, scan)).toMatchObject({ n: 4, cached: false });
+    expect(await cache.get('dead', 'k', 'valid', scan)).toMatchObject({ n: 4, cached: false });
     t = 60_000;
-    expect(await cache.get('dead', 'k', false, scan)).toMatchObject({ n: 5, cached: false });
+    expect(await cache.get('dead', 'k', 'valid', scan)).toMatchObject({ n: 5, cached: false });
     // Another filter set is another count.
-    expect(await cache.get('dead', 'other', false, scan)).toMatchObject({ n: 6, cached: false });
+    expect(await cache.get('dead', 'other', 'valid', scan)).toMatchObject({ n: 6, cached: false });
+    // `stale`: the last count whatever its age and the depth since; a count only when there is none.
+    depth = 99;
+    t = 10 * 60_000;
+    expect(await cache.get('dead', 'other', 'stale', scan)).toMatchObject({ n: 6, cached: true });
+    expect(await cache.get('dead', 'third', 'stale', scan)).toMatchObject({ n: 7, cached: false });
   });
 
   it('concurrent callers share one scan (a second exclusive reader would be refused)', async () => {
@@ -31,7 +36,7 @@ describe('groups cache', () => {
       await gate;
       return { n: scans };
     };
-    const both = Promise.all([cache.get('dead', 'k', false, scan), cache.get('dead', 'k', false, scan)]);
+    const both = Promise.all([cache.get('dead', 'k', 'valid', scan), cache.get('dead', 'k', 'valid', scan)]);
     await new Promise((r) => setTimeout(r, 5));
     release();
     expect((await both).map((r) => r.n)).toEqual([1, 1]);

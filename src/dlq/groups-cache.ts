@@ -11,8 +11,12 @@
  * ran through this process since. Every answer says when it was counted.
  */
 export interface GroupsCache<R> {
-  /** The cached result when still valid, else a fresh scan (shared with concurrent callers). */
-  get(queue: string, key: string, fresh: boolean, scan: () => Promise<R>): Promise<R & { scannedAt: string; cached: boolean }>;
+  /**
+   * The cached result when still valid, else a fresh scan (shared with concurrent callers). `mode`:
+   * `fresh` always scans; `stale` takes the last result whatever its age or the depth since, and
+   * scans only when there is none (for summaries that must not hold the queue on every view).
+   */
+  get(queue: string, key: string, mode: 'valid' | 'fresh' | 'stale', scan: () => Promise<R>): Promise<R & { scannedAt: string; cached: boolean }>;
   /** Forgets every result of `queue` (after a requeue or purge). */
   invalidate(queue: string): void;
 }
@@ -34,10 +38,11 @@ export function createGroupsCache<R extends object>(deps: {
   const inFlight = new Map<string, Promise<Entry<R>>>();
   const id = (queue: string, key: string) => `${queue}\0${key}`;
   return {
-    async get(queue, key, fresh, scan) {
+    async get(queue, key, mode, scan) {
       const k = id(queue, key);
       const entry = entries.get(k);
-      if (!fresh && entry !== undefined && now() - entry.at < deps.maxAgeMs && (await deps.depth(queue)) === entry.depth && entries.get(k) === entry) {
+      if (mode === 'stale' && entry !== undefined) return { ...entry.result, scannedAt: new Date(entry.at).toISOString(), cached: true };
+      if (mode === 'valid' && entry !== undefined && now() - entry.at < deps.maxAgeMs && (await deps.depth(queue)) === entry.depth && entries.get(k) === entry) {
         return { ...entry.result, scannedAt: new Date(entry.at).toISOString(), cached: true };
       }
       let p = inFlight.get(k);

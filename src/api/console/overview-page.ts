@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import { bar, type Html } from './console-html.ts';
+import { ago, bar, type Html } from './console-html.ts';
 import type { DriftSummary, QueueStat } from './console-broker.ts';
 
 /** What the overview shows; each part may be missing with the reason why. */
@@ -9,7 +9,7 @@ export interface OverviewData {
   /** Jobs this key may read, updated in the last hour, by current status (this replica's cache of recent jobs). */
   lastHour: Record<string, number>;
   /** Dead letters by reason, per DLQ; undefined when the key may not read them. */
-  deadLetters: { queue: string; byReason: Record<string, number>; total: number }[] | { error: string } | undefined;
+  deadLetters: { queue: string; byReason: Record<string, number>; total: number; scannedAt?: string }[] | { error: string } | undefined;
   routes: { name: string; exchange: string; routingKey: string }[];
 }
 
@@ -36,7 +36,7 @@ ${d.queues.map((q) => html`<tr><td data-label="Queue">${q.name}</td><td data-lab
       ? html`<p class="banner" role="alert">Dead letters unavailable: ${d.deadLetters.error}</p>`
       : d.deadLetters.map((q) => {
           const max = Math.max(0, ...Object.values(q.byReason));
-          return html`<h3><a href="/console/dlq/${encodeURIComponent(q.queue)}">${q.queue}</a> <span class="muted">${q.total} message${q.total === 1 ? '' : 's'}</span></h3>
+          return html`<h3><a href="/console/dlq/${encodeURIComponent(q.queue)}">${q.queue}</a> <span class="muted">${q.total} message${q.total === 1 ? '' : 's'}${q.scannedAt === undefined ? '' : `, counted ${ago(q.scannedAt, Date.now())} ago`}</span></h3>
 <table>${Object.entries(q.byReason).sort((a, b) => b[1] - a[1]).map(([reason, n]) => html`<tr><td>${reason}</td><td class="num">${n}</td><td>${bar(n, max)}</td></tr>`)}</table>`;
         });
   return html`<h1>Overview</h1>

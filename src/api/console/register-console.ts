@@ -157,13 +157,14 @@ ${message === undefined ? '' : html`<p class="result err" role="alert">${message
     const dlqQueues = deps.dlq?.queues?.() ?? [];
     const deadLetters = async (): Promise<OverviewData['deadLetters']> => {
       if (!isAdmin(session) || deps.dlq === undefined) return undefined;
-      const out: { queue: string; byReason: Record<string, number>; total: number }[] = [];
+      const out: { queue: string; byReason: Record<string, number>; total: number; scannedAt?: string }[] = [];
       for (const q of dlqQueues) {
-        const r = await api.json<Groups>(session, `/v1/dlq/${encodeURIComponent(q)}/groups`);
+        // The last count will do here: an overview must not hold the DLQ (an exclusive read) on every view.
+        const r = await api.json<Groups>(session, `/v1/dlq/${encodeURIComponent(q)}/groups?stale=true`);
         if (!r.ok) return { error: errText(r.error) };
         const byReason: Record<string, number> = {};
         for (const g of r.body.groups) byReason[g.reason] = (byReason[g.reason] ?? 0) + g.count;
-        out.push({ queue: q, byReason, total: r.body.matched });
+        out.push({ queue: q, byReason, total: r.body.matched, ...(r.body.scannedAt === undefined ? {} : { scannedAt: r.body.scannedAt }) });
       }
       return out;
     };

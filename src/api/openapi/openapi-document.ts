@@ -291,7 +291,13 @@ function registerDlqPaths(r: OpenAPIHono['openAPIRegistry'], dlq: DlqOperations)
       tags: ['dlq'],
       summary: 'The matching dead letters grouped by origin queue, reason and error class, with counts and ages (the queue is left as it was)',
       security: secured,
-      request: { params: queue, query: scanQuery.extend({ fresh: z.enum(['true', 'false', '1', '0']).optional().meta({ description: 'Count again even when a recent count is still valid (see `cached`).' }) }) },
+      request: {
+        params: queue,
+        query: scanQuery.extend({
+          fresh: z.enum(['true', 'false', '1', '0']).optional().meta({ description: 'Count again even when a recent count is still valid (see `cached`).' }),
+          stale: z.enum(['true', 'false', '1', '0']).optional().meta({ description: 'Any earlier count will do, whatever its age or the queue\'s depth since (`scannedAt` says when); count only when there is none. For summaries that must not hold the queue on every view.' }),
+        }),
+      },
       responses: { 200: json(dlqGroupsSchema, 'The groups.'), ...dlqErrors },
     });
   }
