@@ -145,11 +145,10 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
       const yes = (v: string | undefined) => v === 'true' || v === '1';
       if (yes(fresh) && yes(stale)) throw new DlqError('DLQ_INVALID_FILTER', 'fresh and stale exclude each other');
       const filter = parseDlqFilter(filterInput, now());
-      // Relative times (since=1h) make a count stale by themselves: those are never reused.
-      const key = filterInput.since === undefined && filterInput.before === undefined ? JSON.stringify([filterInput, limit, maxRequeues]) : `${JSON.stringify([filterInput, limit, maxRequeues])}\0${now()}`;
-      return groupsCache.get(queue, key, yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', () =>
-        service.groups(queue, { filter, maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) }),
-      );
+      const scan = () => service.groups(queue, { filter, maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) });
+      // Times (since=1h) make a count stale by themselves: such counts are never kept.
+      if (filterInput.since !== undefined || filterInput.before !== undefined) return { ...(await scan()), scannedAt: new Date(now()).toISOString(), cached: false };
+      return groupsCache.get(queue, JSON.stringify([filterInput, limit, maxRequeues]), yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', scan);
     },
 
     async purge(queue, body, signal) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGroupsCache } from './groups-cache.ts';
+import { createGroupsCache, MAX_ENTRIES } from './groups-cache.ts';
 
 describe('groups cache', () => {
   it('reuses a count while young and the depth is unchanged; counts again when the depth moved, when asked, after invalidate or when old', async () => {
@@ -41,5 +41,14 @@ describe('groups cache', () => {
     release();
     expect((await both).map((r) => r.n)).toEqual([1, 1]);
     expect(scans).toBe(1);
+  });
+
+  it('keeps at most MAX_ENTRIES counts, dropping the oldest', async () => {
+    let scans = 0;
+    const cache = createGroupsCache<{ n: number }>({ depth: async () => 1, maxAgeMs: 60_000 });
+    const scan = async () => ({ n: ++scans });
+    for (let i = 0; i <= MAX_ENTRIES; i++) await cache.get('dead', `k${i}`, 'valid', scan);
+    expect((await cache.get('dead', `k${MAX_ENTRIES}`, 'valid', scan)).cached).toBe(true);
+    expect((await cache.get('dead', 'k0', 'valid', scan)).cached).toBe(false);
   });
 });

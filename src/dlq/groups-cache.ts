@@ -21,6 +21,9 @@ export interface GroupsCache<R> {
   invalidate(queue: string): void;
 }
 
+/** Counts kept at most (queue and filter sets together). */
+export const MAX_ENTRIES = 64;
+
 interface Entry<R> {
   result: R;
   at: number;
@@ -52,7 +55,13 @@ export function createGroupsCache<R extends object>(deps: {
           const depth = await deps.depth(queue);
           const result = await scan();
           const e = { result, at, depth };
+          entries.delete(k);
           entries.set(k, e);
+          // Bounded: each filter set is an entry; the oldest counts go first.
+          for (const old of entries.keys()) {
+            if (entries.size <= MAX_ENTRIES) break;
+            entries.delete(old);
+          }
           return e;
         })().finally(() => inFlight.delete(k));
         inFlight.set(k, p);
