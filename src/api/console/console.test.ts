@@ -110,6 +110,9 @@ describe('console pages and actions', () => {
     const real = await send(ok, { group: 'g1', dryRun: false, expected: 2 });
     expect(await real.json()).toMatchObject({ count: 1, gone: 1, summary: expect.stringContaining('1 of the 2 counted in the dry run were gone') });
     expect(requeues).toEqual([{ group: ['g1'], dryRun: true }, { group: ['g1'], dryRun: false }]);
+    // To another route, and a selection of messages instead of a group.
+    await send(ok, { id: ['m-1', 'm-2'], toRoute: 'chat', dryRun: true });
+    expect(requeues[2]).toEqual({ id: ['m-1', 'm-2'], toRoute: 'chat', dryRun: true });
   });
 
   it("an action with a key that lacks the admin scope is refused by the API's own scope check", async () => {
