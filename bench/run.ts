@@ -76,6 +76,14 @@ const BENCHES: BenchModule[] = [
       return verdict(r.figures, r.pass);
     },
   },
+  {
+    name: 'console',
+    async run(quick) {
+      const { run } = await import('./console-bench.ts');
+      const r = await run({ quick });
+      return verdict(r.figures, r.pass);
+    },
+  },
 ];
 
 function parseArgs(argv: readonly string[]): { only: Set<string> | undefined; quick: boolean } {

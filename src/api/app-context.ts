@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from './auth/authenticator.ts';
+import type { ConsoleBroker } from './console/console-broker.ts';
 import type { DlqOperations } from './dlq-operations.ts';
 import type { BodyBudget } from './http/body-budget.ts';
 import type { ByteRate } from './http/byte-rate.ts';
@@ -104,6 +105,8 @@ export interface ApiDeps {
   tracer?: Tracer;
   /** Dead-letter operations behind /v1/dlq (admin scope); the endpoints are mounted only when given. */
   dlq?: DlqOperations;
+  /** What the /console pages read from the broker besides the API (queue figures, drift, the whole topology). @default none: those parts say so */
+  console?: ConsoleBroker;
 }
 
 /** Everything the route files share, resolved once by createApp. */

@@ -13,6 +13,7 @@ import { createKeyLimiter } from './http/key-limiter.ts';
 import { createMetricsMiddleware } from './http/metrics-middleware.ts';
 import { createIdempotencyGuard } from './jobs/idempotency-guard.ts';
 import { createJobSubmitter } from './jobs/job-submitter.ts';
+import { registerConsoleRoutes } from './console/register-console.ts';
 import { registerDlqRoutes } from './routes/dlq.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -85,5 +86,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerMetricsRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
   registerDlqRoutes(app, ctx);
+  // The operator console (HTML, /console): its own session cookie and CSRF checks; it calls the routes above in-process.
+  registerConsoleRoutes(app, ctx);
   return app;
 }

@@ -5,7 +5,7 @@ import type { ManagementClient } from '../broker/management-client.ts';
 import type { Topology } from '../config/topology-schema.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { dlqListingSchema, dlqRequeueReportSchema } from './openapi/api-schemas.ts';
+import type { dlqGroupsSchema, dlqListingSchema, dlqPurgeReportSchema, dlqRequeueReportSchema } from './openapi/api-schemas.ts';
 
 /**
  * What `/v1/dlq` needs from the dead-letter tooling. The API does not import
@@ -19,6 +19,14 @@ export interface DlqOperations {
   list: (queue: string, query: Readonly<Record<string, string | string[]>>) => Promise<z.input<typeof dlqListingSchema>>;
   /** Requeues what `body` (the parsed JSON body, undefined when empty) selects; a report with `error` means the run stopped early. */
   requeue: (queue: string, body: unknown, signal?: AbortSignal) => Promise<z.input<typeof dlqRequeueReportSchema>>;
+  /** The matching dead letters in failure groups (origin, reason, error class); the queue is left as it was. */
+  groups?: (queue: string, query: Readonly<Record<string, string | string[]>>) => Promise<z.input<typeof dlqGroupsSchema>>;
+  /** Deletes what `body` selects (no filter: every message); `dryRun` counts. Same code as `warren dlq purge`. */
+  purge?: (queue: string, body: unknown, signal?: AbortSignal) => Promise<z.input<typeof dlqPurgeReportSchema>>;
+  /** Calls `write` with each matching dead letter (a line of `warren dlq export`), removing nothing. */
+  export?: (queue: string, query: Readonly<Record<string, string | string[]>>, write: (line: object) => void | Promise<void>) => Promise<{ exported: number }>;
+  /** The dead-letter queues of the topology (where its queues dead-letter to), for the console. */
+  queues?: () => string[];
 }
 
 /** The API process's broker objects a DLQ implementation may use (one publish channel of its own keeps a DLQ's order). */

@@ -24,6 +24,7 @@ import { DEFAULT_API_LIMITS, type ApiLimits } from './app-context.ts';
 import { loadAuthConfig, parseApiKeysEnv, type AuthConfig } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createApp, type WarrenApp } from './create-app.ts';
+import { createConsoleBroker } from './console/console-broker.ts';
 import type { DlqOperationsFactory } from './dlq-operations.ts';
 import { createApiMetrics } from './metrics/api-metrics.ts';
 import { createJobEventBatcher } from './status/job-event-batcher.ts';
@@ -213,6 +214,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const app = createApp(
     {
       ...(dlq === undefined ? {} : { dlq }),
+      console: createConsoleBroker({ management: createManagementClient({ url: topology.connection.management, timeoutMs: 5_000 }), topology }),
       topology,
       publisher,
       exchangePublisher,

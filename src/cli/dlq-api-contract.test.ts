@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTestApp, get, post } from '../api/api-test-kit.test-support.ts';
 import type { WarrenApp } from '../api/create-app.ts';
-import { dlqListingSchema, dlqRequeueReportSchema } from '../api/openapi/api-schemas.ts';
+import { dlqGroupsSchema, dlqListingSchema, dlqPurgeReportSchema, dlqRequeueReportSchema } from '../api/openapi/api-schemas.ts';
 import { createDlqRequests } from '../dlq/dlq-requests.ts';
 import type { RequeueOptions, RequeueReport } from '../dlq/dlq-requeue.ts';
 import type { DlqListing, DlqService, InspectOptions } from '../dlq/dlq-service.ts';
@@ -90,7 +90,7 @@ function emptyReport(queue: string): RequeueReport {
 
 /** A DLQ service that records what the routes asked it; list and requeue answer canned results. */
 function recordingDlqService() {
-  const calls: { list: InspectOptions[]; requeue: RequeueOptions[] } = { list: [], requeue: [] };
+  const calls: { list: InspectOptions[]; requeue: RequeueOptions[]; groups: InspectOptions[]; export: InspectOptions[]; purge: Parameters<DlqService['purge']>[1][] } = { list: [], requeue: [], groups: [], export: [], purge: [] };
   const service: DlqService = {
     async list(queue, options) {
       calls.list.push(options);
@@ -100,8 +100,29 @@ function recordingDlqService() {
       calls.requeue.push(options);
       return emptyReport(queue);
     },
-    export: () => Promise.reject(new Error('not used by the HTTP API')),
-    purge: () => Promise.reject(new Error('not used by the HTTP API')),
+    depth: async () => 1,
+    async groups(queue, options) {
+      calls.groups.push(options);
+      const listing = emptyListing(queue);
+      return {
+        queue,
+        total: 1,
+        scanned: 1,
+        matched: 1,
+        truncated: false,
+        groups: [{ id: 'g', origin: 'llm.standard', reason: 'context-length', errorClass: 'context-length', count: 1, routes: { chat: 1 }, unknownOrigin: 0, overCap: 0, oldest: listing.messages[0]?.failedAt, newest: listing.messages[0]?.failedAt, sampleError: 'x' }],
+        warnings: [],
+      };
+    },
+    async export(queue, options, write) {
+      calls.export.push(options);
+      await write({ queue, index: 0, fields: { exchange: '', routingKey: 'llm.dead', redelivered: false }, properties: { messageId: 'm-1' }, body: '<script>', bodyEncoding: 'utf8', deadLetter: { kind: 'warren', reason: 'context-length', errorClass: undefined, errorMessage: undefined, route: 'chat', messageId: 'm-1', jobId: 'm-1', origin: undefined, originProblem: 'x', failedAt: 0, attempts: 1, requeued: 0 } });
+      return { exported: 1, summary: emptyListing(queue).summary, warnings: [] };
+    },
+    async purge(queue, options) {
+      calls.purge.push(options);
+      return { queue, dryRun: options.dryRun ?? false, purged: 0, selective: emptyReport(queue), warnings: [] };
+    },
   };
   return { service, calls };
 }
@@ -121,6 +142,7 @@ describe('OpenAPI document of the DLQ endpoints vs what they accept and answer',
     origin: 'llm.standard',
     id: 'm-1',
     key: 'customer-42',
+    group: 'bGxtLnN0YW5kYXJkAGV4cGlyZWQAKG5vbmUp',
     since: '2h',
     before: '2030-01-01T00:00:00Z',
     limit: '100',
@@ -136,6 +158,7 @@ describe('OpenAPI document of the DLQ endpoints vs what they accept and answer',
     origin: 'llm.standard',
     id: ['m-1', 'm-2'],
     key: ['customer-42'],
+    group: ['bGxtLnN0YW5kYXJkAGV4cGlyZWQAKG5vbmUp'],
     since: '1h',
     before: '2030-01-01T00:00:00Z',
     limit: 10,
@@ -178,5 +201,46 @@ describe('OpenAPI document of the DLQ endpoints vs what they accept and answer',
 
     const unknown = await app.request('/v1/dlq/llm.dead/requeue', post({ destination: 'warren.events' }, ADMIN));
     expect(unknown.status).toBe(400);
+  });
+
+  it('GET groups and GET export accept the documented filters; groups answer the documented shape; export is NDJSON lines', async () => {
+    const dlq = recordingDlqService();
+    const { app } = createTestApp({ dlq: createDlqRequests(dlq.service, { maxRequeues: 5 }) });
+    const doc = await documentOf(app);
+    const scanSamples: Record<string, string> = { ...LIST_SAMPLES };
+    delete scanSamples['offset'];
+    delete scanSamples['pageSize'];
+    const groupSamples = { ...scanSamples, fresh: 'true', stale: 'false' };
+    for (const [path, samples] of [['/v1/dlq/{queue}/groups', groupSamples], ['/v1/dlq/{queue}/export', scanSamples]] as const) {
+      const documented = (doc.paths[path]?.get?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+      expect(documented.sort()).toEqual(Object.keys(samples).sort());
+    }
+    const res = await app.request(`/v1/dlq/llm.dead/groups?${new URLSearchParams(groupSamples).toString()}`, get(ADMIN));
+    expect(res.status).toBe(200);
+    expect(dlqGroupsSchema.safeParse(await res.json()).error).toBeUndefined();
+    expect(dlq.calls.groups[0]).toMatchObject({ limit: 100, maxRequeues: 3, filter: { group: [scanSamples['group']], origin: ['llm.standard'] } });
+
+    const exp = await app.request(`/v1/dlq/llm.dead/export?${new URLSearchParams(scanSamples).toString()}`, get(ADMIN));
+    expect(exp.status).toBe(200);
+    expect(exp.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await exp.text()).split('\n').filter((l) => l !== '');
+    expect(lines.map((l) => JSON.parse(l).body)).toEqual(['<script>']);
+
+    expect((await app.request('/v1/dlq/llm.dead/groups?queueName=x', get(ADMIN))).status).toBe(400);
+    expect((await app.request('/v1/dlq/llm.dead/export?since=yesterday-ish', get(ADMIN))).status).toBe(400);
+  });
+
+  it('POST purge accepts every documented body field, refuses an undocumented one, and answers the documented report', async () => {
+    const dlq = recordingDlqService();
+    const { app } = createTestApp({ dlq: createDlqRequests(dlq.service, { maxRequeues: 5 }) });
+    const doc = await documentOf(app);
+    const samples: Record<string, unknown> = { route: ['chat'], reason: 'x', errorClass: ['y'], origin: 'llm.standard', id: ['m-1'], group: ['g'], since: '1h', before: '2030-01-01T00:00:00Z', limit: 3, dryRun: true, force: false };
+    const schema = doc.paths['/v1/dlq/{queue}/purge']?.post?.requestBody?.content['application/json']?.schema;
+    expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(Object.keys(samples).sort());
+    const res = await app.request('/v1/dlq/llm.dead/purge', post(samples, ADMIN));
+    expect(res.status).toBe(200);
+    expect(dlqPurgeReportSchema.safeParse(await res.json()).error).toBeUndefined();
+    expect(dlq.calls.purge[0]).toMatchObject({ dryRun: true, limit: 3, force: false, filter: { group: ['g'], id: ['m-1'] } });
+    expect((await app.request('/v1/dlq/llm.dead/purge', post({ everything: true }, ADMIN))).status).toBe(400);
   });
 });

@@ -11,6 +11,7 @@ import {
   createFileJournal,
   defaultJournalPath,
   DlqError,
+  formatGroups,
   formatListing,
   formatPurge,
   formatRequeueReport,
@@ -38,6 +39,7 @@ interface FilterFlags {
   origin?: string[];
   id?: string[];
   key?: string[];
+  group?: string[];
   since?: string;
   before?: string;
   limit?: string;
@@ -54,6 +56,7 @@ function addFilterOptions(cmd: Command): Command {
     .option('--origin <queue>', 'only messages that died in this queue (repeatable)', collect)
     .option('--id <id>', 'only this message id or job id (repeatable)', collect)
     .option('--key <key>', 'ordered routes: only jobs of this ordering key (repeatable); requeueing a blocking job brings the jobs it blocks along')
+    .option('--group <id>', 'only this failure group (origin, reason, error class), as `warren dlq list --groups` or the console shows its id (repeatable)', collect)
     .option('--since <when>', 'died within this long (30m, 2h, 7d) or after this date')
     .option('--before <when>', 'died longer ago than this (1h) or before this date')
     .option('--limit <n>', 'act on at most n matching messages')
@@ -68,8 +71,8 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 function filterFrom(flags: FilterFlags): DlqFilter {
-  const { route, reason, errorClass, origin, id, key, since, before } = flags;
-  return parseDlqFilter({ route, reason, errorClass, origin, id, key, since, before }, Date.now());
+  const { route, reason, errorClass, origin, id, key, group, since, before } = flags;
+  return parseDlqFilter({ route, reason, errorClass, origin, id, key, group, since, before }, Date.now());
 }
 
 function maxRequeuesFrom(ctx: CliContext, flags: FilterFlags): number {
@@ -183,8 +186,17 @@ export function createDlqCommand(ctx: CliContext): Command {
 
   addFilterOptions(dlq.command('list <queue>').description('summary of a dead-letter queue (counts by route, reason, error class, origin, age); changes nothing'))
     .option('--show <n>', 'also list the first n matching messages', '10')
-    .action(async (queue: string, flags: FilterFlags & { show: string }, cmd: Command) => {
+    .option('--groups', 'show failure groups (origin, reason, error class) with counts, ages and the id --group takes')
+    .action(async (queue: string, flags: FilterFlags & { show: string; groups?: boolean }, cmd: Command) => {
       const { json } = ctx.globals(cmd);
+      if (flags.groups) {
+        const groups = await withService(ctx, cmd, undefined, (service) =>
+          service.groups(queue, { filter: filterFrom(flags), maxRequeues: maxRequeuesFrom(ctx, flags), ...(flags.limit === undefined ? {} : { limit: positiveInt(flags.limit, '--limit') as number }) }),
+        );
+        if (json) ctx.printJson(groups);
+        else ctx.print(formatGroups(groups, Date.now()));
+        return;
+      }
       const listing = await withService(ctx, cmd, undefined, (service) =>
         service.list(queue, {
           filter: filterFrom(flags),

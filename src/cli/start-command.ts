@@ -1,4 +1,6 @@
+import { accessSync, constants, existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { DlqOperationsFactory } from '../api/dlq-operations.ts';
 import type { StartApiOptions } from '../api/start-api.ts';
@@ -7,6 +9,9 @@ import { ENV_SETTINGS, type WarrenConfig } from '../config/env-settings.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
 import { createDlqRequests } from '../dlq/dlq-requests.ts';
 import { createDlqService } from '../dlq/dlq-service.ts';
+import type { DlqDeps } from '../dlq/dlq-deps.ts';
+import { createDlqTopology } from '../dlq/dlq-topology.ts';
+import { createFileJournal, defaultJournalPath } from '../dlq/requeue-journal.ts';
 import { WarrenError } from '../errors/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createTracing } from '../observability/tracing.ts';
@@ -75,13 +80,48 @@ function intFlag(value: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** Options of {@link dlqForApi}. */
+export interface DlqForApiOptions {
+  /**
+   * `file`: the requeue journal of `warren dlq requeue` (`$XDG_STATE_HOME/warren/dlq/<vhost>/<queue>.journal`), so a
+   * run the API (or the console) started and a process that died between confirm and ack are recognised by the next
+   * run of either on this host; falls back to `memory` with a warning when that folder is not writable.
+   * `memory`: nothing remembered across processes. @default 'memory' (`warren start` passes 'file')
+   */
+  journal?: 'file' | 'memory';
+  /** Where XDG_STATE_HOME is read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** True when the journal folder of `vhost` can be written: it, or the nearest folder above it that exists (nothing is created here). */
+function journalWritable(vhost: string, env: NodeJS.ProcessEnv): boolean {
+  let folder = dirname(defaultJournalPath(vhost, 'probe', env));
+  while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
+  try {
+    accessSync(folder, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The /v1/dlq operations `warren start` gives the API: src/dlq's service on the
  * API's connection, with the configured requeue cap (WARREN_DLQ_MAX_REQUEUES,
- * the same value `warren dlq` uses).
+ * the same value `warren dlq` uses) and, with `journal: 'file'`, the CLI's journal.
  */
-export function dlqForApi(config: Pick<WarrenConfig, 'dlqMaxRequeues'>): DlqOperationsFactory {
-  return (wiring) => createDlqRequests(createDlqService(wiring), { maxRequeues: config.dlqMaxRequeues });
+export function dlqForApi(config: Pick<WarrenConfig, 'dlqMaxRequeues'>, options: DlqForApiOptions = {}): DlqOperationsFactory {
+  return (wiring) => {
+    const env = options.env ?? process.env;
+    let journal: DlqDeps['journal'];
+    if (options.journal === 'file') {
+      if (journalWritable(wiring.topology.connection.vhost, env)) journal = (vhost, queue) => createFileJournal(defaultJournalPath(vhost, queue, env));
+      else wiring.logger.warn({ folder: dirname(defaultJournalPath(wiring.topology.connection.vhost, 'probe', env)) }, 'the DLQ requeue journal folder is not writable: API requeues keep their journal in memory (set XDG_STATE_HOME to a writable folder)');
+    }
+    const requests = createDlqRequests(createDlqService({ ...wiring, ...(journal === undefined ? {} : { journal }) }), { maxRequeues: config.dlqMaxRequeues });
+    const deadLetterQueues = [...createDlqTopology(wiring.topology).deadLetterQueues].sort();
+    return { ...requests, queues: () => deadLetterQueues };
+  };
 }
 
 /** What `warren start` passes to startApi: every setting from the one configuration, `--port` / `--host` winning. */
@@ -91,7 +131,7 @@ export function apiStartOptions(config: WarrenConfig, flags: Pick<StartFlags, 'p
     topology: loaded,
     logger,
     config,
-    dlq: dlqForApi(config),
+    dlq: dlqForApi(config, { journal: 'file' }),
     ...(port === undefined ? {} : { port }),
     ...(flags.host === undefined ? {} : { host: flags.host }),
   };

@@ -1,5 +1,6 @@
 import { formatDuration } from '../config/duration.ts';
 import type { RequeueReport } from './dlq-requeue.ts';
+import type { DlqGroups } from './dlq-groups.ts';
 import type { DlqListing, PurgeReport } from './dlq-service.ts';
 
 /** Text rendering of DLQ results for the terminal (the API returns the same objects as JSON). */
@@ -85,4 +86,14 @@ export function formatRequeueReport(r: RequeueReport): string {
 export function formatPurge(p: PurgeReport): string {
   if (p.selective) return formatRequeueReport(p.selective);
   return [`${p.queue}: ${p.dryRun ? 'would purge' : 'purged'} ${p.purged} message${p.purged === 1 ? '' : 's'}`, ...p.warnings.map((w) => `warning: ${w}`)].join('\n');
+}
+
+/** `warren dlq list --groups` output: one line per failure group, largest first, with the id `--group` takes. */
+export function formatGroups(g: DlqGroups, now: number): string {
+  const lines = [`${g.queue}: ${g.matched} match${g.matched === 1 ? '' : 'es'} in ${g.groups.length} group${g.groups.length === 1 ? '' : 's'} (scanned ${g.scanned} of ${g.total}${g.truncated ? ', stopped early' : ''})`, ''];
+  lines.push(`  ${pad('count', 7)}${pad('origin', 22)}${pad('reason', 22)}${pad('error class', 18)}${pad('oldest', 8)}${pad('newest', 8)}group id`);
+  for (const x of g.groups) {
+    lines.push(`  ${pad(String(x.count), 7)}${pad(x.origin, 22)}${pad(x.reason, 22)}${pad(x.errorClass, 18)}${pad(age(x.oldest, now), 8)}${pad(age(x.newest, now), 8)}${x.id}`);
+  }
+  return lines.join('\n');
 }

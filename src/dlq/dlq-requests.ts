@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { DlqError } from '../errors/index.ts';
 import type { RequeueReport } from './dlq-requeue.ts';
-import type { DlqListing, DlqService } from './dlq-service.ts';
+import type { DlqGroups } from './dlq-groups.ts';
+import { createGroupsCache } from './groups-cache.ts';
+import type { DlqListing, DlqService, ExportedDeadLetter, PurgeReport } from './dlq-service.ts';
 import { dlqFilterInputSchema, toDlqFilter, type DlqFilter } from './message-filter.ts';
 import { parseRate } from './rate-limiter.ts';
 
@@ -20,6 +22,25 @@ const listRequestSchema = dlqFilterInputSchema.extend({
   offset: z.coerce.number().int().nonnegative().default(0),
   pageSize: z.coerce.number().int().min(1).max(1000).default(50),
   maxRequeues: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Query of a grouping or an export: the filters, a scan limit, the cap. */
+const scanRequestSchema = dlqFilterInputSchema.extend({
+  limit: z.coerce.number().int().positive().optional(),
+  maxRequeues: z.coerce.number().int().nonnegative().optional(),
+});
+
+/** Query of a grouping: a scan's, plus `fresh` (count again even if a recent count is still valid) or `stale` (any earlier count will do). */
+const groupsRequestSchema = scanRequestSchema.extend({
+  fresh: z.enum(['true', 'false', '1', '0']).optional(),
+  stale: z.enum(['true', 'false', '1', '0']).optional(),
+});
+
+/** Body of a purge: the filters (none: the whole queue), a limit, a dry run. */
+const purgeRequestSchema = dlqFilterInputSchema.extend({
+  limit: z.number().int().positive().optional(),
+  dryRun: z.boolean().default(false),
+  force: z.boolean().default(false),
 });
 
 /** Body of a requeue: the filters plus how to requeue. */
@@ -48,6 +69,8 @@ export type DlqListingPage = DlqListing & { queue: string; offset: number; pageS
 export interface DlqRequestsOptions {
   /** Requeue cap when a request names none (WARREN_DLQ_MAX_REQUEUES, from src/config). */
   maxRequeues: number;
+  /** How long a failure-group count is reused while the queue's depth is unchanged (see groups-cache.ts). @default 60000 */
+  groupsMaxAgeMs?: number;
   /** @default Date.now */
   now?: () => number;
 }
@@ -62,11 +85,27 @@ export interface DlqRequests {
   list(queue: string, query: unknown): Promise<DlqListingPage>;
   /** Requeues what `body` selects (undefined: every message under the cap). A report with `error` says the run stopped early. */
   requeue(queue: string, body: unknown, signal?: AbortSignal): Promise<RequeueReport>;
+  /** The matching messages in failure groups; `query` holds filters, `limit`, `maxRequeues`. */
+  groups(queue: string, query: unknown): Promise<DlqGroups & { warnings: string[]; scannedAt: string; cached: boolean }>;
+  /** Deletes what `body` selects (no filter: the whole queue); `dryRun` counts. */
+  purge(queue: string, body: unknown, signal?: AbortSignal): Promise<PurgeReport>;
+  /** Calls `write` for each matching message without removing anything (the lines of `warren dlq export`). */
+  export(queue: string, query: unknown, write: (line: ExportedDeadLetter) => void | Promise<void>): Promise<{ exported: number }>;
 }
 
 /** Creates {@link DlqRequests} over a DLQ service. */
-export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue'>, options: DlqRequestsOptions): DlqRequests {
+export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' | 'groups' | 'purge' | 'export'> & Partial<Pick<DlqService, 'depth'>>, options: DlqRequestsOptions): DlqRequests {
   const now = options.now ?? Date.now;
+  const depth = service.depth;
+  // Without a depth probe nothing is reused (maxAge 0): a count is only trusted while the depth is the same.
+  const groupsCache = createGroupsCache<DlqGroups & { warnings: string[] }>({
+    depth: (queue) => (depth === undefined ? Promise.resolve(-1) : depth(queue)),
+    maxAgeMs: depth === undefined ? 0 : (options.groupsMaxAgeMs ?? 60_000),
+    now,
+  });
+  /** A run that changes the queue forgets its counts when it ends too (a count taken meanwhile would be of a moving queue). */
+  const afterwards = <T>(queue: string, changes: boolean, run: Promise<T>): Promise<T> => (changes ? run.finally(() => groupsCache.invalidate(queue)) : run);
+
   return {
     async list(queue, query) {
       const { limit, offset, pageSize, maxRequeues, ...filterInput } = parse(listRequestSchema, query);
@@ -86,7 +125,8 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue'>,
       const filter = parseDlqFilter(filterInput, now());
       const ratePerSec = rate === undefined ? undefined : typeof rate === 'number' ? rate : parseRate(rate);
       if (rate !== undefined && ratePerSec === undefined) throw new DlqError('DLQ_INVALID_FILTER', `rate '${String(rate)}' is not a rate (use e.g. 500/s or 30/m)`);
-      return service.requeue(queue, {
+      if (!dryRun) groupsCache.invalidate(queue);
+      return afterwards(queue, !dryRun, service.requeue(queue, {
         filter,
         dryRun,
         keepAttempts,
@@ -97,7 +137,36 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue'>,
         ...(toRoute === undefined ? {} : { toRoute }),
         ...(via === undefined ? {} : { via }),
         ...(ratePerSec === undefined ? {} : { ratePerSec }),
-      });
+      }));
+    },
+
+    async groups(queue, query) {
+      const { limit, maxRequeues, fresh, stale, ...filterInput } = parse(groupsRequestSchema, query);
+      const yes = (v: string | undefined) => v === 'true' || v === '1';
+      if (yes(fresh) && yes(stale)) throw new DlqError('DLQ_INVALID_FILTER', 'fresh and stale exclude each other');
+      const filter = parseDlqFilter(filterInput, now());
+      const scan = () => service.groups(queue, { filter, maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) });
+      // Times (since=1h) make a count stale by themselves: such counts are never kept.
+      if (filterInput.since !== undefined || filterInput.before !== undefined) return { ...(await scan()), scannedAt: new Date(now()).toISOString(), cached: false };
+      return groupsCache.get(queue, JSON.stringify([filterInput, limit, maxRequeues]), yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', scan);
+    },
+
+    async purge(queue, body, signal) {
+      const { limit, dryRun, force, ...filterInput } = parse(purgeRequestSchema, body ?? {});
+      if (!dryRun) groupsCache.invalidate(queue);
+      return afterwards(queue, !dryRun, service.purge(queue, {
+        filter: parseDlqFilter(filterInput, now()),
+        dryRun,
+        force,
+        ...(signal === undefined ? {} : { signal }),
+        ...(limit === undefined ? {} : { limit }),
+      }));
+    },
+
+    async export(queue, query, write) {
+      const { limit, maxRequeues, ...filterInput } = parse(scanRequestSchema, query);
+      const r = await service.export(queue, { filter: parseDlqFilter(filterInput, now()), maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) }, write);
+      return { exported: r.exported };
     },
   };
 }

@@ -7,6 +7,7 @@ import { preflightQueue } from './dlq-preflight.ts';
 import { runRequeue, type RequeueOptions, type RequeueReport } from './dlq-requeue.ts';
 import { createSummaryBuilder, messageView, type DlqMessageView, type DlqSummary } from './dlq-summary.ts';
 import { createDlqTopology } from './dlq-topology.ts';
+import { createGroupBuilder, type DlqGroups } from './dlq-groups.ts';
 import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 import { dedupeKey } from './requeue-journal.ts';
@@ -59,6 +60,10 @@ export interface PurgeReport {
 export interface DlqService {
   /** Summary and a page of matching messages; the queue is left exactly as it was (order included). */
   list(queue: string, options: InspectOptions): Promise<DlqListing>;
+  /** The matching messages in failure groups (origin, reason, error class) with counts and ages; the queue is left exactly as it was. */
+  groups(queue: string, options: InspectOptions): Promise<DlqGroups & { warnings: string[] }>;
+  /** Messages the queue holds now (ready + unacked), from a passive declare: cheap, changes nothing. */
+  depth(queue: string): Promise<number>;
   /** Calls `write` for each matching message, in queue order, without removing anything. */
   export(queue: string, options: InspectOptions, write: (line: ExportedDeadLetter) => void | Promise<void>): Promise<{ exported: number; summary: DlqSummary; warnings: string[] }>;
   /** Sends matching messages back to their origin (see {@link runRequeue}). */
@@ -126,6 +131,23 @@ export function createDlqService(deps: DlqDeps): DlqService {
         seen++;
       });
       return { summary, messages, warnings };
+    },
+
+    async groups(queue, options) {
+      const builder = createGroupBuilder(options.maxRequeues ?? ENV_SETTINGS.dlqMaxRequeues.default);
+      const { summary, warnings } = await scan(queue, options, (_index, _msg, info) => builder.add(info));
+      return { queue, total: summary.total, scanned: summary.scanned, matched: summary.matched, truncated: summary.truncated, groups: builder.result(), warnings };
+    },
+
+    async depth(queue) {
+      const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      try {
+        return (await channel.checkQueue(queue)).messageCount;
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
     },
 
     async export(queue, options, write) {

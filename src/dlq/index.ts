@@ -17,3 +17,5 @@ export * from './dlq-requeue.ts';
 export * from './dlq-service.ts';
 export * from './dlq-requests.ts';
 export * from './dlq-format.ts';
+export * from './dlq-groups.ts';
+export * from './groups-cache.ts';

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { parseDuration } from '../config/duration.ts';
 import type { DeadLetterInfo } from './dead-letter-info.ts';
 
+/** Stands for an absent origin queue or error class: `--origin '(none)'` / `--error-class '(none)'` select the messages without one (a failure group's key, see dlq-groups.ts). */
+export const NO_VALUE = '(none)';
+
 /** Filters shared by `warren dlq list|requeue|purge|export` and the HTTP API. Every given filter must match. */
 export interface DlqFilter {
   /** Route names (x-warren-route, or the route whose exchange/key template matches the origin). */
@@ -14,6 +17,8 @@ export interface DlqFilter {
   origin?: string[];
   /** Message ids or job (correlation) ids. */
   id?: string[];
+  /** Failure groups (see dlq-groups.ts), as their ids: origin, reason and error class all equal. */
+  group?: string[];
   /** Died at or after this time (ms since the epoch). */
   since?: number;
   /** Died before this time (ms since the epoch). */
@@ -44,6 +49,7 @@ export const dlqFilterInputSchema = z
     origin: list,
     id: list,
     key: list,
+    group: list,
     since: z.string().optional(),
     before: z.string().optional(),
   })
@@ -53,7 +59,7 @@ export type DlqFilterInput = z.input<typeof dlqFilterInputSchema>;
 /** Turns validated filter input into a {@link DlqFilter}; returns an error message for a bad time. */
 export function toDlqFilter(input: z.output<typeof dlqFilterInputSchema>, now: number): { filter: DlqFilter } | { error: string } {
   const filter: DlqFilter = {};
-  for (const key of ['route', 'reason', 'errorClass', 'origin', 'id', 'key'] as const) {
+  for (const key of ['route', 'reason', 'errorClass', 'origin', 'id', 'key', 'group'] as const) {
     const v = input[key];
     if (v !== undefined && v.length > 0) filter[key] = v;
   }
@@ -72,16 +78,27 @@ export function isEmptyFilter(filter: DlqFilter): boolean {
   return Object.values(filter).every((v) => v === undefined);
 }
 
+/** The failure group of a dead letter: origin queue, reason and error class, {@link NO_VALUE} for an absent one. */
+export function groupKeyOf(info: Pick<DeadLetterInfo, 'origin' | 'reason' | 'errorClass'>): { origin: string; reason: string; errorClass: string } {
+  return { origin: info.origin?.queue ?? NO_VALUE, reason: info.reason, errorClass: info.errorClass ?? NO_VALUE };
+}
+
+/** The id of a failure group (URL- and shell-safe): base64url of its three fields. */
+export function groupIdOf(key: { origin: string; reason: string; errorClass: string }): string {
+  return Buffer.from(`${key.origin}\0${key.reason}\0${key.errorClass}`, 'utf8').toString('base64url');
+}
+
 /** True when the dead letter passes every filter that is set. A message with no known time fails a time filter. */
 export function matchesFilter(info: DeadLetterInfo, filter: DlqFilter): boolean {
   const inList = (values: string[] | undefined, ...candidates: (string | undefined)[]) =>
     values === undefined || candidates.some((c) => c !== undefined && values.includes(c));
   if (!inList(filter.route, info.route)) return false;
   if (!inList(filter.reason, info.reason, info.errorClass)) return false;
-  if (!inList(filter.errorClass, info.errorClass)) return false;
-  if (!inList(filter.origin, info.origin?.queue)) return false;
+  if (!inList(filter.errorClass, info.errorClass ?? NO_VALUE)) return false;
+  if (!inList(filter.origin, info.origin?.queue ?? NO_VALUE)) return false;
   if (!inList(filter.id, info.messageId, info.jobId)) return false;
   if (!inList(filter.key, info.orderKey, info.orderKey?.slice(info.orderKey.indexOf('/') + 1))) return false;
+  if (filter.group !== undefined && !filter.group.includes(groupIdOf(groupKeyOf(info)))) return false;
   if (filter.since !== undefined && (info.failedAt === undefined || info.failedAt < filter.since)) return false;
   if (filter.before !== undefined && (info.failedAt === undefined || info.failedAt >= filter.before)) return false;
   return true;

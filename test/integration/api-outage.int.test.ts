@@ -108,4 +108,26 @@ describe('publish API when the broker goes away', () => {
     }, 10_000);
     expect(status.body).toMatchObject({ id: before.body.id, route: 'chat', status: 'running', attempts: [{ attempt: 1, status: 'running' }] });
   });
+
+  it('the console shows a banner while the broker is away, not a blank page, and drops it once the broker is back', async () => {
+    const session = { cookie: 'warren_console=int-key-0123456789' };
+    const page = async (path: string) => {
+      const res = await fetch(`${api.url}${path}`, { headers: session, redirect: 'manual' });
+      return { status: res.status, text: await res.text() };
+    };
+    expect((await page('/console/topology')).text).not.toContain('The broker is unreachable');
+    await proxy.cut();
+    try {
+      await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 503, 10_000);
+      for (const path of ['/console', '/console/jobs', '/console/topology']) {
+        const r = await page(path);
+        expect(r.text, path).toContain('The broker is unreachable');
+        expect(r.text, path).toContain('</main>');
+      }
+    } finally {
+      await proxy.restore();
+    }
+    await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 200, 20_000);
+    expect((await page('/console/topology')).text).not.toContain('The broker is unreachable');
+  });
 });

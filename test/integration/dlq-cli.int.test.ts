@@ -65,6 +65,21 @@ describe('warren dlq CLI and API (real broker)', () => {
     expect(body.messages.map((m) => m.messageId)).toEqual(['w-3']);
   });
 
+  it('list --groups prints the failure groups with their ids; --group selects exactly one of them; changes nothing', async () => {
+    const r = await cli(['dlq', 'list', 'dead', '--groups']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('dead: 3 matches in 2 groups (scanned 3 of 3)');
+    const rows = r.out.split('\n').filter((l) => /^\s+\d+\s+work\.a/.test(l));
+    expect(rows.map((l) => l.trim().split(/\s+/).slice(0, 4))).toEqual([
+      ['2', 'work.a', 'rate-limited', 'rate-limited'],
+      ['1', 'work.a', 'timeout', 'timeout'],
+    ]);
+    const timeoutGroup = rows[1]!.trim().split(/\s+/).at(-1) as string;
+    const dry = await cli(['--json', 'dlq', 'requeue', 'dead', '--dry-run', '--group', timeoutGroup]);
+    expect(JSON.parse(dry.out)).toMatchObject({ moved: 1, plan: [{ messageId: 'w-3' }] });
+    expect(await peekIds(conn, 'dead')).toEqual(ids);
+  });
+
   it('requeue refuses without a terminal and without --yes, and changes nothing', async () => {
     const r = await cli(['dlq', 'requeue', 'dead']);
     expect(r.code).toBe(1);
@@ -143,6 +158,32 @@ describe('warren dlq CLI and API (real broker)', () => {
     expect((await res.json()) as { moved: number; failed: number }).toMatchObject({ moved: 1, failed: 0 });
     expect(await peekIds(conn, 'work.a')).toEqual(['w-1', 'w-3']);
     expect(await peekIds(conn, 'dead')).toEqual(['w-2']);
+  });
+
+  it('API: groups (a count reused until the queue changes), purge dry run then by group, export as NDJSON', async () => {
+    const request = dlqHttp(h.service);
+    const json = { 'content-type': 'application/json' };
+    ch.publish('dlx', 'dead', Buffer.from('{"type":"t","i":9}'), { messageId: 'w-9', headers: warrenDeadLetterHeaders({ exchange: 'jobs', routingKey: 'a.chat', queue: 'work.a', errorClass: 'content-filter', route: 'a' }) });
+    await ch.waitForConfirms();
+    const groupsOf = async () => (await (await request('/dead/groups')).json()) as { matched: number; cached: boolean; groups: Array<{ id: string; reason: string; count: number }> };
+    const first = await groupsOf();
+    expect(first).toMatchObject({ matched: 2, cached: false });
+    expect((await groupsOf()).cached).toBe(true);
+    const filtered = first.groups.find((g) => g.reason === 'content-filter');
+    expect(filtered?.count).toBe(1);
+
+    const exp = await request(`/dead/export?group=${filtered?.id ?? ''}`);
+    expect(exp.headers.get('content-type')).toContain('application/x-ndjson');
+    expect((await exp.text()).trim().split('\n').map((l) => (JSON.parse(l) as { properties: { messageId: string } }).properties.messageId)).toEqual(['w-9']);
+
+    let res = await request('/dead/purge', { method: 'POST', headers: json, body: JSON.stringify({ group: [filtered?.id], dryRun: true }) });
+    expect(await res.json()).toMatchObject({ dryRun: true, purged: 1 });
+    expect(await peekIds(conn, 'dead')).toEqual(['w-2', 'w-9']);
+    res = await request('/dead/purge', { method: 'POST', headers: json, body: JSON.stringify({ group: [filtered?.id] }) });
+    expect(await res.json()).toMatchObject({ dryRun: false, purged: 1 });
+    expect(await peekIds(conn, 'dead')).toEqual(['w-2']);
+    // The purge went through this API: the next count is a new one.
+    expect(await groupsOf()).toMatchObject({ matched: 1, cached: false });
   });
 
   it('purge: asks, refuses without a terminal, selective with filters, everything with --yes', async () => {

@@ -204,6 +204,46 @@ export const dlqRequeueReportSchema = z
   })
   .meta({ id: 'DlqRequeueReport' });
 
+export const dlqGroupSchema = z
+  .object({
+    id: z.string().meta({ description: 'Pass as the `group` filter to select exactly this group (also `warren dlq requeue <queue> --group <id>`).' }),
+    origin: z.string().meta({ description: 'Origin queue, or `(none)` when unknown.' }),
+    reason: z.string(),
+    errorClass: z.string().meta({ description: 'x-warren-error-class, or `(none)`.' }),
+    count: z.number().int(),
+    routes: countsSchema,
+    unknownOrigin: z.number().int().meta({ description: 'Messages whose origin is unknown (a requeue to origin leaves them in place).' }),
+    overCap: z.number().int().meta({ description: 'Messages already requeued `maxRequeues` times (a requeue skips them).' }),
+    oldest: z.string().optional().meta({ description: 'ISO time of the oldest death in the group.' }),
+    newest: z.string().optional().meta({ description: 'ISO time of the newest death in the group.' }),
+    sampleError: z.string().optional().meta({ description: 'The newest error message seen (300 characters at most).' }),
+  })
+  .meta({ id: 'DlqGroup' });
+
+export const dlqGroupsSchema = z
+  .object({
+    queue: z.string(),
+    total: z.number().int().meta({ description: 'Ready messages when the read started.' }),
+    scanned: z.number().int(),
+    matched: z.number().int(),
+    truncated: z.boolean().meta({ description: 'The queue held more than one read can hold (65,535), or `limit` stopped the scan.' }),
+    groups: z.array(dlqGroupSchema).meta({ description: 'Largest first.' }),
+    warnings: z.array(z.string()),
+    scannedAt: z.string().optional().meta({ description: 'When the queue was read for this count.' }),
+    cached: z.boolean().optional().meta({ description: 'True when this is an earlier count, reused: younger than 60 s, the queue holding as many messages as then, and no requeue or purge through this API since. `fresh=true` counts again.' }),
+  })
+  .meta({ id: 'DlqGroups', description: 'The matching dead letters grouped by origin queue, reason and error class; the queue is left exactly as it was.' });
+
+export const dlqPurgeReportSchema = z
+  .object({
+    queue: z.string(),
+    dryRun: z.boolean(),
+    purged: z.number().int().meta({ description: 'Messages removed (dry run: that would be).' }),
+    selective: dlqRequeueReportSchema.optional().meta({ description: 'With filters: the requeue engine\'s tally with action `drop`.' }),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: 'DlqPurgeReport' });
+
 export const jobSummarySchema = z
   .object({
     id: z.string(),

@@ -3,11 +3,14 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ENV_SETTINGS } from '../../config/env-settings.ts';
 import type { AppContext } from '../app-context.ts';
+import type { DlqOperations } from '../dlq-operations.ts';
 import { batchModeSchema } from '../jobs/batch-mode.ts';
 import { exchangePublishSchema } from '../routes/publish.ts';
 import {
   batchResultSchema,
+  dlqGroupsSchema,
   dlqListingSchema,
+  dlqPurgeReportSchema,
   dlqRequeueReportSchema,
   errorSchema,
   jobAcceptedSchema,
@@ -115,6 +118,8 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     request: {
       query: z.object({
         route: z.string().optional().meta({ description: 'Only jobs of this route.' }),
+        queue: z.string().optional().meta({ description: 'Only jobs whose queue (where a worker last took them) is this one.' }),
+        idPrefix: z.string().optional().meta({ description: 'Only jobs whose id starts with this (1-200 letters, digits, _ . : or -).' }),
         status: z.string().optional().meta({ description: 'Only jobs whose current status is one of these (comma-separated), e.g. `failed,dead-lettered`.' }),
         before: z.string().optional().meta({ description: 'Jobs created before this ISO 8601 time, or the `next` cursor of the previous page.' }),
         after: z.string().optional().meta({ description: 'Jobs created at or after this ISO 8601 time.' }),
@@ -176,7 +181,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
   r.registerPath({ method: 'get', path: '/metrics', tags: ['meta'], summary: 'Prometheus metrics', security: secured, responses: { 200: { description: 'Prometheus text format' } } });
   r.registerPath({ method: 'get', path: '/openapi.json', tags: ['meta'], summary: 'This document', security: secured, responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: z.object({}).loose() } } } } });
   r.registerPath({ method: 'get', path: '/docs', tags: ['meta'], summary: 'Swagger UI for this document', security: secured, responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } } });
-  if (ctx.deps.dlq !== undefined) registerDlqPaths(r);
+  if (ctx.deps.dlq !== undefined) registerDlqPaths(r, ctx.deps.dlq);
 
   return doc.getOpenAPI31Document({
     openapi: '3.1.0',
@@ -194,13 +199,14 @@ const dlqFilterFields = {
   origin: listFilter('Origin queues'),
   id: listFilter('Message ids or job ids'),
   key: listFilter('Ordered routes: ordering keys (`customer-42` or `<api key name>/customer-42`)'),
+  group: listFilter('Failure group ids (the `id` of a group from `/v1/dlq/{queue}/groups`)'),
   since: z.string().optional().meta({ description: 'Died at or after: a duration ago (`30m`, `2h`, `7d`) or an ISO date.' }),
   before: z.string().optional().meta({ description: 'Died before: a duration ago or an ISO date.' }),
 };
 const asArray = (description: string) => z.union([z.string(), z.array(z.string())]).optional().meta({ description: `${description}: an array, or a comma-separated string.` });
 
 /** GET /v1/dlq/{queue} and POST /v1/dlq/{queue}/requeue (mounted when the API has the DLQ service; admin scope). */
-function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
+function registerDlqPaths(r: OpenAPIHono['openAPIRegistry'], dlq: DlqOperations): void {
   const queue = z.object({ queue: z.string().meta({ description: 'A dead-letter queue of the topology (e.g. `llm.dead`).' }) });
   const dlqErrors = {
     400: err('Invalid filter, query or body (unknown fields are refused).'),
@@ -249,6 +255,7 @@ function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
                 origin: asArray('Origin queues'),
                 id: asArray('Message ids or job ids'),
                 key: asArray('Ordered routes: ordering keys; requeueing a blocking job brings the jobs it blocks along'),
+                group: asArray('Failure group ids'),
                 since: dlqFilterFields.since,
                 before: dlqFilterFields.before,
                 limit: z.number().int().positive().optional().meta({ description: 'Move at most this many messages.' }),
@@ -274,4 +281,72 @@ function registerDlqPaths(r: OpenAPIHono['openAPIRegistry']): void {
       ),
     },
   });
+  const scanQuery = z.object({
+    ...dlqFilterFields,
+    limit: z.coerce.number().int().positive().optional().meta({ description: 'Stop after this many matching messages.' }),
+    maxRequeues: z.coerce.number().int().nonnegative().optional().meta({ description: `Counted as over the cap. Default: the server's WARREN_DLQ_MAX_REQUEUES (${ENV_SETTINGS.dlqMaxRequeues.default} unless set).` }),
+  });
+  if (dlq.groups !== undefined) {
+    r.registerPath({
+      method: 'get',
+      path: '/v1/dlq/{queue}/groups',
+      tags: ['dlq'],
+      summary: 'The matching dead letters grouped by origin queue, reason and error class, with counts and ages (the queue is left as it was)',
+      security: secured,
+      request: {
+        params: queue,
+        query: scanQuery.extend({
+          fresh: z.enum(['true', 'false', '1', '0']).optional().meta({ description: 'Count again even when a recent count is still valid (see `cached`).' }),
+          stale: z.enum(['true', 'false', '1', '0']).optional().meta({ description: 'Any earlier count will do, whatever its age or the queue\'s depth since (`scannedAt` says when); count only when there is none. For summaries that must not hold the queue on every view.' }),
+        }),
+      },
+      responses: { 200: json(dlqGroupsSchema, 'The groups.'), ...dlqErrors },
+    });
+  }
+  if (dlq.purge !== undefined) {
+    r.registerPath({
+      method: 'post',
+      path: '/v1/dlq/{queue}/purge',
+      tags: ['dlq'],
+      summary: 'Delete the matching dead letters (no filter: all of them); `dryRun` counts them. Same code as `warren dlq purge`',
+      security: secured,
+      request: {
+        params: queue,
+        body: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  route: asArray('Route names'),
+                  reason: asArray('Reasons or error classes'),
+                  errorClass: asArray('Error classes'),
+                  origin: asArray('Origin queues'),
+                  id: asArray('Message ids or job ids'),
+                  group: asArray('Failure group ids'),
+                  since: dlqFilterFields.since,
+                  before: dlqFilterFields.before,
+                  limit: z.number().int().positive().optional().meta({ description: 'Delete at most this many messages.' }),
+                  dryRun: z.boolean().optional().meta({ description: 'Count what would be deleted; change nothing. Default false.' }),
+                  force: z.boolean().optional().meta({ description: 'Use a queue the topology does not know as a DLQ. Default false.' }),
+                })
+                .strict(),
+            },
+          },
+        },
+      },
+      responses: { 200: json(dlqPurgeReportSchema, 'What was (dry run: would be) deleted.'), ...dlqErrors },
+    });
+  }
+  if (dlq.export !== undefined) {
+    r.registerPath({
+      method: 'get',
+      path: '/v1/dlq/{queue}/export',
+      tags: ['dlq'],
+      summary: 'The matching dead letters as NDJSON (body, headers, properties), removing nothing; the lines of `warren dlq export`',
+      security: secured,
+      request: { params: queue, query: scanQuery },
+      responses: { 200: { description: 'One JSON document per line.', content: { 'application/x-ndjson': { schema: z.string() } } }, ...dlqErrors },
+    });
+  }
 }

@@ -32,8 +32,10 @@ function serves(appPath: string, docPath: string): boolean {
  * handler, or it would be an undocumented catch-all.
  */
 function compare(app: Hono<never> | WarrenApp, doc: OpenApiDoc): { undocumented: Endpoint[]; unserved: Endpoint[]; strayMiddleware: string[] } {
-  const handlers = app.routes.filter((r) => r.method !== 'ALL');
-  const middleware = app.routes.filter((r) => r.method === 'ALL');
+  // The console's HTML pages (/console, src/api/console) are not part of the JSON API the document describes.
+  const apiRoutes = app.routes.filter((r) => r.path !== '/console' && !r.path.startsWith('/console/'));
+  const handlers = apiRoutes.filter((r) => r.method !== 'ALL');
+  const middleware = apiRoutes.filter((r) => r.method === 'ALL');
   const documented: { method: string; path: string }[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of Object.keys(item)) if (HTTP_METHODS.has(method)) documented.push({ method: method.toUpperCase(), path });
@@ -57,6 +59,9 @@ function compare(app: Hono<never> | WarrenApp, doc: OpenApiDoc): { undocumented:
 const unusedDlq: DlqOperations = {
   list: () => Promise.reject(new Error('not called')),
   requeue: () => Promise.reject(new Error('not called')),
+  groups: () => Promise.reject(new Error('not called')),
+  purge: () => Promise.reject(new Error('not called')),
+  export: () => Promise.reject(new Error('not called')),
 };
 
 async function documentOf(app: WarrenApp): Promise<OpenApiDoc> {
@@ -70,7 +75,7 @@ describe('OpenAPI document vs the registered routes', () => {
     const { app } = createTestApp({ dlq: unusedDlq });
     const doc = await documentOf(app);
     expect(compare(app, doc)).toEqual({ undocumented: [], unserved: [], strayMiddleware: [] });
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/dlq/{queue}', '/v1/dlq/{queue}/requeue']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/dlq/{queue}', '/v1/dlq/{queue}/requeue', '/v1/dlq/{queue}/groups', '/v1/dlq/{queue}/purge', '/v1/dlq/{queue}/export']));
   });
 
   it('leaves the DLQ endpoints out of the document when the API does not mount them', async () => {

@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { stream } from 'hono/streaming';
 import { WarrenError } from '../../errors/index.ts';
 import { ApiError, errorBody } from '../api-error.ts';
 import type { ApiEnv } from '../api-env.ts';
@@ -36,6 +37,43 @@ export function registerDlqRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   app.use('/v1/dlq/*', requireScope('admin'));
 
   app.get('/v1/dlq/:queue', async (c) => c.json(await dlq.list(c.req.param('queue'), queryOf(c))));
+
+  const groups = dlq.groups;
+  if (groups !== undefined) app.get('/v1/dlq/:queue/groups', async (c) => c.json({ ...(await groups(c.req.param('queue'), queryOf(c))) }));
+
+  const purge = dlq.purge;
+  if (purge !== undefined) app.post('/v1/dlq/:queue/purge', async (c) => c.json(await purge(c.req.param('queue'), await optionalJsonBody(c), c.req.raw.signal)));
+
+  const exportLines = dlq.export;
+  if (exportLines !== undefined) {
+    app.get('/v1/dlq/:queue/export', async (c) => {
+      const queue = c.req.param('queue');
+      const query = queryOf(c);
+      // The first line is awaited before the 200 goes out, so a bad filter or an unknown queue is still a 4xx.
+      const lines: string[] = [];
+      let flush: ((text: string) => Promise<void>) | undefined;
+      let started!: () => void;
+      const ready = new Promise<void>((r) => (started = r));
+      const run = exportLines(queue, query, async (line) => {
+        const text = `${JSON.stringify(line, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`;
+        if (flush === undefined) {
+          lines.push(text);
+          started();
+        } else await flush(text);
+      });
+      await Promise.race([ready, run]);
+      c.header('content-type', 'application/x-ndjson; charset=utf-8');
+      c.header('content-disposition', `attachment; filename="${encodeURIComponent(queue)}.ndjson"`);
+      return stream(c, async (s) => {
+        while (lines.length > 0) await s.write(lines.shift() as string);
+        // Set right after the queue ran dry (no await in between), so no line is left behind.
+        flush = async (text) => {
+          await s.write(text);
+        };
+        await run;
+      });
+    });
+  }
 
   app.post('/v1/dlq/:queue/requeue', async (c) => {
     const report = await dlq.requeue(c.req.param('queue'), await optionalJsonBody(c), c.req.raw.signal);

@@ -42,6 +42,16 @@ function listQuery(c: Context<ApiEnv>): Omit<ListQuery, 'visible'> {
     if (route.length > 200) throw new ApiError(400, 'INVALID_QUERY', 'route is at most 200 characters');
     query.route = route;
   }
+  const queue = q('queue');
+  if (queue !== undefined) {
+    if (queue.length > 255) throw new ApiError(400, 'INVALID_QUERY', 'queue is at most 255 characters');
+    query.queue = queue;
+  }
+  const idPrefix = q('idPrefix');
+  if (idPrefix !== undefined) {
+    if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(idPrefix)) throw new ApiError(400, 'INVALID_QUERY', 'idPrefix is 1-200 letters, digits, _ . : or - (the start of a job id)');
+    query.idPrefix = idPrefix;
+  }
   const status = q('status');
   if (status !== undefined) {
     const list = status.split(',').map((s) => s.trim());

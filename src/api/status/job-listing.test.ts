@@ -74,6 +74,18 @@ describe('listing jobs over history', () => {
     expect(window.jobs.map((j) => j.id)).toEqual(['j19', 'j18', 'j17']);
   });
 
+  it('filters by id prefix, and by queue (no job of this stream has one)', async () => {
+    const src = source(40, 10);
+    expect((await listJobs(src, all({ idPrefix: 'j3', limit: 20 }))).jobs.map((j) => j.id)).toEqual(['j39', 'j38', 'j37', 'j36', 'j35', 'j34', 'j33', 'j32', 'j31', 'j30', 'j3']);
+    expect((await listJobs(src, all({ queue: 'llm.standard' }))).jobs).toEqual([]);
+    const records = [
+      { id: 'a1', owner: 'a', route: 'chat', queue: 'llm.standard', status: 'queued' as const, createdAt: '2026-01-01T00:00:01Z', updatedAt: '2026-01-01T00:00:01Z', attempts: [] },
+      { id: 'a2', owner: 'a', route: 'chat', queue: 'llm.batch', status: 'queued' as const, createdAt: '2026-01-01T00:00:02Z', updatedAt: '2026-01-01T00:00:02Z', attempts: [] },
+    ];
+    expect(listFromRecords(records, all({ queue: 'llm.batch' })).jobs.map((j) => j.id)).toEqual(['a2']);
+    expect(listFromRecords(records, all({ idPrefix: 'a1' })).jobs.map((j) => j.id)).toEqual(['a1']);
+  });
+
   it('reads a bounded number of ranges per page, and the cursor carries the time bound to the next page', async () => {
     const reads: number[] = [];
     const src = source(200, 2, reads);

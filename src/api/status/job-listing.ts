@@ -38,6 +38,10 @@ export interface JobSummary {
 /** What to list. */
 export interface ListQuery {
   route?: string;
+  /** Only jobs whose queue (where a worker last took them) is this one. */
+  queue?: string;
+  /** Only jobs whose id starts with this. */
+  idPrefix?: string;
   /** Current statuses to keep (any when absent). */
   statuses?: ReadonlySet<JobStatus>;
   /** Jobs created before this time (ISO or ms), or a cursor from a previous page. */
@@ -181,11 +185,13 @@ export async function listJobs(source: ListingSource, query: ListQuery): Promise
       if (beforeAt !== undefined && !(at < beforeAt)) continue;
       if (query.after !== undefined && !(at >= query.after)) continue;
       if (query.route !== undefined && event.route !== query.route) continue;
+      if (query.idPrefix !== undefined && !event.jobId.startsWith(query.idPrefix)) continue;
       if (listed.has(event.jobId)) continue;
       const record = await recordOf(event.jobId, i);
       if (record === undefined || !query.visible(record.owner)) continue;
       if (query.statuses !== undefined && !query.statuses.has(record.status)) continue;
       if (query.route !== undefined && record.route !== query.route) continue;
+      if (query.queue !== undefined && record.queue !== query.queue) continue;
       listed.add(event.jobId);
       jobs.push(summary(record));
       if (jobs.length >= query.limit) return { jobs, next: encodeCursor({ offset, idx, ...(beforeAt === undefined ? {} : { at: beforeAt }) }) };
@@ -213,6 +219,8 @@ export function listFromRecords(records: Iterable<ListedRecord>, query: ListQuer
     if (query.after !== undefined && !(at >= query.after)) continue;
     if (after !== undefined && !(r.createdAt < after.at || (r.createdAt === after.at && r.id < after.id))) continue;
     if (query.route !== undefined && r.route !== query.route) continue;
+    if (query.queue !== undefined && r.queue !== query.queue) continue;
+    if (query.idPrefix !== undefined && !r.id.startsWith(query.idPrefix)) continue;
     if (query.statuses !== undefined && !query.statuses.has(r.status)) continue;
     if (!query.visible(r.owner)) continue;
     picked.push(r);
