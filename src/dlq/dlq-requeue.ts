@@ -222,7 +222,13 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       if (info.orderKey !== undefined && info.blockedBy === undefined && info.messageId !== undefined) {
         if (action === 'requeue') {
           releasing.add(info.messageId);
-          if (!dryRun && dest) endMarkers.push({ key: info.orderKey, by: info.messageId, exchange: dest.exchange, routingKey: dest.routingKey });
+          if (!dryRun && dest) {
+            endMarkers.push({ key: info.orderKey, by: info.messageId, exchange: dest.exchange, routingKey: dest.routingKey });
+            // Before the job goes back: from now on the partition's owner holds the key's new jobs back for it.
+            await announceReleasing(deps, info.origin?.queue, info.orderKey, info.messageId).catch((err: unknown) => {
+              warnings.push(`could not announce the requeue of blocking job ${info.messageId} (${(err as Error).message}): new jobs of key '${info.orderKey}' arriving before it runs are moved aside`);
+            });
+          }
         }
         else {
           heldBy.set(info.messageId, 0);
@@ -325,4 +331,11 @@ async function releasePurgedBlocker(deps: DlqDeps, b: { id: string; key: string;
     `key '${b.key}' released: its blocking job ${b.id} was purged` +
     (waiting > 0 ? `; ${waiting} job(s) blocked behind it stay in '${dlq}': requeue them with --key '${b.key.slice(b.key.indexOf('/') + 1)}'` : '')
   );
+}
+
+/** Ordered routes: appends `releasing` for a blocking job about to be requeued to its queue's blocks stream. */
+async function announceReleasing(deps: DlqDeps, queue: string | undefined, key: string, by: string): Promise<void> {
+  if (queue === undefined || deps.topology.queues[queue]?.ordering === undefined) return;
+  const event: BlockEvent = { type: 'releasing', key, by, at: new Date().toISOString() };
+  await deps.publisher.publish({ exchange: '', routingKey: orderedNames.blocks(queue), content: Buffer.from(JSON.stringify(event)), properties: { contentType: 'application/json', type: 'warren.order.releasing' } });
 }

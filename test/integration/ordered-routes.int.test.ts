@@ -199,11 +199,15 @@ describe('ordered routes: a job published while its blocking job is being requeu
   const send = (seq: number, id: string, headers: Record<string, unknown> = {}) =>
     h.publish('orders', { type: 'order', input: { customerId: 'rq', seq } }, { id, headers: { [ORDER_HEADERS.key]: 'tenant/rq', ...headers } });
 
+  let dlq: DlqHarness;
+
   beforeAll(async () => {
     h = await createWorkerHarness('ordered-window', () => orderedTopology());
+    dlq = await createDlqHarness(h.vh, h.topology);
   });
   afterAll(async () => {
     await worker?.close(2_000);
+    await dlq?.close();
     await h?.close();
   });
 
@@ -227,6 +231,24 @@ describe('ordered routes: a job published while its blocking job is being requeu
     await h.events.waitFor((e) => e.jobId === 'rq-3' && e.status === 'succeeded', 10_000);
     expect(ledger.runs().get('rq')).toEqual([1, 2, 3]);
     expect(h.events.events.filter((e) => e.status === 'blocked')).toEqual([]);
+  });
+
+  it('a job of the key queued before the requeued job waits for it instead of going aside', async () => {
+    await worker?.close(2_000);
+    state.broken.add('rw#1');
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers });
+    const first = await h.publish('orders', { type: 'order', input: { customerId: 'rw', seq: 1 } }, { headers: { [ORDER_HEADERS.key]: 'tenant/rw' } });
+    await h.events.waitFor((e) => e.jobId === first && e.status === 'dead-lettered');
+    await worker.close(2_000);
+    state.broken.clear();
+    // Job 2 is in the partition, ahead of the requeued job 1 (published while no worker ran).
+    const second = await h.publish('orders', { type: 'order', input: { customerId: 'rw', seq: 2 } }, { headers: { [ORDER_HEADERS.key]: 'tenant/rw' } });
+    const report = await dlq.service.requeue('dead', { filter: { id: [first] } });
+    expect(report.moved).toBe(1);
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers });
+    await h.events.waitFor((e) => e.jobId === second && e.status === 'succeeded', 10_000);
+    expect(ledger.runs().get('rw')).toEqual([1, 2]);
+    expect(h.events.events.filter((e) => e.jobId === second && e.status === 'blocked')).toEqual([]);
   });
 });
 
