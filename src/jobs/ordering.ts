@@ -147,7 +147,7 @@ export function renderOrderKey(route: string, source: OrderKeySource, payload: u
  */
 export type BlockEvent =
   | { type: 'block'; key: string; by: string; at: string }
-  | { type: 'release'; key: string; by: string; at: string; why: 'succeeded' | 'purged' }
+  | { type: 'release'; key: string; by: string; at: string; why: 'succeeded' | 'purged' | 'moved' }
   | { type: 'releasing'; key: string; by: string; at: string };
 
 /** Parses a `q.blocks` stream message body; undefined when it is not one (it is then ignored). */
@@ -156,7 +156,7 @@ export function parseBlockEvent(body: Buffer): BlockEvent | undefined {
     const v = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
     if (typeof v.key !== 'string' || typeof v.by !== 'string' || typeof v.at !== 'string') return undefined;
     if (v.type === 'block') return { type: 'block', key: v.key, by: v.by, at: v.at };
-    if (v.type === 'release') return { type: 'release', key: v.key, by: v.by, at: v.at, why: v.why === 'purged' ? 'purged' : 'succeeded' };
+    if (v.type === 'release') return { type: 'release', key: v.key, by: v.by, at: v.at, why: v.why === 'purged' || v.why === 'moved' ? v.why : 'succeeded' };
     if (v.type === 'releasing') return { type: 'releasing', key: v.key, by: v.by, at: v.at };
     return undefined;
   } catch {
