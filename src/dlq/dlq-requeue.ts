@@ -7,7 +7,7 @@ import { preflightQueue } from './dlq-preflight.ts';
 import { createDlqTopology } from './dlq-topology.ts';
 import { createExchangeProbe } from './exchange-probe.ts';
 import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
-import { orderedNames, releaseEndMessage, type BlockEvent } from '../jobs/ordering.ts';
+import { orderedNames, releaseEndMessage, routeOrderings, type BlockEvent } from '../jobs/ordering.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 import { createRateLimiter } from './rate-limiter.ts';
 import { requeueProperties } from '../jobs/message-properties.ts';
@@ -131,6 +131,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
   const heldBy = new Map<string, number>();
   /** Ordered routes: where each requeued blocking job went, for the end marker sent after its batch. */
   const endMarkers: { key: string; by: string; exchange: string; routingKey: string }[] = [];
+  const movedBlockers: { id: string; key: string; queue: string | undefined; route: string }[] = [];
   const eventPromises: Promise<void>[] = [];
   const emitRequeued = ({ info, target, requeuedAt }: Moving) => {
     if (!events || info.jobId === undefined) return;
@@ -222,7 +223,16 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       if (info.orderKey !== undefined && info.blockedBy === undefined && info.messageId !== undefined) {
         if (action === 'requeue') {
           releasing.add(info.messageId);
-          if (!dryRun && dest) endMarkers.push({ key: info.orderKey, by: info.messageId, exchange: dest.exchange, routingKey: dest.routingKey });
+          if (!dryRun && dest && dest.route !== undefined && routeOrderings(deps.topology).get(dest.route)?.queue !== info.origin?.queue) {
+            // Sent to a route outside its ordered queue (--to-route): the key no longer waits for it.
+            movedBlockers.push({ id: info.messageId, key: info.orderKey, queue: info.origin?.queue, route: dest.route });
+          } else if (!dryRun && dest) {
+            endMarkers.push({ key: info.orderKey, by: info.messageId, exchange: dest.exchange, routingKey: dest.routingKey });
+            // Before the job goes back: from now on the partition's owner holds the key's new jobs back for it.
+            await announceReleasing(deps, info.origin?.queue, info.orderKey, info.messageId).catch((err: unknown) => {
+              warnings.push(`could not announce the requeue of blocking job ${info.messageId} (${(err as Error).message}): new jobs of key '${info.orderKey}' arriving before it runs are moved aside`);
+            });
+          }
         }
         else {
           heldBy.set(info.messageId, 0);
@@ -303,6 +313,12 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
     await reader.close();
     await Promise.all(eventPromises);
   }
+  for (const b of movedBlockers) {
+    const note = await releaseBlocker(deps, b, 'moved')
+      .then((released) => (released ? `key '${b.key}' released: its blocking job ${b.id} was sent to route '${b.route}' (outside its ordered queue), and the jobs it blocked with it` : undefined))
+      .catch((err: unknown) => `key '${b.key}' could NOT be released after sending job ${b.id} to route '${b.route}': ${(err as Error).message}; the key stays blocked`);
+    if (note !== undefined) report.warnings.push(note);
+  }
   for (const b of purgedBlockers) {
     const note = await releasePurgedBlocker(deps, b, queue, heldBy.get(b.id) ?? 0).catch((err: unknown) => `key '${b.key}' could NOT be released after purging job ${b.id}: ${(err as Error).message}; the key stays blocked`);
     if (note !== undefined) report.warnings.push(note);
@@ -317,12 +333,24 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
  * it stay in the DLQ; the returned line says so.
  */
 async function releasePurgedBlocker(deps: DlqDeps, b: { id: string; key: string; queue: string | undefined }, dlq: string, waiting: number): Promise<string | undefined> {
-  const ordered = b.queue === undefined ? undefined : deps.topology.queues[b.queue];
-  if (b.queue === undefined || ordered?.ordering === undefined) return undefined;
-  const event: BlockEvent = { type: 'release', key: b.key, by: b.id, at: new Date().toISOString(), why: 'purged' };
-  await deps.publisher.publish({ exchange: '', routingKey: orderedNames.blocks(b.queue), content: Buffer.from(JSON.stringify(event)), properties: { contentType: 'application/json', type: 'warren.order.release' } });
+  if (!(await releaseBlocker(deps, b, 'purged'))) return undefined;
   return (
     `key '${b.key}' released: its blocking job ${b.id} was purged` +
     (waiting > 0 ? `; ${waiting} job(s) blocked behind it stay in '${dlq}': requeue them with --key '${b.key.slice(b.key.indexOf('/') + 1)}'` : '')
   );
+}
+
+/** Ordered routes: appends `releasing` for a blocking job about to be requeued to its queue's blocks stream. */
+async function announceReleasing(deps: DlqDeps, queue: string | undefined, key: string, by: string): Promise<void> {
+  if (queue === undefined || deps.topology.queues[queue]?.ordering === undefined) return;
+  const event: BlockEvent = { type: 'releasing', key, by, at: new Date().toISOString() };
+  await deps.publisher.publish({ exchange: '', routingKey: orderedNames.blocks(queue), content: Buffer.from(JSON.stringify(event)), properties: { contentType: 'application/json', type: 'warren.order.releasing' } });
+}
+
+/** Appends a `release` of `b.key`'s block by `b.id` to its ordered queue's blocks stream; false when the queue is not ordered. */
+async function releaseBlocker(deps: DlqDeps, b: { id: string; key: string; queue: string | undefined }, why: 'purged' | 'moved'): Promise<boolean> {
+  if (b.queue === undefined || deps.topology.queues[b.queue]?.ordering === undefined) return false;
+  const event: BlockEvent = { type: 'release', key: b.key, by: b.id, at: new Date().toISOString(), why };
+  await deps.publisher.publish({ exchange: '', routingKey: orderedNames.blocks(b.queue), content: Buffer.from(JSON.stringify(event)), properties: { contentType: 'application/json', type: 'warren.order.release' } });
+  return true;
 }

@@ -140,8 +140,15 @@ export function renderOrderKey(route: string, source: OrderKeySource, payload: u
   return `${owner ?? ''}/${value}`;
 }
 
-/** One event of a `q.blocks` stream. */
-export type BlockEvent = { type: 'block'; key: string; by: string; at: string } | { type: 'release'; key: string; by: string; at: string; why: 'succeeded' | 'purged' };
+/**
+ * One event of a `q.blocks` stream. `releasing`: a requeue is sending the
+ * blocking job back (written before the requeue publishes it), so the
+ * partition's owner holds the key's new jobs back instead of moving them aside.
+ */
+export type BlockEvent =
+  | { type: 'block'; key: string; by: string; at: string }
+  | { type: 'release'; key: string; by: string; at: string; why: 'succeeded' | 'purged' | 'moved' }
+  | { type: 'releasing'; key: string; by: string; at: string };
 
 /** Parses a `q.blocks` stream message body; undefined when it is not one (it is then ignored). */
 export function parseBlockEvent(body: Buffer): BlockEvent | undefined {
@@ -149,7 +156,8 @@ export function parseBlockEvent(body: Buffer): BlockEvent | undefined {
     const v = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
     if (typeof v.key !== 'string' || typeof v.by !== 'string' || typeof v.at !== 'string') return undefined;
     if (v.type === 'block') return { type: 'block', key: v.key, by: v.by, at: v.at };
-    if (v.type === 'release') return { type: 'release', key: v.key, by: v.by, at: v.at, why: v.why === 'purged' ? 'purged' : 'succeeded' };
+    if (v.type === 'release') return { type: 'release', key: v.key, by: v.by, at: v.at, why: v.why === 'purged' || v.why === 'moved' ? v.why : 'succeeded' };
+    if (v.type === 'releasing') return { type: 'releasing', key: v.key, by: v.by, at: v.at };
     return undefined;
   } catch {
     return undefined;
@@ -163,5 +171,5 @@ export function parseBlockEvent(body: Buffer): BlockEvent | undefined {
  */
 export function applyBlockEvent(blocked: Map<string, string>, e: BlockEvent): void {
   if (e.type === 'block') blocked.set(e.key, e.by);
-  else if (blocked.get(e.key) === e.by) blocked.delete(e.key);
+  else if (e.type === 'release' && blocked.get(e.key) === e.by) blocked.delete(e.key);
 }

@@ -5,6 +5,9 @@ import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { applyBlockEvent, parseBlockEvent, type BlockEvent } from '../jobs/ordering.ts';
 import type { Logger } from '../observability/logger.ts';
 
+/** How long a `releasing` event holds a key's new jobs back at most (a requeue takes seconds). */
+const RELEASING_TTL_MS = 60_000;
+
 /** Collaborators of {@link createBlockBook}. */
 export interface BlockBookDeps {
   /** The ordered queue's `<q>.blocks` stream. */
@@ -28,6 +31,8 @@ export interface BlockBook {
   start(timeoutMs?: number): Promise<void>;
   /** The job blocking `key`, if any. */
   blockedBy(key: string): string | undefined;
+  /** True while a requeue of `by`, the job blocking `key`, is under way (a `releasing` event, at most a minute old). */
+  releasing(key: string, by: string): boolean;
   /** Appends a block of `key` by job `by` (confirmed) and applies it here. */
   block(key: string, by: string): Promise<void>;
   /** Appends a release of `key`'s block by `by` (confirmed) and applies it here. */
@@ -41,6 +46,8 @@ export interface BlockBook {
 export function createBlockBook(deps: BlockBookDeps): BlockBook {
   const { stream, connection, publisher, logger } = deps;
   const blocked = new Map<string, string>();
+  /** key -> [blocking job being requeued, when this process read it]. */
+  const releasingKeys = new Map<string, [string, number]>();
   let channel: Channel | undefined;
   let unsubscribe: (() => void) | undefined;
   let stopped = false;
@@ -57,7 +64,11 @@ export function createBlockBook(deps: BlockBookDeps): BlockBook {
     const offset = (msg.properties.headers as Record<string, unknown> | undefined)?.['x-stream-offset'];
     if (typeof offset === 'number') nextOffset = offset + 1;
     const e = parseBlockEvent(msg.content);
-    if (e) applyBlockEvent(blocked, e);
+    if (e) {
+      applyBlockEvent(blocked, e);
+      if (e.type === 'releasing') releasingKeys.set(e.key, [e.by, Date.now()]);
+      else releasingKeys.delete(e.key);
+    }
     else {
       try {
         const v = JSON.parse(msg.content.toString('utf8')) as { type?: unknown; id?: unknown };
@@ -108,13 +119,20 @@ export function createBlockBook(deps: BlockBookDeps): BlockBook {
       await seen;
     },
     blockedBy: (key) => blocked.get(key),
+    releasing(key, by) {
+      const r = releasingKeys.get(key);
+      // A requeue that died before sending the job back must not hold the key for good.
+      return r !== undefined && r[0] === by && Date.now() - r[1] < RELEASING_TTL_MS;
+    },
     async block(key, by) {
       await append({ type: 'block', key, by, at: new Date().toISOString() });
       applyBlockEvent(blocked, { type: 'block', key, by, at: '' });
+      releasingKeys.delete(key);
     },
     async release(key, by) {
       await append({ type: 'release', key, by, at: new Date().toISOString(), why: 'succeeded' });
       applyBlockEvent(blocked, { type: 'release', key, by, at: '', why: 'succeeded' });
+      releasingKeys.delete(key);
     },
     snapshot: () => blocked,
     async stop() {

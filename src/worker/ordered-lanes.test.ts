@@ -16,7 +16,7 @@ function delivery(id: string, key: string | undefined, session = sessionA, extra
 }
 
 function setup(blocked: Record<string, string> = {}) {
-  const book = { blockedBy: (k: string) => blocked[k] } as unknown as BlockBook;
+  const book = { blockedBy: (k: string) => blocked[k], releasing: () => false } as unknown as BlockBook;
   // `blocked` is read live, so a test can release a key by deleting it.
   const started: string[] = [];
   const diverted: [string, string][] = [];

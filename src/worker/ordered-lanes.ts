@@ -94,6 +94,13 @@ export function createOrderedLanes(deps: OrderedLanesDeps): OrderedLanes {
     next(key, lane);
   }
 
+  function startDrain(key: string, lane: Lane, by: string): void {
+    lane.draining = by;
+    // Held jobs go on after this (moved aside if the key is still blocked then): never a stall.
+    lane.drainTimer = setTimeout(() => endDrain(key, lane), drainTimeoutMs);
+    lane.drainTimer.unref();
+  }
+
   /** Takes `w` at the front of its key; false when it was held back (the lane stays free). */
   function go(key: string, lane: Lane, w: Waiting): boolean {
     const { d } = w;
@@ -112,19 +119,19 @@ export function createOrderedLanes(deps: OrderedLanesDeps): OrderedLanes {
       return true;
     }
     const id = d.msg.properties.messageId;
+    const by = deps.book.blockedBy(key);
+    if (lane.draining === undefined && by !== undefined && by !== id && deps.book.releasing(key, by)) {
+      // A requeue is sending the blocking job back: hold the key's new jobs for it instead of moving them aside.
+      startDrain(key, lane, by);
+    }
     if (lane.draining !== undefined && id !== lane.draining && blockedByOf(d) !== lane.draining) {
       lane.parked.push(w);
       heldCount++;
       return false;
     }
     lane.active = d;
-    const by = deps.book.blockedBy(key);
-    if (by !== undefined && by === id && lane.draining === undefined) {
-      // The blocking job is back: hold the key's new jobs until the requeue's batch has passed.
-      lane.draining = by;
-      lane.drainTimer = setTimeout(() => endDrain(key, lane), drainTimeoutMs);
-      lane.drainTimer.unref();
-    }
+    // The blocking job is back: hold the key's new jobs until the requeue's batch has passed.
+    if (by !== undefined && by === id && lane.draining === undefined) startDrain(key, lane, by);
     if (by !== undefined && by !== id) {
       // Settled by divert; its `done` (from the settle step) lets the next one go.
       void deps.divert(d, by);

@@ -29,13 +29,16 @@ export function orderedTopology(): Record<string, unknown> {
         ordering: { key: '{input.customerId}', partitions: PARTITIONS },
       },
       dead: { type: 'quorum', deliveryLimit: 1000000 },
+      // An unordered queue a requeue can send a blocking job to instead (--to-route plain).
+      plain: { type: 'classic', deadLetter: { exchange: 'dlx', routingKey: 'dead' } },
     },
     bindings: [
       { source: 'jobs', queue: 'orders', routingKey: 'orders' },
+      { source: 'jobs', queue: 'plain', routingKey: 'plain' },
       { source: 'dlx', queue: 'dead', routingKey: 'dead' },
     ],
     retryPolicies: { quick: { attempts: 3, backoff: ['50ms', '100ms'] } },
-    routes: { orders: { exchange: 'jobs', routingKey: 'orders', schema: 'task' } },
+    routes: { orders: { exchange: 'jobs', routingKey: 'orders', schema: 'task' }, plain: { exchange: 'jobs', routingKey: 'plain', schema: 'task' } },
     consumers: { orders: { queue: 'orders', handler: 'echo-task', route: 'orders', prefetch: 20, concurrency: 8, timeout: '10s' } },
   };
 }
@@ -190,6 +193,40 @@ describe('ordered routes: purging the blocking job', () => {
   });
 });
 
+describe('ordered routes: sending the blocking job to another route', () => {
+  let h: WorkerHarness;
+  let worker: Worker | undefined;
+  let dlq: DlqHarness;
+  const ledger = createOrderLedger();
+  const state = { running: 0, peak: 0, broken: new Set<string>(['mv#1']), flaky: new Map<string, number>() };
+  const publish = (seq: number) => h.publish('orders', { type: 'order', input: { customerId: 'mv', seq } }, { headers: { [ORDER_HEADERS.key]: 'tenant/mv' } });
+
+  beforeAll(async () => {
+    h = await createWorkerHarness('ordered-move', () => orderedTopology());
+    dlq = await createDlqHarness(h.vh, h.topology);
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), consumers: ['orders'], handlers: { 'echo-task': ledgerHandler(ledger, state) as JobHandler } });
+  });
+  afterAll(async () => {
+    await worker?.close(2_000);
+    await dlq?.close();
+    await h?.close();
+  });
+
+  it('--to-route outside the ordered queue releases the key; the blocked jobs go along', async () => {
+    const first = await publish(1);
+    await h.events.waitFor((e) => e.jobId === first && e.status === 'dead-lettered');
+    const second = await publish(2);
+    await h.events.waitFor((e) => e.jobId === second && e.status === 'blocked');
+    const report = await dlq.service.requeue('dead', { filter: { id: [first] }, toRoute: 'plain' });
+    expect(report.moved).toBe(2);
+    expect(report.warnings).toContain(`key 'tenant/mv' released: its blocking job ${first} was sent to route 'plain' (outside its ordered queue), and the jobs it blocked with it`);
+    expect((await h.ch.checkQueue('plain')).messageCount).toBe(2);
+    await new Promise((r) => setTimeout(r, 300)); // the worker reads the release from the blocks stream
+    const third = await publish(3);
+    await h.events.waitFor((e) => e.jobId === third && e.status === 'succeeded', 10_000);
+  });
+});
+
 describe('ordered routes: a job published while its blocking job is being requeued', () => {
   let h: WorkerHarness;
   let worker: Worker | undefined;
@@ -199,11 +236,15 @@ describe('ordered routes: a job published while its blocking job is being requeu
   const send = (seq: number, id: string, headers: Record<string, unknown> = {}) =>
     h.publish('orders', { type: 'order', input: { customerId: 'rq', seq } }, { id, headers: { [ORDER_HEADERS.key]: 'tenant/rq', ...headers } });
 
+  let dlq: DlqHarness;
+
   beforeAll(async () => {
     h = await createWorkerHarness('ordered-window', () => orderedTopology());
+    dlq = await createDlqHarness(h.vh, h.topology);
   });
   afterAll(async () => {
     await worker?.close(2_000);
+    await dlq?.close();
     await h?.close();
   });
 
@@ -227,6 +268,24 @@ describe('ordered routes: a job published while its blocking job is being requeu
     await h.events.waitFor((e) => e.jobId === 'rq-3' && e.status === 'succeeded', 10_000);
     expect(ledger.runs().get('rq')).toEqual([1, 2, 3]);
     expect(h.events.events.filter((e) => e.status === 'blocked')).toEqual([]);
+  });
+
+  it('a job of the key queued before the requeued job waits for it instead of going aside', async () => {
+    await worker?.close(2_000);
+    state.broken.add('rw#1');
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers });
+    const first = await h.publish('orders', { type: 'order', input: { customerId: 'rw', seq: 1 } }, { headers: { [ORDER_HEADERS.key]: 'tenant/rw' } });
+    await h.events.waitFor((e) => e.jobId === first && e.status === 'dead-lettered');
+    await worker.close(2_000);
+    state.broken.clear();
+    // Job 2 is in the partition, ahead of the requeued job 1 (published while no worker ran).
+    const second = await h.publish('orders', { type: 'order', input: { customerId: 'rw', seq: 2 } }, { headers: { [ORDER_HEADERS.key]: 'tenant/rw' } });
+    const report = await dlq.service.requeue('dead', { filter: { id: [first] } });
+    expect(report.moved).toBe(1);
+    worker = await startWorker({ topology: h.loaded, logger: createSilentLogger(), handlers });
+    await h.events.waitFor((e) => e.jobId === second && e.status === 'succeeded', 10_000);
+    expect(ledger.runs().get('rw')).toEqual([1, 2]);
+    expect(h.events.events.filter((e) => e.jobId === second && e.status === 'blocked')).toEqual([]);
   });
 });
 
