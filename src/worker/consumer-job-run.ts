@@ -87,6 +87,8 @@ export function createJobRun(deps: JobRunDeps): JobRun {
     d.state = 'settling';
     deps.handlerDone();
     const seconds = (performance.now() - started) / 1000;
+    // A client waiting through the front door gets the result now; the job events still carry it for good.
+    if (!failed) ctx.relayDone(result ?? null);
     if (failed) await settle.failed(d, error, seconds, timedOut);
     else await settle.succeeded(d, result, llm?.usage(), seconds);
   }

@@ -10,3 +10,4 @@ export * from './route-publisher.ts';
 export * from './event-batcher.ts';
 export * from './start-worker.ts';
 export * from './shutdown-signals.ts';
+export * from './reply-sender.ts';
