@@ -50,5 +50,11 @@ export const jobEventSchema = z.object({
    * it sees and shows the job only to that key and to keys that read all.
    */
   owner: z.string().optional(),
+  /**
+   * Tokens the API reserved for the job against its key's daily budget
+   * (`queued` of front-door jobs only): every replica counts them until the
+   * job reports its usage (src/api/openai/usage-ledger.ts).
+   */
+  reservedTokens: z.number().int().nonnegative().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;
