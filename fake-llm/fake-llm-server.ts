@@ -245,7 +245,10 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
         const headers = { ...rateLimitHeaders(Date.now()), 'openai-processing-ms': String(delay) };
         if (request.stream === true) {
           const events = chatCompletionEvents(nextCompletionId(), model, completion, request.stream_options?.include_usage === true, config.streamChunks, config.shape);
-          const gap = directives.chunkDelayMs ?? config.streamChunkDelayMs;
+          const cut = cutsThisOne(directives, model, prompt);
+          // A cut stream goes out event by event (at least 1 ms apart), so the client has read part of it when the connection drops.
+          const gap = Math.max(directives.chunkDelayMs ?? config.streamChunkDelayMs, cut ? 1 : 0);
+          const stopAt = cut ? Math.max(1, Math.floor(events.length / 2)) : events.length;
           if (gap === 0) {
             const body = events.join('');
             res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body), ...headers });
@@ -256,6 +259,10 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
             let i = 0;
             const next = (): void => {
               if (res.destroyed) return;
+              if (i >= stopAt) {
+                res.destroy();
+                return;
+              }
               res.write(events[i++]);
               if (i >= events.length) res.end();
               else setTimeout(next, gap).unref();
@@ -270,6 +277,16 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
 
     if (delay > 0) timer = setTimeout(respond, delay);
     else respond();
+  }
+
+  /** `[[cut-first:N]]`: true for the first N streamed requests with this model and message (counted like fail-first). */
+  function cutsThisOne(directives: MarkerDirectives, model: string, prompt: string): boolean {
+    if (directives.cutFirst === undefined) return false;
+    const key = `cut\u0000${model}\u0000${prompt}`;
+    const seen = failFirstSeen.get(key) ?? 0;
+    if (seen >= directives.cutFirst) return false;
+    failFirstSeen.set(key, seen + 1);
+    return true;
   }
 
   function pickFault(directives: MarkerDirectives, model: string, prompt: string): Fault | undefined {
