@@ -21,7 +21,18 @@ export const chatMessageSchema = z.looseObject({
   tool_calls: z.array(toolCallSchema).max(128).optional(),
   tool_call_id: z.string().max(200).optional(),
   refusal: z.string().nullish(),
-});
+}).superRefine(
+  (m, ctx) => {
+    // OpenAI's rule: only an assistant message that calls tools (or a function) may go without content.
+    if (typeof m !== 'object' || m === null) return;
+    const v = m as { role?: unknown; content?: unknown; tool_calls?: unknown; function_call?: unknown };
+    if (v.content != null) return;
+    if (v.role === 'assistant' && (v.tool_calls !== undefined || v.function_call != null)) return;
+    ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required (only an assistant message with tool_calls may leave it out)' });
+  },
+  // Also when another field of the message failed, so every problem is listed at once.
+  { when: () => true },
+);
 
 /** A function tool: its `parameters` must be a JSON Schema (checked, so a provider doesn't refuse it after a wait in the queue). */
 const toolSchema = z.looseObject({

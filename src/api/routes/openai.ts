@@ -68,7 +68,7 @@ export function registerOpenAiRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       .map(([id]) => ({ id, object: 'model' as const, created: 0, owned_by: 'warren' }));
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: models(c.get('principal')) }, 200));
-  app.get('/v1/models/:model{.+}', (c) => {
+  app.get('/v1/models/:model', (c) => {
     const id = c.req.param('model');
     const found = models(c.get('principal')).find((m) => m.id === id);
     if (found === undefined) return errorResponse(c, new OpenAiError(404, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist here`, { param: 'model' }));
