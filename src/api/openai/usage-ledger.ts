@@ -31,7 +31,7 @@ export interface KeyUsage {
  */
 export interface UsageLedger {
   /** Feeds one job event (tail or local); `owner` for events that don't carry it (from the status index). */
-  observe(event: JobEvent, owner: string | undefined): void;
+  observe(event: JobEvent, owner: string | undefined, now?: number): void;
   /** Counts a request this replica admits (before its `queued` event is published). */
   admit(owner: string, jobId: string, reservedTokens: number, now?: number): void;
   /** Undoes an admission whose publish failed. */
@@ -143,8 +143,7 @@ export function createUsageLedger(): UsageLedger {
   }
 
   return {
-    observe(event, owner) {
-      const now = Date.now();
+    observe(event, owner, now = Date.now()) {
       prune(now);
       const at = Date.parse(event.at);
       if (event.status === 'queued') {
