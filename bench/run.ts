@@ -54,6 +54,14 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: 'front-door',
+    async run(quick) {
+      const { run } = await import('./front-door-bench.ts');
+      const r = await run({ quick });
+      return verdict(r.figures, r.pass);
+    },
+  },
+  {
     name: 'dlq',
     async run(quick) {
       const { run } = await import('./dlq-bench.ts');
