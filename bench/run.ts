@@ -54,18 +54,18 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: 'dlq',
+    async run(quick) {
+      const { run } = await import('./dlq-bench.ts');
+      return dlqVerdict(await run(quick ? { messages: 2_000, rounds: 1 } : {}));
+    },
+  },
+  {
     name: 'front-door',
     async run(quick) {
       const { run } = await import('./front-door-bench.ts');
       const r = await run({ quick });
       return verdict(r.figures, r.pass);
-    },
-  },
-  {
-    name: 'dlq',
-    async run(quick) {
-      const { run } = await import('./dlq-bench.ts');
-      return dlqVerdict(await run(quick ? { messages: 2_000, rounds: 1 } : {}));
     },
   },
 ];
