@@ -19,9 +19,10 @@ export interface KeyUsage {
 /**
  * Per-key usage of the front door, derived from the job-events stream that
  * every API replica already reads, so several replicas enforce one budget
- * without another database: `queued` events (the API writes them, with the
+ * without another database: the front door's `queued` events (with the
  * owner and a token estimate) count requests and reserve tokens; `succeeded`
- * events replace the estimate with the reported tokens and add the cost.
+ * events of any job replace the estimate with the reported tokens and add
+ * the cost.
  * This replica's own admissions count at once (its tail skips its own events).
  *
  * Windows: requests per sliding minute, tokens per UTC day, cost per UTC
@@ -147,8 +148,9 @@ export function createUsageLedger(): UsageLedger {
       prune(now);
       const at = Date.parse(event.at);
       if (event.status === 'queued') {
+        // Only the front door's jobs carry a reservation: they are the requests these limits count.
         const who = event.owner ?? owner;
-        if (who !== undefined && Number.isFinite(at)) request(who, event.jobId, event.reservedTokens ?? 0, at, now);
+        if (who !== undefined && event.reservedTokens !== undefined && Number.isFinite(at)) request(who, event.jobId, event.reservedTokens, at, now);
         return;
       }
       if (event.status === 'succeeded') {
