@@ -93,7 +93,9 @@ function writeTopology(dir: string, vhost: string, llmUrl: string, budget: numbe
 
 function startWarren(kind: 'api' | 'worker', topologyFile: string, port?: number): { proc: ChildProcess; ready: Promise<void> } {
   const args = [join(ROOT, 'bin', 'warren.js'), 'start', kind, '--no-apply', ...(kind === 'worker' ? ['--no-fake-llm'] : ['--port', String(port)])];
-  const proc = spawn(process.execPath, args, {
+  // WARREN_BENCH_PROFILE=<dir>: a V8 CPU profile of each warren process (written when it exits).
+  const profile = process.env.WARREN_BENCH_PROFILE;
+  const proc = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), ...args], {
     env: { ...process.env, WARREN_TOPOLOGY: topologyFile, WARREN_API_KEYS: `${KEY}:*::bench;${BUDGET_KEY}:*::budget`, OPENAI_API_KEY: 'fake', WARREN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,6 +6,8 @@ import { mayPublishRoute, type Principal } from '../auth/authenticator.ts';
 import { OpenAiError } from './openai-error.ts';
 
 const PRIORITIES: ReadonlySet<string> = new Set(['realtime', 'standard', 'batch']);
+/** Tokens providers count for priming the reply, on top of the messages. */
+const REPLY_PRIMER_TOKENS = 3;
 
 /** A front-door request resolved to its job: route, payload, how to answer. */
 export interface ChatRequest {
@@ -69,5 +71,10 @@ export function resolveChatRequest(deps: ChatRequestDeps, principal: Principal, 
   if (priority !== undefined) payload.priority = priority;
   const options = b.stream_options;
   const includeUsage = typeof options === 'object' && options !== null && (options as { include_usage?: unknown }).include_usage === true;
-  return { route, payload, stream, includeUsage, reservedTokens: estimateChatTokens(payload) };
+  // The estimate counts ~4 tokens of framing per message; providers also count ~3 for the reply's primer.
+  // Each of `n` choices is a completion of its own.
+  const cap = typeof b.max_completion_tokens === 'number' ? b.max_completion_tokens : typeof b.max_tokens === 'number' ? b.max_tokens : 0;
+  const choices = typeof n === 'number' && n > 1 ? n : 1;
+  const reservedTokens = estimateChatTokens(payload) + REPLY_PRIMER_TOKENS + cap * (choices - 1);
+  return { route, payload, stream, includeUsage, reservedTokens };
 }

@@ -63,11 +63,22 @@ const MINUTE = 60_000;
 /** A job that never reports an end stops reserving tokens after this long. */
 const PENDING_MAX_MS = 60 * 60_000;
 
+const DAY = 86_400_000;
+// The last day looked up, so most calls build no Date (the ledger is asked on every event and request).
+let cachedDay = { start: 0, end: 0, day: '', month: '' };
+function calendar(now: number): { day: string; month: string } {
+  if (now < cachedDay.start || now >= cachedDay.end) {
+    const start = now - (now % DAY);
+    const iso = new Date(start).toISOString();
+    cachedDay = { start, end: start + DAY, day: iso.slice(0, 10), month: iso.slice(0, 7) };
+  }
+  return cachedDay;
+}
 function dayKey(now: number): string {
-  return new Date(now).toISOString().slice(0, 10);
+  return calendar(now).day;
 }
 function monthKey(now: number): string {
-  return new Date(now).toISOString().slice(0, 7);
+  return calendar(now).month;
 }
 function secondsToNextDay(now: number): number {
   const d = new Date(now);
