@@ -14,6 +14,11 @@ function feedOf(items: FeedItem[]): JobFeed & { closed: boolean } {
   return f;
 }
 
+/** A feed whose wait ends with `aborted` (the replica shuts down) after `items`. */
+function abortingFeed(items: FeedItem[]): JobFeed {
+  return { next: async () => items.shift() ?? ('aborted' as const), close() {} };
+}
+
 const chunk = (run: string, seq: number, content: string, attempt = 1): FeedItem => ({ kind: 'chunk', jobId: 'j', run, attempt, seq, chunk: { id: 'c', choices: [{ index: 0, delta: { content } }] } });
 
 async function read(items: FeedItem[]): Promise<{ frames: string[]; outcome: string | undefined; closed: boolean }> {
@@ -60,5 +65,12 @@ describe('stream relay', () => {
     expect(ok.frames.at(-1)).toBe('[DONE]');
     const failed = await read([chunk('a', 0, 'he'), { kind: 'view', view: { id: 'j', status: 'dead-lettered', createdAt: '', updatedAt: '', attempts: [{ attempt: 1, status: 'dead-lettered', error: { class: 'content-filter', message: 'filtered' } }] } }]);
     expect(JSON.parse(failed.frames[1]!).error.code).toBe('content_filter');
+  });
+
+  it('never ends a stream the replica stops relaying (shutdown) as if it were complete', async () => {
+    const body = relayStream({ jobId: 'j', feed: abortingFeed([]), first: chunk('a', 0, 'he'), deadline: Date.now() + 1_000, includeUsage: false, onEnd: () => undefined });
+    const frames = (await new Response(body).text()).split('\n\n').filter((f) => f !== '');
+    expect(frames).toHaveLength(2);
+    expect(JSON.parse(frames[1]!.replace(/^data: /, '')).error.code).toBe('stream_interrupted');
   });
 });

@@ -164,7 +164,9 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
           const deadline = graceUntil === undefined ? o.deadline : Math.min(graceUntil, o.deadline);
           const item = await o.feed.next(deadline);
           if (ended) return;
-          if (item === 'aborted') return end('aborted');
+          // The client left (nobody reads this frame) or the replica is shutting down: either way the stream must not
+          // end as if the answer were complete.
+          if (item === 'aborted') return end('aborted', sseError(new OpenAiError(503, 'stream_interrupted', `this API replica stopped relaying the answer (shutting down); the job goes on: its result will be at GET /v1/jobs/${o.jobId}`, { jobId: o.jobId })));
           if (item === 'timeout') {
             if (graceUntil !== undefined && Date.now() >= graceUntil) return interrupted(`the end of the answer of job ${o.jobId} did not arrive`);
             return end('error', sseError(new OpenAiError(504, 'job_timeout', `job ${o.jobId} did not finish within the wait limit; it goes on: GET /v1/jobs/${o.jobId}`, { jobId: o.jobId })));
