@@ -63,6 +63,9 @@ describe('OpenAI front door through the openai SDK', () => {
     const expected = (data.usage!.prompt_tokens * 0.15 + data.usage!.completion_tokens * 0.6) / 1e6;
     expect(view.usage).toMatchObject({ promptTokens: data.usage!.prompt_tokens, completionTokens: data.usage!.completion_tokens, model: 'gpt-4o-mini' });
     expect(view.usage.cost).toBeCloseTo(expected, 12);
+    // Per-key isolation as for every job: another key gets the same 404 as for an unknown id.
+    const other = await fetch(`${rig.api.url}/v1/jobs/${id}`, { headers: { authorization: 'Bearer fd-limited-0123456789' } });
+    expect(other.status).toBe(404);
   });
 
   it('streams the provider chunks through the queue, usage in the last chunk, and GET /v1/jobs/{id}/events resumes with the result', async () => {
