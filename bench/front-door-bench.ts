@@ -31,6 +31,8 @@ const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0
 const MANAGEMENT_URL = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 const KEY = 'front-door-bench-key-0123456789';
 const BUDGET_KEY = 'front-door-budget-key-0123456789';
+/** Request rate of part (b); WARREN_BENCH_FD_RATE changes it (diagnostics: where the added latency starts to grow). @default 200 */
+const RATE = Number(process.env.WARREN_BENCH_FD_RATE ?? 200);
 const TARGETS = { ttftP50Ms: 10, ttftP99Ms: 40, plainP50Ms: 5, budgetPct: 1 } as const;
 
 /** Figures of one run. */
@@ -229,10 +231,10 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     const ttftWarren = percentiles(await ttftRun(warren, 100, durationMs, prompt));
     log(`  direct p50 ${ttftDirect.p50} p99 ${ttftDirect.p99} (n ${ttftDirect.n}); warren p50 ${ttftWarren.p50} p99 ${ttftWarren.p99} (n ${ttftWarren.n})`);
 
-    log('front-door bench: (b) non-streaming latency at 200 requests/s');
+    log(`front-door bench: (b) non-streaming latency at ${RATE} requests/s`);
     await llm.setConfig({ latencyMs: 50 });
-    const plainDirect = await plainRun(direct, 200, durationMs, prompt);
-    const plainWarren = await plainRun(warren, 200, durationMs, prompt);
+    const plainDirect = await plainRun(direct, RATE, durationMs, prompt);
+    const plainWarren = await plainRun(warren, RATE, durationMs, prompt);
     const pd = percentiles(plainDirect.ms);
     const pw = percentiles(plainWarren.ms);
     log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${plainWarren.errors + plainDirect.errors}`);
@@ -249,12 +251,12 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     const figures: BenchFigure[] = [
       { group: 'front-door', name: 'TTFT added, 100 concurrent streams, p50', unit: 'ms', value: addedP50, reference: ttftDirect.p50, referenceName: 'TTFT calling the fake LLM directly (p50)', target: `<= ${TARGETS.ttftP50Ms} ms added`, pass: addedP50 <= TARGETS.ttftP50Ms, higherIsBetter: false },
       { group: 'front-door', name: 'TTFT added, 100 concurrent streams, p99', unit: 'ms', value: addedP99, reference: ttftDirect.p99, referenceName: 'TTFT calling the fake LLM directly (p99)', target: `<= ${TARGETS.ttftP99Ms} ms added`, pass: addedP99 <= TARGETS.ttftP99Ms, higherIsBetter: false },
-      { group: 'front-door', name: 'non-streaming latency added at 200 req/s, p50', unit: 'ms', value: addedPlain, reference: pd.p50, referenceName: 'the same call to the fake LLM directly (p50)', target: `<= ${TARGETS.plainP50Ms} ms added`, pass: addedPlain <= TARGETS.plainP50Ms && plainWarren.errors === 0, higherIsBetter: false },
+      { group: 'front-door', name: `non-streaming latency added at ${RATE} req/s, p50`, unit: 'ms', value: addedPlain, reference: pd.p50, referenceName: 'the same call to the fake LLM directly (p50)', target: `<= ${TARGETS.plainP50Ms} ms added`, pass: addedPlain <= TARGETS.plainP50Ms && plainWarren.errors === 0, higherIsBetter: false },
       { group: 'front-door', name: 'token budget across 2 API replicas, used vs budget', unit: '%', value: round((b.used / budgetTokens) * 100), reference: 100, referenceName: `the configured budget, ${budgetTokens} tokens/day`, referenceKind: 'constant', target: `within ${TARGETS.budgetPct} % of the budget`, pass: Math.abs(b.used - budgetTokens) <= (budgetTokens * TARGETS.budgetPct) / 100, higherIsBetter: false },
     ];
     return {
       ttft: { direct: ttftDirect, warren: ttftWarren, streams: 100 },
-      plain: { direct: pd, warren: pw, rate: 200, errors: plainWarren.errors },
+      plain: { direct: pd, warren: pw, rate: RATE, errors: plainWarren.errors },
       budget: { budget: budgetTokens, ...b },
       figures,
       pass: figures.every((f) => f.pass),
