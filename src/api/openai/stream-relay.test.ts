@@ -73,4 +73,11 @@ describe('stream relay', () => {
     expect(frames).toHaveLength(2);
     expect(JSON.parse(frames[1]!.replace(/^data: /, '')).error.code).toBe('stream_interrupted');
   });
+
+  it('sends the whole answer when the first chunks were lost before anything went out', async () => {
+    const result = { id: 'x', model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'whole' }, finish_reason: 'stop' }] };
+    const r = await read([chunk('a', 1, 'llo'), chunk('a', 2, '!'), { kind: 'done', jobId: 'j', run: 'a', attempt: 1, seq: 3, result }]);
+    expect(JSON.parse(r.frames[0]!).choices[0].delta.content).toBe('whole');
+    expect(r.frames.at(-1)).toBe('[DONE]');
+  });
 });

@@ -88,6 +88,8 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   let attempt = 0;
   let sent = false;
   let ended = false;
+  /** Live chunks are useless (the first ones were lost): the stream waits for the whole answer. */
+  let wholeOnly = false;
 
   return new ReadableStream<Uint8Array>({
     start: (controller) => {
@@ -114,6 +116,12 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
       /** Handles one item; true when the stream ended. */
       const handle = (item: FeedItem): boolean => {
         if (item.kind === 'chunk' || item.kind === 'done') {
+          // Nothing went out yet: a final answer is sent whole, whatever became of the live chunks.
+          if (item.kind === 'done' && !sent) {
+            whole(item.result);
+            return true;
+          }
+          if (wholeOnly) return false;
           if (run !== item.run) {
             if (sent) {
               interrupted(`attempt ${attempt} of job ${o.jobId} stopped after part of the answer and the job is running again (attempt ${item.attempt})`);
@@ -124,6 +132,11 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
             nextSeq = 0;
           }
           if (item.seq !== nextSeq) {
+            if (!sent) {
+              // The start of the answer was lost before anything went out: wait for the whole answer instead.
+              wholeOnly = true;
+              return false;
+            }
             interrupted(`part of the answer of job ${o.jobId} was lost on the way`);
             return true;
           }
