@@ -84,6 +84,14 @@ const BENCHES: BenchModule[] = [
       return verdict(r.figures, r.pass);
     },
   },
+  {
+    name: 'front-door',
+    async run(quick) {
+      const { run } = await import('./front-door-bench.ts');
+      const r = await run({ quick });
+      return verdict(r.figures, r.pass);
+    },
+  },
 ];
 
 function parseArgs(argv: readonly string[]): { only: Set<string> | undefined; quick: boolean } {

@@ -40,6 +40,16 @@ export const fakeLlmConfigSchema = z
     strictModels: z.boolean().default(false),
     /** Context window used by the context-length error message. @default 8192 */
     contextWindow: z.number().int().min(1).default(8192),
+    /** Pieces a streamed answer's text is cut into (the first chunk carries the role). @default 4 */
+    streamChunks: z.number().int().min(1).max(1000).default(4),
+    /** Pause between the chunks of a streamed answer in ms. @default 0 */
+    streamChunkDelayMs: z.number().int().min(0).default(0),
+    /**
+     * Wire shape: `openai` (OpenAI's fields, usage in a chunk of its own with no choices, tool-call
+     * arguments in pieces) or `ollama` (vLLM / Ollama OpenAI-compatible servers: no system_fingerprint,
+     * refusal or logprobs fields, each tool call whole in one delta, usage on the finishing chunk). @default openai
+     */
+    shape: z.enum(['openai', 'ollama']).default('openai'),
     /** Random failures by rate, drawn in order for every request that has no marker. @default [] */
     failures: z.array(z.union([statusFailure, modeFailure])).default([]),
     /** Answer every request with `status` until `untilMs` (epoch ms; absent = until cleared). */

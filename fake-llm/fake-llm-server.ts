@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import {
   chatCompletionBody,
-  chatCompletionChunks,
+  chatCompletionEvents,
   chatRequestSchema,
   estimatePromptTokens,
   estimateTextTokens,
@@ -18,6 +18,7 @@ import { MarkerSyntaxError, parseMarkers, stripMarkers, type Fault, type FaultVa
 import { openAiErrorBody } from './openai-error-body.ts';
 import { createSlidingWindowLimiter, type SlidingWindowLimiter } from './sliding-window-limiter.ts';
 import { createOldestFirst } from '../src/util/oldest-first.ts';
+import { planAnswer } from './answer-plan.ts';
 
 /** What a custom `reply` function gets to build the assistant's text. */
 export interface ReplyContext {
@@ -243,17 +244,49 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
       answer(200, () => {
         const headers = { ...rateLimitHeaders(Date.now()), 'openai-processing-ms': String(delay) };
         if (request.stream === true) {
-          const body = chatCompletionChunks(nextCompletionId(), model, completion, request.stream_options?.include_usage === true);
-          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body), ...headers });
-          res.end(body);
+          const events = chatCompletionEvents(nextCompletionId(), model, completion, request.stream_options?.include_usage === true, config.streamChunks, config.shape);
+          const cut = cutsThisOne(directives, model, prompt);
+          // A cut stream goes out event by event (at least 1 ms apart), so the client has read part of it when the connection drops.
+          const gap = Math.max(directives.chunkDelayMs ?? config.streamChunkDelayMs, cut ? 1 : 0);
+          const stopAt = cut ? Math.max(1, Math.floor(events.length / 2)) : events.length;
+          if (gap === 0) {
+            const body = events.join('');
+            res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body), ...headers });
+            res.end(body);
+          } else {
+            // One event per `gap` ms; a client that goes away stops the rest (the response's close ends the request's books).
+            res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
+            let i = 0;
+            const next = (): void => {
+              if (res.destroyed) return;
+              if (i >= stopAt) {
+                res.destroy();
+                return;
+              }
+              res.write(events[i++]);
+              if (i >= events.length) res.end();
+              else setTimeout(next, gap).unref();
+            };
+            next();
+          }
         } else {
-          sendJson(res, 200, chatCompletionBody(nextCompletionId(), model, completion), headers);
+          sendJson(res, 200, chatCompletionBody(nextCompletionId(), model, completion, config.shape), headers);
         }
       });
     };
 
     if (delay > 0) timer = setTimeout(respond, delay);
     else respond();
+  }
+
+  /** `[[cut-first:N]]`: true for the first N streamed requests with this model and message (counted like fail-first). */
+  function cutsThisOne(directives: MarkerDirectives, model: string, prompt: string): boolean {
+    if (directives.cutFirst === undefined) return false;
+    const key = `cut\u0000${model}\u0000${prompt}`;
+    const seen = failFirstSeen.get(key) ?? 0;
+    if (seen >= directives.cutFirst) return false;
+    failFirstSeen.set(key, seen + 1);
+    return true;
   }
 
   function pickFault(directives: MarkerDirectives, model: string, prompt: string): Fault | undefined {
@@ -286,7 +319,12 @@ export async function createFakeLlmServer(options: FakeLlmServerOptions = {}): P
 
   function buildCompletion(filtered: boolean, request: ChatRequest, model: string, prompt: string, promptTokens: number): Completion {
     if (filtered) return { content: null, finishReason: 'content_filter', promptTokens, completionTokens: 0 };
-    const limited = limitCompletion(request, replyText({ model, request, prompt: stripMarkers(prompt) }));
+    const plan = planAnswer(request, replyText({ model, request, prompt: stripMarkers(prompt) }));
+    if (plan.toolCalls !== undefined) {
+      const tokens = plan.toolCalls.reduce((n, t) => n + estimateTextTokens(t.name + t.arguments), 0);
+      return { content: null, finishReason: 'tool_calls', promptTokens, completionTokens: tokens, toolCalls: plan.toolCalls };
+    }
+    const limited = limitCompletion(request, plan.content ?? '');
     return { content: limited.content, finishReason: limited.finishReason, promptTokens, completionTokens: estimateTextTokens(limited.content) };
   }
 

@@ -28,6 +28,10 @@ export interface MarkerDirectives {
   delayMs?: number;
   /** Fail the first N requests with the same content (`[[fail-first:N]]` or `[[fail-first:N:429]]`). */
   failFirst?: { count: number; fault: Fault };
+  /** Pause between the chunks of a streamed answer in ms, replacing the configured one (`[[chunk-delay:200]]`). */
+  chunkDelayMs?: number;
+  /** Cut the connection halfway through a streamed answer for the first N requests with the same content (`[[cut-first:N]]`). */
+  cutFirst?: number;
 }
 
 /** A marker with a known name but arguments the server cannot understand. */
@@ -38,7 +42,7 @@ export class MarkerSyntaxError extends Error {
 
 const MARKER = /\[\[([a-z-]+)(?::([^\]]*))?\]\]/g;
 const VARIANTS: ReadonlySet<string> = new Set(['context-length', 'content-filter', 'quota']);
-const KNOWN = new Set(['fail', 'fail-first', 'hang', 'delay', 'content-filter']);
+const KNOWN = new Set(['fail', 'fail-first', 'hang', 'delay', 'content-filter', 'chunk-delay', 'cut-first']);
 
 /** Cheap pre-check so the regex only runs on messages that can hold a marker. */
 export function hasMarkers(text: string): boolean {
@@ -75,6 +79,12 @@ export function parseMarkers(text: string): MarkerDirectives {
         break;
       case 'delay':
         directives.delayMs = parseNonNegativeInt(args[0], match[0]);
+        break;
+      case 'chunk-delay':
+        directives.chunkDelayMs = parseNonNegativeInt(args[0], match[0]);
+        break;
+      case 'cut-first':
+        directives.cutFirst = parseNonNegativeInt(args[0], match[0]);
         break;
     }
   }

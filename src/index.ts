@@ -13,3 +13,7 @@ export { PermanentJobError, TransientJobError } from './errors/job-errors.ts';
 export { WarrenError, isWarrenError } from './errors/warren-error.ts';
 export type { ChatCompletionPayload, TaskPayload } from './jobs/payload-schemas.ts';
 export { z } from 'zod';
+// For handlers that answer OpenAI front-door jobs (consumers/chat-completion.ts): the job header that says a client
+// waits for a chat.completion as the provider returned it, and its value.
+export { HEADERS } from './jobs/headers.ts';
+export { OPENAI_REPLY_FORMAT } from './jobs/reply-messages.ts';

@@ -16,6 +16,8 @@ import type { ApiMetrics } from './metrics/api-metrics.ts';
 import type { JobEventSink } from './status/job-event-batcher.ts';
 import type { JobHistory } from './status/job-history.ts';
 import type { JobStatusIndex } from './status/job-status-index.ts';
+import type { ReplyListener } from './openai/reply-listener.ts';
+import type { UsageLedger } from './openai/usage-ledger.ts';
 
 /** Size and time limits of the API, with their defaults. */
 export interface ApiLimits {
@@ -67,7 +69,7 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
 /** What createApp needs. The composition root (start-api.ts) wires the real ones; unit tests pass narrow fakes. */
 export interface ApiDeps {
   /** Routes and exchanges; queues, consumers and jobEvents name the exchanges only warren publishes to (see warrenOnlyExchanges). */
-  topology: Pick<Topology, 'routes' | 'exchanges'> & Partial<Pick<Topology, 'queues' | 'consumers' | 'jobEvents'>>;
+  topology: Pick<Topology, 'routes' | 'exchanges'> & Partial<Pick<Topology, 'queues' | 'consumers' | 'jobEvents' | 'openai'>>;
   publisher: PublisherLike;
   /**
    * Publisher of POST /v1/publish/{exchange} messages, whose headers the client
@@ -107,6 +109,10 @@ export interface ApiDeps {
   dlq?: DlqOperations;
   /** What the /console pages read from the broker besides the API (queue figures, drift, the whole topology). @default none: those parts say so */
   console?: ConsoleBroker;
+  /** This replica's live reply queue (OpenAI front door): without it, answers come from the job events only and `stream: true` is refused. */
+  replies?: ReplyListener;
+  /** Per-key usage of the front door, fed from the job events by the composition root. @default a ledger fed only by this replica's admissions */
+  usage?: UsageLedger;
 }
 
 /** Everything the route files share, resolved once by createApp. */
@@ -128,4 +134,6 @@ export interface AppContext {
   streamSlots: KeyLimiter;
   /** In-flight request body bytes. */
   bodyBudget: BodyBudget;
+  /** Per-key usage of the OpenAI front door. */
+  usage: UsageLedger;
 }

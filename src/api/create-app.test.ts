@@ -101,7 +101,7 @@ describe('POST /v1/jobs/{route}', () => {
     expect(b.error.details.map((d: { path: string }) => d.path).sort()).toEqual(
       ['extra', 'max_tokens', 'messages.0.content', 'messages.0.role', 'model', 'temperature'].sort(),
     );
-    expect(b.error.details.find((d: { path: string }) => d.path === 'messages.0.content').message).toBe('Invalid input: expected string or array, received undefined');
+    expect(b.error.details.find((d: { path: string }) => d.path === 'messages.0.content').message).toBe('content is required (only an assistant message with tool_calls may leave it out)');
     expect(t.publisher.published).toEqual([]);
   });
 

@@ -23,6 +23,8 @@ import { registerJobRoutes } from './routes/jobs.ts';
 import { registerMetricsRoutes } from './routes/metrics.ts';
 import { registerPublishRoutes } from './routes/publish.ts';
 import { registerRouteListRoutes } from './routes/route-list.ts';
+import { openAiErrorShape, registerOpenAiRoutes } from './routes/openai.ts';
+import { createUsageLedger } from './openai/usage-ledger.ts';
 
 /** Options of {@link createApp} beyond its collaborators. */
 export interface CreateAppOptions {
@@ -56,6 +58,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     // A stream holds its slot for as long as its job runs: a refused client gains nothing by asking again within seconds.
     streamSlots: createKeyLimiter({ perKey: limits.maxStreamsPerKey, code: 'TOO_MANY_STREAMS', what: 'open event streams', retryAfter: [5, 15] }),
     bodyBudget: createBodyBudget({ totalBytes: limits.bodyBudgetBytes, perKeyBytes: limits.bodyBudgetPerKeyBytes }),
+    usage: deps.usage ?? createUsageLedger(),
   };
 
   const app = new Hono<ApiEnv>();
@@ -66,6 +69,12 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   // Probes are open: registered before authentication.
   registerHealthRoutes(app, ctx);
 
+  // OpenAI's error shape on the front door's paths, also for refusals of the layers below (auth, body limits).
+  if (deps.topology.openai !== undefined) {
+    app.use('/v1/chat/*', openAiErrorShape);
+    app.use('/v1/models', openAiErrorShape);
+    app.use('/v1/models/*', openAiErrorShape);
+  }
   const auth = createAuthMiddleware(deps.auth);
   // The body budget rides on the auth layer (no extra middleware per request): withBodyLimit reads it.
   app.use('/v1/*', (c, next) => {
@@ -88,5 +97,6 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   registerDlqRoutes(app, ctx);
   // The operator console (HTML, /console): its own session cookie and CSRF checks; it calls the routes above in-process.
   registerConsoleRoutes(app, ctx);
+  registerOpenAiRoutes(app, ctx);
   return app;
 }

@@ -17,3 +17,4 @@ export * from './status/history-errors.ts';
 export * from './jobs/idempotency.ts';
 export * from './jobs/job-submitter.ts';
 export * from './dlq-operations.ts';
+export * from './openai/index.ts';

@@ -27,6 +27,9 @@ import { createApp, type WarrenApp } from './create-app.ts';
 import { createConsoleBroker } from './console/console-broker.ts';
 import type { DlqOperationsFactory } from './dlq-operations.ts';
 import { createApiMetrics } from './metrics/api-metrics.ts';
+import { createCostMetrics } from './openai/cost-metrics.ts';
+import { createReplyListener } from './openai/reply-listener.ts';
+import { createUsageLedger } from './openai/usage-ledger.ts';
 import { createJobEventBatcher } from './status/job-event-batcher.ts';
 import { registerHistoryMetrics } from './status/history-metrics.ts';
 import { createJobHistory, type JobHistory } from './status/job-history.ts';
@@ -168,7 +171,16 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const metrics = createApiMetrics(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics });
   const events = createJobEventBatcher({ publisher, exchange: topology.jobEvents.exchange, signer: eventKeys, logger, replicaId });
   const retention = { stream: topology.jobEvents.stream, maxAgeMs: topology.jobEvents.maxAge, maxLengthBytes: topology.jobEvents.maxLengthBytes };
+  // The OpenAI front door: per-key usage and cost counters from the job events every replica reads.
+  const usage = createUsageLedger();
+  const costs = createCostMetrics(metrics.registry);
   const history = createJobHistory({
+    onApplied: (e) => {
+      if (e.status !== 'queued' && e.status !== 'succeeded' && e.status !== 'dead-lettered' && e.status !== 'failed') return;
+      const owner = e.owner ?? index.ownerOf(e.jobId);
+      usage.observe(e, owner);
+      costs.observe(e, owner);
+    },
     connection,
     publisher,
     index,
@@ -192,6 +204,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       if (warning !== undefined) logger.warn(warning.details, warning.message);
     })
     .catch(() => undefined);
+  // Live replies from the workers to the clients this replica holds (front door only).
+  const replies = topology.openai === undefined ? undefined : createReplyListener({ connection, replicaId, logger });
   const probe = options.isTopologyApplied === undefined ? createTopologyProbe({ connection, ...apiTopologyNeeds(topology), logger }) : undefined;
   const isTopologyApplied = options.isTopologyApplied ?? (() => probe?.isApplied() ?? false);
   const shutdown = new AbortController();
@@ -231,6 +245,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       limits,
       shutdown: shutdown.signal,
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
+      usage,
+      ...(replies === undefined ? {} : { replies }),
     },
     { publicDocs: options.publicDocs ?? config.apiPublicDocs },
   );
@@ -246,6 +262,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     );
   }).catch(async (err: unknown) => {
     await history.close();
+    await replies?.close();
     probe?.close();
     await dlqPublisher?.close();
     await exchangePublisher.close();
@@ -281,6 +298,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         });
         await events.flush();
         await history.close();
+        await replies?.close();
         probe?.close();
         await dlqPublisher?.close();
         await exchangePublisher.close();

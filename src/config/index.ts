@@ -6,3 +6,4 @@ export * from './load-topology.ts';
 export * from './env-settings.ts';
 export * from './load-config.ts';
 export * from './config-table.ts';
+export * from './openai-schema.ts';

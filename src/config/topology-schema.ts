@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { byteSizeSchema, durationSchema } from './duration.ts';
+import { modelPriceSchema, openAiSchema } from './openai-schema.ts';
 
 /**
  * The schema of `topology.yaml`, version 1. Every object is strict: an unknown
@@ -179,7 +180,7 @@ export const providerSchema = z
     /** Budget for the whole provider. */
     limits: rateLimitSchema.optional(),
     /** Budgets per model name. */
-    models: z.record(z.string(), z.object({ limits: rateLimitSchema.optional() }).strict()).default({}),
+    models: z.record(z.string(), z.object({ limits: rateLimitSchema.optional(), /** Price per million tokens: each job's cost (status, events, /metrics). */ price: modelPriceSchema.optional() }).strict()).default({}),
   })
   .strict();
 
@@ -227,6 +228,8 @@ export const consumerSchema = z
     results: z.object({ exchange: name, routingKey: z.string().default('') }).strict().optional(),
     /** Per error class override of the disposition table. */
     onError: z.partialRecord(errorClassSchema, dispositionSchema).default({}),
+    /** The handler relays the provider's stream (`stream: true` on the OpenAI front door); false: such requests get a 400. @default false */
+    streaming: z.boolean().default(false),
   })
   .strict();
 
@@ -274,6 +277,8 @@ export const topologySchema = z
     providers: z.record(name, providerSchema).default({}),
     consumers: z.record(name, consumerSchema).default({}),
     jobEvents: jobEventsSchema.default(jobEventsSchema.parse({})),
+    /** The OpenAI-compatible front door (POST /v1/chat/completions); absent: not served. */
+    openai: openAiSchema.optional(),
   })
   .strict();
 

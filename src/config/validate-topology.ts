@@ -132,6 +132,15 @@ export function validateTopology(t: Topology, options: ValidateOptions = {}): Se
     }
   }
 
+  if (t.openai !== undefined) {
+    const o = t.openai;
+    const routeOk = (r: string, path: (string | number)[]) => {
+      if (!(r in t.routes)) add(path, `openai names unknown route '${r}'`);
+    };
+    routeOk(o.route, ['openai', 'route']);
+    for (const [alias, m] of Object.entries(o.models)) if (m.route !== undefined) routeOk(m.route, ['openai', 'models', alias, 'route']);
+  }
+
   for (const [cName, c] of Object.entries(t.consumers)) {
     const at = (...p: (string | number)[]) => ['consumers', cName, ...p];
     if (!(c.queue in t.queues)) add(at('queue'), `consumer '${cName}' reads unknown queue '${c.queue}'`);

@@ -43,6 +43,8 @@ export const HEADERS = {
   forwardedTo: 'x-warren-forwarded-to',
   /** Route the job was on before its last forward. */
   forwardedFrom: 'x-warren-forwarded-from',
+  /** On jobs of the OpenAI front door (`POST /v1/chat/completions`): the handler returns the provider's completion as is (value `chat.completion`). */
+  replyFormat: 'x-warren-reply-format',
 } as const;
 
 /** Maximum length of `x-warren-error-message`. */

@@ -14,3 +14,5 @@ export * from './job-event-signature.ts';
 export * from './job-event-key.ts';
 export * from './job-id.ts';
 export * from './ordering.ts';
+export * from './reply-messages.ts';
+export * from './json-schema-check.ts';

@@ -25,7 +25,19 @@ export const jobEventSchema = z.object({
   /** Handler result (succeeded only). */
   result: z.unknown().optional(),
   /** LLM token usage (succeeded LLM jobs). */
-  usage: z.object({ promptTokens: z.number(), completionTokens: z.number(), totalTokens: z.number() }).optional(),
+  usage: z
+    .object({
+      promptTokens: z.number(),
+      completionTokens: z.number(),
+      totalTokens: z.number(),
+      /** Prompt tokens the provider served from its cache (when it reports them). */
+      cachedTokens: z.number().optional(),
+      /** Cost of the job's LLM calls by the topology's price table (absent when a model has no price). */
+      cost: z.number().optional(),
+      /** Model of the job's (last) LLM call, as the provider named it. */
+      model: z.string().optional(),
+    })
+    .optional(),
   /** Delay before the next attempt (retrying only). */
   retryInMs: z.number().optional(),
   /** How long the attempt's handler ran, in ms (on the event that ends an attempt, when a handler ran). */
@@ -40,5 +52,11 @@ export const jobEventSchema = z.object({
   owner: z.string().optional(),
   /** `blocked` only: the dead-lettered job of the same ordering key that holds this one back (docs/ordered-routes.md). */
   blockedBy: z.string().optional(),
+  /**
+   * Tokens the API reserved for the job against its key's daily budget
+   * (`queued` of front-door jobs only): every replica counts them until the
+   * job reports its usage (src/api/openai/usage-ledger.ts).
+   */
+  reservedTokens: z.number().int().nonnegative().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -122,6 +122,8 @@ export function createJobRun(deps: JobRunDeps): JobRun {
           continue;
         }
       }
+      // A client waiting through the front door gets the result now; the job events still carry it for good.
+      if (!failed) ctx.relayDone(result ?? null);
       await finish(d, failed, result, error, seconds, timedOut, llm?.usage(), span);
       return;
     }

@@ -14,6 +14,8 @@ import { createConsumerSettle } from './consumer-settle.ts';
 import { ackDelivery, loseDelivery, requeueDelivery } from './delivery.ts';
 import type { JobHandler } from './handler-contract.ts';
 import type { JobScope } from './job-context.ts';
+import type { ReplySender } from './reply-sender.ts';
+import type { PriceLookup } from '../llm/model-cost.ts';
 import type { JobSettler } from './job-settler.ts';
 import type { PayloadValidator } from './payload-validator.ts';
 import type { RoutePublisher } from './route-publisher.ts';
@@ -37,6 +39,10 @@ export interface ConsumerRuntimeDeps {
   llmClient: OpenAI | undefined;
   metrics: WorkerMetrics;
   logger: Logger;
+  /** Live replies to front-door clients (see JobContext.relay). @default none */
+  replies?: ReplySender;
+  /** Prices per provider and model: each job's cost. @default none */
+  price?: PriceLookup;
   /** Wait before re-opening a channel the broker closed while the connection stayed up. @default 2000 */
   reopenDelayMs?: number;
   /** Emit `running` job events at all. @default true */
@@ -93,7 +99,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
   const queue = consumer.queue;
   const concurrency = Math.min(consumer.concurrency ?? consumer.prefetch, consumer.prefetch);
   const logger = deps.logger.child({ consumer: name, queue });
-  const scope: JobScope = { consumer: name, queue, logger, routes: deps.routes, provider: consumer.provider, llmClient: deps.llmClient, model: consumer.model, limiter, metrics, tracer: deps.tracer };
+  const scope: JobScope = { consumer: name, queue, logger, routes: deps.routes, provider: consumer.provider, llmClient: deps.llmClient, model: consumer.model, limiter, metrics, tracer: deps.tracer, replies: deps.replies, price: deps.price };
   let stopping = false;
 
   const inFlight = createInFlight({ consumer: name, metrics });

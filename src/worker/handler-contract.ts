@@ -1,5 +1,5 @@
 import type OpenAI from 'openai';
-import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { Logger } from '../observability/logger.ts';
 
 /**
@@ -33,6 +33,12 @@ export interface LlmUsage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** Prompt tokens served from the provider's cache, when it reports them. */
+  cachedTokens?: number;
+  /** Cost by the topology's price table (`providers.<p>.models.<m>.price`); absent when a model has no price. */
+  cost?: number;
+  /** Model of the last call, as the provider named it. */
+  model?: string;
 }
 
 /** The LLM side of a job's context: the consumer's provider, paced and measured by warren. */
@@ -54,6 +60,12 @@ export interface LlmContext {
    * provider filtered the answer. The consumer's forced model wins over `params.model`.
    */
   chatCompletion(params: ChatCompletionCreateParamsNonStreaming): Promise<ChatCompletion>;
+  /**
+   * The same as a stream: the provider streams (`stream: true`, usage in the
+   * last chunk), `onChunk` gets each chunk as the provider sent it, and the
+   * promise resolves with the completion the chunks amount to.
+   */
+  streamChatCompletion(params: ChatCompletionCreateParamsNonStreaming, onChunk: (chunk: ChatCompletionChunk) => void): Promise<ChatCompletion>;
   /** Usage summed over this job's calls so far. */
   usage(): LlmUsage | undefined;
 }
@@ -72,6 +84,14 @@ export interface JobContext {
   /** Publishes a follow-up job to a route (validated, confirmed); resolves with its job id. */
   publish(route: string, payload: unknown): Promise<string>;
   llm: LlmContext;
+  /**
+   * Sends a progress message (a stream chunk) to the client waiting on this
+   * job through the OpenAI front door: unconfirmed, non-persistent, never
+   * blocking, dropped when nobody waits. A no-op for other jobs.
+   */
+  relay(chunk: unknown): void;
+  /** True when a client waits on this job's live replies (a front-door request). */
+  readonly hasReplyTarget: boolean;
 }
 
 /** A handler module as loaded from `consumers/<name>.ts`. */

@@ -11,3 +11,4 @@ export * from './event-batcher.ts';
 export * from './start-worker.ts';
 export * from './shutdown-signals.ts';
 export * from './define-handler.ts';
+export * from './reply-sender.ts';

@@ -1,5 +1,9 @@
 import type { Span, Tracer } from '@opentelemetry/api';
+import { randomBytes } from 'node:crypto';
 import type OpenAI from 'openai';
+import type { PriceLookup } from '../llm/model-cost.ts';
+import { isReplyQueue } from '../jobs/reply-messages.ts';
+import type { ReplySender } from './reply-sender.ts';
 import type { RateLimiter } from '../llm/rate-limiter.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Delivery } from './delivery.ts';
@@ -26,6 +30,10 @@ export interface JobScope {
   metrics: WorkerMetrics;
   /** Tracing on: each job records spans (consumer-job-run.ts, llm-context.ts). */
   tracer: Tracer | undefined;
+  /** Live replies to the API replica waiting for a job (front-door jobs carry `replyTo`). @default none: relay is a no-op */
+  replies?: ReplySender | undefined;
+  /** Prices of the provider's models (cost in each job's usage). @default none */
+  price?: PriceLookup | undefined;
 }
 
 /**
@@ -47,6 +55,9 @@ export class LazyJobContext implements JobContext {
   readonly #grant: BudgetGrant | undefined;
   readonly #headers: AmqpHeaders;
   readonly #trace: Span | undefined;
+  readonly #replyTo: string | undefined;
+  #run: string | undefined;
+  #seq = 0;
 
   constructor(scope: JobScope, jobId: string, d: Delivery, headers: AmqpHeaders, control: JobControl, grant: BudgetGrant | undefined, trace: Span | undefined) {
     this.jobId = jobId;
@@ -60,6 +71,28 @@ export class LazyJobContext implements JobContext {
     this.#grant = grant;
     this.#headers = headers;
     this.#trace = trace;
+    const replyTo = d.msg.properties.replyTo as unknown;
+    this.#replyTo = scope.replies !== undefined && isReplyQueue(replyTo) ? replyTo : undefined;
+    this.#run = undefined;
+  }
+
+  get hasReplyTarget(): boolean {
+    return this.#replyTo !== undefined;
+  }
+
+  relay(chunk: unknown): void {
+    const to = this.#replyTo;
+    if (to === undefined) return;
+    this.#run ??= randomBytes(6).toString('hex');
+    this.#scope.replies?.send(to, { kind: 'chunk', jobId: this.jobId, run: this.#run, attempt: this.attempt, seq: this.#seq++, chunk });
+  }
+
+  /** Sends the handler's result to the waiting client ahead of the job events (a no-op without one). */
+  relayDone(result: unknown): void {
+    const to = this.#replyTo;
+    if (to === undefined) return;
+    this.#run ??= randomBytes(6).toString('hex');
+    this.#scope.replies?.send(to, { kind: 'done', jobId: this.jobId, run: this.#run, attempt: this.attempt, seq: this.#seq++, result });
   }
 
   get logger(): Logger {
@@ -73,7 +106,18 @@ export class LazyJobContext implements JobContext {
 
   get llm(): LlmContext {
     const s = this.#scope;
-    this.#llm ??= createLlmContext({ provider: s.provider, client: s.llmClient, model: s.model, limiter: s.limiter, metrics: s.metrics, signal: this.#control.signal, grant: this.#grant, tracer: s.tracer, traceParent: this.#trace });
+    this.#llm ??= createLlmContext({
+      provider: s.provider,
+      client: s.llmClient,
+      model: s.model,
+      limiter: s.limiter,
+      metrics: s.metrics,
+      signal: this.#control.signal,
+      grant: this.#grant,
+      tracer: s.tracer,
+      traceParent: this.#trace,
+      ...(s.price === undefined ? {} : { price: s.price }),
+    });
     return this.#llm;
   }
 

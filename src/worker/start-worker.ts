@@ -18,6 +18,8 @@ import { compileRoutes } from '../jobs/route-catalog.ts';
 import { createSubmitter } from '../submit/submitter.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
 import { createConsumerRuntime, type ConsumerRuntime } from './consumer-runtime.ts';
+import { createReplySender } from './reply-sender.ts';
+import { priceLookup } from '../llm/model-cost.ts';
 import type { JobHandler } from './handler-contract.ts';
 import { createJobSettler } from './job-settler.ts';
 import { loadHandler } from './load-handlers.ts';
@@ -169,6 +171,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   const routes = createRoutePublisher({ submitter, publisher, events });
   const secrets = [...Object.values(topology.providers).map((p) => p.apiKey).filter((k) => k !== ''), ...passwordsOf([...topology.connection.urls, topology.connection.management])];
 
+  // Live replies to front-door clients: one unconfirmed channel for the whole worker.
+  const replies = createReplySender({ connection, logger });
+  const price = priceLookup(topology.providers);
   const runtimes: ConsumerRuntime[] = [];
   const books = new Map<string, BlockBook>();
   for (const n of names) {
@@ -225,6 +230,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       llmClient: consumer.provider === undefined ? undefined : clients.get(consumer.provider),
       metrics,
       logger,
+      replies,
+      price,
       ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
       ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
@@ -244,6 +251,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   } catch (err) {
     await Promise.all([...books.values()].map((b) => b.stop()));
     await Promise.all(runtimes.map((r) => r.stop(Date.now())));
+    await replies.close();
     await eventPublisher.close();
     await publisher.close();
     await connection.close();
@@ -265,6 +273,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
         logger.info({ deadlineMs }, 'worker stopping: no new jobs, waiting for in-flight ones');
         const results = await Promise.all(runtimes.map((r) => r.stop(deadline)));
         await Promise.all([...books.values()].map((b) => b.stop()));
+        await replies.close();
         await eventPublisher.close();
         await publisher.close();
         await connection.close();

@@ -20,6 +20,8 @@ export interface MessageMeta extends JobMeta {
   traceparent: string;
   /** The id comes from an Idempotency-Key: other replicas de-duplicate on it, so its `queued` event is not held back. */
   idempotent?: boolean;
+  /** Tokens reserved against the key's budget (front door): written on the `queued` event for every replica's usage ledger. */
+  reservedTokens?: number;
 }
 
 /** A job the API validated, ready to publish. */
@@ -101,9 +103,11 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       deps.metrics.publish(label, 'accepted');
       const event: JobEvent = { jobId: job.id, status: 'queued', attempt: 1, at: nowIso(), source: 'api', owner: job.meta.owner };
       if (job.route !== undefined) event.route = job.route;
+      if (job.meta.reservedTokens !== undefined) event.reservedTokens = job.meta.reservedTokens;
       // This replica answers GET /v1/jobs/{id} at once; the others learn it from the stream.
       deps.index.apply(event);
-      deps.events.emit(event, job.meta.idempotent === true);
+      // Prompt for budgeted jobs too: other replicas count their reservation from this event.
+      deps.events.emit(event, job.meta.idempotent === true || job.meta.reservedTokens !== undefined);
     },
   };
 }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from '../../observability/fast-metrics.ts';
 
 /** Outcome of one publish attempt, as counted in `warren_api_publishes_total`. */
-export type PublishOutcome = 'accepted' | 'rejected' | 'unroutable' | 'timeout' | 'unavailable' | 'invalid' | 'duplicate';
+export type PublishOutcome = 'accepted' | 'rejected' | 'unroutable' | 'timeout' | 'unavailable' | 'invalid' | 'duplicate' | 'over-budget';
 
 /** The API's Prometheus metrics, on a registry of their own. */
 export interface ApiMetrics {

@@ -5,6 +5,7 @@ import { ENV_SETTINGS } from '../../config/env-settings.ts';
 import type { AppContext } from '../app-context.ts';
 import type { DlqOperations } from '../dlq-operations.ts';
 import { batchModeSchema } from '../jobs/batch-mode.ts';
+import { registerOpenAiPaths } from './openai-paths.ts';
 import { exchangePublishSchema } from '../routes/publish.ts';
 import {
   batchResultSchema,
@@ -182,6 +183,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
   r.registerPath({ method: 'get', path: '/openapi.json', tags: ['meta'], summary: 'This document', security: secured, responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: z.object({}).loose() } } } } });
   r.registerPath({ method: 'get', path: '/docs', tags: ['meta'], summary: 'Swagger UI for this document', security: secured, responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } } });
   if (ctx.deps.dlq !== undefined) registerDlqPaths(r, ctx.deps.dlq);
+  if (ctx.deps.topology.openai !== undefined) registerOpenAiPaths(r);
 
   return doc.getOpenAPI31Document({
     openapi: '3.1.0',

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { createTestApp, get } from '../api-test-kit.test-support.ts';
+import { openAiSchema } from '../../config/openai-schema.ts';
 import type { WarrenApp } from '../create-app.ts';
 import type { DlqOperations } from '../dlq-operations.ts';
 
@@ -83,6 +84,14 @@ describe('OpenAPI document vs the registered routes', () => {
     const doc = await documentOf(app);
     expect(compare(app, doc)).toEqual({ undocumented: [], unserved: [], strayMiddleware: [] });
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/dlq'))).toEqual([]);
+  });
+
+  it('documents the OpenAI front door when topology.yaml has an openai section', async () => {
+    const base = createTestApp().deps.topology;
+    const { app } = createTestApp({ topology: { ...base, openai: openAiSchema.parse({ models: { 'gpt-4o-mini': {} } }) } });
+    const doc = await documentOf(app);
+    expect(compare(app, doc)).toEqual({ undocumented: [], unserved: [], strayMiddleware: [] });
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/chat/completions', '/v1/models', '/v1/models/{model}']));
   });
 
   it('fails for a route added without documentation, a documented path nobody serves, and a catch-all', async () => {

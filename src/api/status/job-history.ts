@@ -98,6 +98,8 @@ export interface JobHistoryOptions {
   logger: Logger;
   /** Stream retention as configured, for the start-up warning. */
   retention?: RetentionConfig;
+  /** Called after each event the stream tail applied to the index (besides the cache warm-up): the front door's usage ledger and cost metrics. */
+  onApplied?: (event: JobEvent) => void;
   limits?: SegmentLimits;
   /**
    * Events of already indexed segments replayed into the cache at boot (the
@@ -553,7 +555,10 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     retryMs,
     startAt,
     mayHaveHistory: (e, offset) => mode !== 'booting' && mayHave(e, offset),
-    onApplied: (e) => warmUp.onTailApplied(e),
+    onApplied: (e) => {
+      warmUp.onTailApplied(e);
+      options.onApplied?.(e);
+    },
     onMessage: onTailMessage,
     onStreamMissing() {
       // Deleted, or only a consumer cancelled (a leader moved): startAt tells them apart when the stream is back,
