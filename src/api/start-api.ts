@@ -167,6 +167,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const usage = createUsageLedger();
   const costs = createCostMetrics(metrics.registry);
   const history = createJobHistory({
+    // Usage before the tail's start point (a restart boots from a checkpoint): what the warm-up replays counts too.
+    onWarmed: (e) => {
+      if (e.status === 'queued' || e.status === 'succeeded' || e.status === 'dead-lettered' || e.status === 'failed') usage.observe(e, e.owner ?? index.ownerOf(e.jobId));
+    },
     onApplied: (e) => {
       if (e.status !== 'queued' && e.status !== 'succeeded' && e.status !== 'dead-lettered' && e.status !== 'failed') return;
       const owner = e.owner ?? index.ownerOf(e.jobId);
