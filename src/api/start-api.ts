@@ -175,6 +175,12 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const usage = createUsageLedger();
   const costs = createCostMetrics(metrics.registry);
   const history = createJobHistory({
+    // Usage before the tail's start point (a restart boots from a checkpoint): what the warm-up replays counts too.
+    onWarmed: (e) => {
+      if (e.status !== 'queued' && e.status !== 'succeeded') return;
+      // Requests count, reservations don't: the tail may already have read the end of a job that straddles its start.
+      usage.observe(e.status === 'queued' && e.reservedTokens !== undefined ? { ...e, reservedTokens: 0 } : e, e.owner ?? index.ownerOf(e.jobId));
+    },
     onApplied: (e) => {
       if (e.status !== 'queued' && e.status !== 'succeeded' && e.status !== 'dead-lettered' && e.status !== 'failed') return;
       const owner = e.owner ?? index.ownerOf(e.jobId);

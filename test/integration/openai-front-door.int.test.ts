@@ -1,7 +1,9 @@
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_KEY, startFrontDoorRig, type FrontDoorRig } from './helpers/front-door.ts';
+import { startApi } from '../../src/api/start-api.ts';
+import { createSilentLogger } from '../../src/observability/logger.ts';
+import { APP_KEY, FRONT_DOOR_KEYS, startFrontDoorRig, type FrontDoorRig } from './helpers/front-door.ts';
 
 /**
  * The OpenAI-compatible front door through the official `openai` SDK, with
@@ -235,6 +237,17 @@ describe('OpenAI front door through the openai SDK', () => {
     }
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).code).toBe('budget_tokens_per_day');
+
+    // A replica started now learns the key's usage from the job events: the budget holds there too.
+    const replica = await startApi({ topology: rig.h.topology, port: 0, apiKeys: FRONT_DOOR_KEYS, logger: createSilentLogger(), processMetrics: false });
+    try {
+      await replica.index.waitUntilCaughtUp(30_000);
+      const elsewhere = new OpenAI({ baseURL: `${replica.url}/v1`, apiKey: 'fd-poor-key-0123456789', maxRetries: 0 });
+      const there = await elsewhere.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a fairly long question that costs tokens' }] }).catch((e: unknown) => e);
+      expect(there).toBeInstanceOf(OpenAI.RateLimitError);
+    } finally {
+      await replica.close();
+    }
 
     const metrics = await (await fetch(`${rig.api.url}/metrics`, { headers: { authorization: `Bearer ${APP_KEY}` } })).text();
     expect(metrics).toMatch(/warren_llm_cost_total\{route="chat",model="gpt-4o-mini",key="app"\} [0-9.e-]+/);

@@ -44,12 +44,15 @@ describe('cache warm-up', () => {
     catalog.add(c.add({ offset: 3, bytes: 1, ids: ['a'], ts: 3, anchor: 'x' })!);
     const index = createJobStatusIndex({ capacity: 100 });
     const { reader, read } = fakeStream(messages);
-    const warm = createCacheWarmUp({ reader, reads: { accept: () => true }, index, catalog, stream: 's', logger: createSilentLogger() });
+    const replayed: string[] = [];
+    const warm = createCacheWarmUp({ reader, reads: { accept: () => true }, index, catalog, stream: 's', logger: createSilentLogger(), onEvent: (e) => replayed.push(`${e.jobId}:${e.status}`) });
     warm.start(1, 3);
     expect(warm.isWarming()).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
     expect(warm.isWarming()).toBe(false);
     expect(read).toEqual([1, 2, 3]);
+    // Every event of the range goes to onEvent (the front door's usage ledger), also those of jobs the cache leaves alone.
+    expect(replayed).toEqual(['a:queued', 'old:succeeded', 'a:running', 'a:succeeded']);
     expect(index.peek('a')).toMatchObject({ complete: true, owner: 'k', view: { status: 'succeeded', result: { n: 2 } } });
     // Its queued event is in an earlier segment: shown once a lookup completed it.
     expect(index.peek('old')).toMatchObject({ complete: false, view: { status: 'succeeded' } });

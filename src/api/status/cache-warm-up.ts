@@ -33,6 +33,8 @@ export interface CacheWarmUpOptions {
   catalog: HistoryCatalog;
   stream: string;
   logger: Logger;
+  /** Called with every job event of the warmed range (which ends where the tail starts): the front door's usage ledger. */
+  onEvent?: (event: JobEvent) => void;
 }
 
 /** True when one of `segments` may hold the job. */
@@ -100,6 +102,7 @@ export function createCacheWarmUp(options: CacheWarmUpOptions): CacheWarmUp {
                   } else if (owned.has(id)) index.apply(e);
                 }
                 for (const e of decoded) current.seen.add(e.jobId);
+                if (options.onEvent !== undefined) for (const e of decoded) options.onEvent(e);
                 events += decoded.length;
               }
               return offset < to;

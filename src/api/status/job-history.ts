@@ -100,6 +100,8 @@ export interface JobHistoryOptions {
   retention?: RetentionConfig;
   /** Called after each event the stream tail applied to the index (besides the cache warm-up): the front door's usage ledger and cost metrics. */
   onApplied?: (event: JobEvent) => void;
+  /** Called with each event of the boot warm-up, the newest history before where the tail starts (the front door's usage ledger). */
+  onWarmed?: (event: JobEvent) => void;
   limits?: SegmentLimits;
   /**
    * Events of already indexed segments replayed into the cache at boot (the
@@ -151,7 +153,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     stream: options.stream,
     unsignedBefore: options.unsignedBefore,
   });
-  const warmUp = createCacheWarmUp({ reader, reads: { accept }, index, catalog, stream: options.stream, logger: log });
+  const warmUp = createCacheWarmUp({ reader, reads: { accept }, index, catalog, stream: options.stream, logger: log, ...(options.onWarmed === undefined ? {} : { onEvent: options.onWarmed }) });
   const store: CheckpointStore | undefined =
     options.checkpointStream === undefined
       ? undefined
