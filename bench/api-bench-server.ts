@@ -15,6 +15,7 @@ import { startApi } from '../src/api/start-api.ts';
 import { topologySchema } from '../src/config/topology-schema.ts';
 import { createJobEventKeyring } from '../src/jobs/job-event-signature.ts';
 import { createSilentLogger } from '../src/observability/logger.ts';
+import { createTracing } from '../src/observability/tracing.ts';
 
 export const BENCH_KEY = 'bench-key-0123456789abcdef';
 /** Job-event signing root of the bench (given, so the prefill and the server agree without a broker parameter). */
@@ -32,8 +33,11 @@ export function benchTopology(amqpUrl: string, vhost: string) {
 }
 
 async function startWarren(amqpUrl: string, vhost: string): Promise<number> {
+  // BENCH_OTLP_ENDPOINT (set by bench/traced-api/): the same server with tracing on, exporting there.
+  const { tracer } = await createTracing({ endpoint: process.env.BENCH_OTLP_ENDPOINT, serviceName: 'warren-bench' });
   // Everything as in production: auth on, metrics on, status index tailing the stream, queued events published.
-  const api = await startApi({ topology: benchTopology(amqpUrl, vhost), port: 0, host: '127.0.0.1', apiKeys: `${BENCH_KEY}:*:metrics`, eventKeys: createJobEventKeyring(BENCH_EVENT_KEY, vhost), logger: createSilentLogger(), ...(process.env.BENCH_CHANNELS ? { publisherChannels: Number(process.env.BENCH_CHANNELS) } : {}) });
+  const api = await startApi({
+    ...(tracer === undefined ? {} : { tracer }), topology: benchTopology(amqpUrl, vhost), port: 0, host: '127.0.0.1', apiKeys: `${BENCH_KEY}:*:metrics`, eventKeys: createJobEventKeyring(BENCH_EVENT_KEY, vhost), logger: createSilentLogger(), ...(process.env.BENCH_CHANNELS ? { publisherChannels: Number(process.env.BENCH_CHANNELS) } : {}) });
   return api.port;
 }
 

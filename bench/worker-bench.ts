@@ -35,6 +35,7 @@ import { createOpenAiClient } from '../src/llm/openai-clients.ts';
 import { createSilentLogger, type Logger } from '../src/observability/logger.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import { startWorker, type Worker } from '../src/worker/start-worker.ts';
+import { createTracing } from '../src/observability/tracing.ts';
 import { brokerCpuMs } from './broker-cpu.ts';
 import type { BenchFigure } from './figures.ts';
 
@@ -103,6 +104,9 @@ export interface WorkerBenchResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** WARREN_BENCH_OTLP_ENDPOINT: part (a)'s warren side runs with tracing on, exporting there (docs/benchmarks.md, Tracing). */
+const BENCH_TRACER = (await createTracing({ endpoint: process.env.WARREN_BENCH_OTLP_ENDPOINT, serviceName: 'warren-bench' })).tracer;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -362,7 +366,7 @@ async function instantHandler(url: string, loaded: Loaded, logger: Logger, jobs:
     const { warrenRun, warrenUs, warrenBrokerUs } = await profileRun('warren', round, async () => {
       const cpu = process.cpuUsage();
       const broker = brokerCpuMs();
-      const worker = await startWorker({ topology: loaded, logger, consumers: ['instant'] });
+      const worker = await startWorker({ topology: loaded, logger, consumers: ['instant'], ...(BENCH_TRACER === undefined ? {} : { tracer: BENCH_TRACER }) });
       const t0 = performance.now();
       await waitSucceeded(worker, 'instant', jobs, t0, 300_000);
       const perSec = jobs / ((performance.now() - t0) / 1000);

@@ -48,7 +48,7 @@ function detail(step: PlanStep, options: FormatPlanOptions): string {
         case 'queue': {
           const q = step.queue;
           const extra = settings(q.arguments, QUEUE_ARGS_SHOWN_ELSEWHERE);
-          const role = q.role === 'retry-wait' ? ', retry wait queue' : q.role === 'job-events' ? ', job events' : q.role === 'job-history' ? ', job-history checkpoints' : '';
+          const role = q.role === 'retry-wait' ? ', retry wait queue' : q.role === 'job-events' ? ', job events' : q.role === 'job-history' ? ', job-history checkpoints' : q.role === 'ordered-partition' ? `, partition of ordered queue ${q.orderedQueue ?? ''}` : q.role === 'order-blocks' ? `, blocked keys of ordered queue ${q.orderedQueue ?? ''}` : '';
           return `(${q.type}${q.durable ? '' : ', transient'}${q.autoDelete ? ', auto-delete' : ''}${role}${extra === '' ? '' : `, ${extra}`})`;
         }
         case 'binding':

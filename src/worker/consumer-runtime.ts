@@ -157,7 +157,8 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
     },
   });
 
-  metrics.observeConsumer(name, () => ({ running: flow.running(), buffered: flow.held() }));
+  // Ordered: deliveries waiting behind their key count as buffered too.
+  metrics.observeConsumer(name, () => ({ running: flow.running(), buffered: flow.held() + (lanes?.held() ?? 0) }));
 
   return {
     name,
@@ -166,7 +167,7 @@ export function createConsumerRuntime(deps: ConsumerRuntimeDeps): ConsumerRuntim
       jobs.startSweep();
       return started;
     },
-    stats: () => ({ running: flow.running(), buffered: flow.held(), unsettled: inFlight.size, consuming: channel.consuming() }),
+    stats: () => ({ running: flow.running(), buffered: flow.held() + (lanes?.held() ?? 0), unsettled: inFlight.size, consuming: channel.consuming() }),
     async stop(deadline) {
       stopping = true;
       inFlight.beginDrain();
