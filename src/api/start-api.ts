@@ -158,13 +158,34 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     throw err;
   }
 
+  // Batches and client-built raw publishes travel on a connection of their own: RabbitMQ reads each connection's
+  // frames in order and applies flow control per connection, so one tenant's 16 MiB batch on the shared socket
+  // would hold every other tenant's single job (and its confirm) behind it. A given connection (tests, a shared
+  // process) is used for everything, as before.
+  const bulkConnection = ownsConnection
+    ? createBrokerConnection({
+        urls: topology.connection.urls,
+        vhost: topology.connection.vhost,
+        heartbeat: topology.connection.heartbeat,
+        name: `warren-api-bulk-${process.pid}`,
+        logger,
+      })
+    : connection;
+  if (bulkConnection !== connection) {
+    try {
+      await bulkConnection.waitForConnection(options.connectTimeoutMs ?? 15_000);
+    } catch (err) {
+      await Promise.all([connection.close(), bulkConnection.close()]).catch(() => undefined);
+      throw err;
+    }
+  }
   const publisher = createConfirmPublisher({ connection, ...(options.publisherChannels === undefined ? {} : { channels: options.publisherChannels }), logger });
   // Messages whose headers a client chose never share a channel with route jobs, nor with each other while
   // unconfirmed: the API refuses every header the broker is known to choke on, and if the broker still
   // closes a channel over a message, the publish that caused it is the only one that fails.
-  const exchangePublisher = createConfirmPublisher({ connection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
+  const exchangePublisher = createConfirmPublisher({ connection: bulkConnection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
   // Batches on a channel of their own: the broker handles a channel's messages in order, one at a time.
-  const batchPublisher = createConfirmPublisher({ connection, channels: 1, logger });
+  const batchPublisher = createConfirmPublisher({ connection: bulkConnection, channels: 1, logger });
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
   const replicaId = randomUUID();
@@ -245,7 +266,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       auth: createAuthenticator(auth),
       metrics,
       logger,
-      isBrokerConnected: () => connection.isConnected(),
+      isBrokerConnected: () => connection.isConnected() && bulkConnection.isConnected(),
       isTopologyApplied,
       payloadSchemas,
       limits,
@@ -274,7 +295,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     await exchangePublisher.close();
     await batchPublisher.close();
     await publisher.close();
-    if (ownsConnection) await connection.close().catch(() => undefined);
+    if (ownsConnection) await Promise.all([connection.close(), bulkConnection.close()]).catch(() => undefined);
     throw err;
   });
   const address = server.address() as AddressInfo;
@@ -310,7 +331,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         await exchangePublisher.close();
         await batchPublisher.close();
         await publisher.close();
-        if (ownsConnection) await connection.close();
+        if (ownsConnection) await Promise.all([connection.close(), bulkConnection.close()]);
         logger.info('API stopped');
       })();
       return closing;

@@ -1,6 +1,7 @@
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
+import { seg } from '../../src/broker/management-client.ts';
 import { topologySchema, type Topology } from '../../src/config/topology-schema.ts';
 import { chatBody, eventually, testLogger } from './helpers/api-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
@@ -195,6 +196,23 @@ describe('POST /v1/publish cannot break anyone else\'s publishes (real broker)',
     expect(tally(bystanders)).toEqual({ '202': bystanders.length });
     await eventually(async () => (await ch.checkQueue('llm.standard')).messageCount === victims.length, 10_000);
     expect((await ch.checkQueue('documents.pdf')).messageCount).toBe(bystanders.length);
+  });
+
+  it('client-built publishes travel on a broker connection of their own, apart from route jobs (per-connection frame order and flow control)', async () => {
+    expect((await post(`${api.url}/v1/publish/documents`, ATTACKER, { headers: { format: 'pdf' }, payload: { ok: true } })).status).toBe(202);
+    expect((await post(`${api.url}/v1/jobs/chat`, VICTIM, chatBody())).status).toBe(202);
+    type Conn = { name: string; channels?: number; client_properties?: { connection_name?: string } };
+    const byName = async () => {
+      const list = await vh.management.get<Conn[]>(`/vhosts/${seg(vh.vhost)}/connections`);
+      return new Map(list.map((c) => [c.client_properties?.connection_name ?? '', c]));
+    };
+    // The API's two connections, each with its own channels (the management API fills in counts within its stats interval).
+    await eventually(async () => {
+      const conns = await byName();
+      const main = conns.get(`warren-api-${process.pid}`);
+      const bulk = conns.get(`warren-api-bulk-${process.pid}`);
+      return main !== undefined && bulk !== undefined && (main.channels ?? 0) >= 1 && (bulk.channels ?? 0) >= 1;
+    }, 15_000);
   });
 
   it('dead-letter and job-events exchanges are refused to a * key', async () => {
