@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
@@ -27,10 +28,14 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
   let topology: Topology;
   let file: string;
   let dir: string;
+  let savedStateHome: string | undefined;
 
   beforeAll(async () => {
     vh = await createTestVhost('api-dlq');
     ({ topology, file, dir } = writeDlqTopology(vh));
+    // `warren start api` keeps the requeue journal under XDG_STATE_HOME: this test's own folder, not the user's home.
+    savedStateHome = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = join(dir, 'state');
     apiConnection = createBrokerConnection({ urls: topology.connection.urls, vhost: vh.vhost, name: `api-dlq-${process.pid}` });
     apiConnection.onDisconnect((err) => drops.push(err?.message));
     // Started as `warren start api` starts it, with the settings loaded from this environment.
@@ -56,6 +61,8 @@ describe('the API serves the DLQ endpoints behind the admin scope (real broker, 
     await api?.close();
     await apiConnection?.close();
     await vh?.cleanup();
+    if (savedStateHome === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = savedStateHome;
   });
 
   it('refuses keys without the admin scope (403) and requests without a key (401)', async () => {
