@@ -34,6 +34,11 @@ function sized(body: unknown, key?: string): RequestInit {
   return { ...init, headers: { ...(init.headers as Record<string, string>), 'content-length': String(Buffer.byteLength(text)) } };
 }
 const flush = () => new Promise((r) => setTimeout(r, 10));
+/** Waits until `n` publishes reached the gated publisher (a loaded machine may take longer than one flush). */
+async function publishedCount(gated: { published: unknown[] }, n: number): Promise<void> {
+  const until = Date.now() + 5_000;
+  while (gated.published.length < n && Date.now() < until) await flush();
+}
 
 async function expect429(res: Response, code: string, retryAfter: readonly [number, number] = [1, 3]): Promise<void> {
   expect(res.status).toBe(429);
@@ -50,15 +55,16 @@ describe('per-key batch limit', () => {
     const gated = gatedPublisher();
     const t = createTestApp({ publisher: gated.publisher, limits: { maxBatchesPerKey: 2 } });
     const running = [t.app.request('/v1/jobs/chat/batch', sized([chatJob()])), t.app.request('/v1/jobs/chat/batch', sized([chatJob()]))];
-    await flush();
+    await publishedCount(gated, 2);
     await expect429(await t.app.request('/v1/jobs/chat/batch', sized([chatJob()])), 'TOO_MANY_BATCHES');
     const otherKey = t.app.request('/v1/jobs/chat/batch', sized([chatJob()], CHAT_KEY));
+    await publishedCount(gated, 3);
     await flush();
     expect(gated.published).toHaveLength(3);
     gated.release();
     expect((await Promise.all([...running, otherKey])).map((r) => r.status)).toEqual([202, 202, 202]);
     const again = t.app.request('/v1/jobs/chat/batch', sized([chatJob()]));
-    await flush();
+    await publishedCount(gated, 4);
     gated.release();
     expect((await again).status).toBe(202);
   });
