@@ -200,7 +200,11 @@ await_node() {
   local n="$1" left
   while true; do
     left="$(seconds_left)"
-    [ "$left" -gt 0 ] || die "$(node_name "$n") did not start within ${WAIT_SECONDS}s; see $(node_dir "$n")/log/$(node_name "$n").log"
+    if [ "$left" -le 0 ]; then
+      # The log folder goes with the cluster when a test run cleans up: show its end here, where the failure is reported.
+      tail -n 40 "$(node_dir "$n")/log/$(node_name "$n").log" >&2 2>/dev/null || true
+      die "$(node_name "$n") did not start within ${WAIT_SECONDS}s; see $(node_dir "$n")/log/$(node_name "$n").log"
+    fi
     if [ -s "$(node_dir "$n")/rabbitmq.pid" ] && ! node_running "$n"; then
       die "$(node_name "$n") exited while starting; see $(node_dir "$n")/log/$(node_name "$n").log and startup.log"
     fi
@@ -266,15 +270,24 @@ cmd_start() {
   if [ -d "$DIR" ] && [ ! -f "$DIR/$MARKER" ]; then
     die "$DIR exists and was not created by this script; set WARREN_CLUSTER_DIR to another directory."
   fi
+  local restart=0
   if [ -d "$DIR/node-1/mnesia" ] && ! any_running; then
     # Every node was stopped (node-stop, a reboot): they come back with their data and find each other.
     log "restarting the stopped cluster in $DIR with its data (scripts/cluster.sh stop deletes it)"
+    restart=1
   fi
   mkdir -p "$DIR"
   touch "$DIR/$MARKER"
   ensure_cookie
   local n
-  # All nodes boot in parallel: a restarted member waits for its peers before it finishes booting.
+  if [ "$restart" = 1 ]; then
+    # The seed first, alone (it is the last node stopped, so it boots without waiting for peers), then the members:
+    # on RabbitMQ 3.10 a member that syncs its feature flags with a seed still booting can crash its boot
+    # (incompatible_feature_flags, badmap) and never come up.
+    launch_node 1
+    await_node 1
+  fi
+  # All (other) nodes boot in parallel: a restarted member waits for its peers before it finishes booting.
   for n in "${NODES[@]}"; do launch_node "$n"; done
   for n in "${NODES[@]}"; do await_node "$n"; done
   for n in 2 3; do join_node "$n"; done
