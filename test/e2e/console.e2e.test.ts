@@ -10,6 +10,7 @@ import { defaultConfig } from '../../src/config/load-config.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker, type Worker } from '../../src/worker/start-worker.ts';
 import { createWorkerHarness, type WorkerHarness } from '../integration/helpers/worker-harness.ts';
+import { llmTopology } from './helpers/llm-topology.ts';
 
 /** What the tests read in the page (the project compiles without the DOM lib). */
 interface BrowserGlobals {
@@ -24,27 +25,6 @@ const ADMIN_KEY = 'console-admin-key-0123456789';
 const VIEWER_KEY = 'console-viewer-key-0123456789';
 const TENANT_KEY = 'console-tenant-key-0123456789';
 
-function topology(llmUrl: string): Record<string, unknown> {
-  return {
-    exchanges: { 'llm.jobs': { type: 'topic' }, 'llm.dlx': { type: 'direct' }, 'llm.results': { type: 'fanout' } },
-    queues: {
-      'llm.standard': { type: 'quorum', deadLetter: { exchange: 'llm.dlx', routingKey: 'llm.dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish', deliveryLimit: 5, retry: 'standard' },
-      'llm.dead': { type: 'quorum' },
-      'llm.results.q': { type: 'classic' },
-    },
-    bindings: [
-      { source: 'llm.jobs', queue: 'llm.standard', routingKey: 'llm.standard.#' },
-      { source: 'llm.dlx', queue: 'llm.dead', routingKey: 'llm.dead' },
-      { source: 'llm.results', queue: 'llm.results.q' },
-    ],
-    retryPolicies: { standard: { attempts: 3, backoff: ['200ms'] } },
-    routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
-    providers: { fake: { baseURL: llmUrl, timeout: '5s' } },
-    consumers: {
-      'llm-standard': { queue: 'llm.standard', handler: 'chat-completion', route: 'chat', provider: 'fake', prefetch: 10, timeout: '10s', results: { exchange: 'llm.results' } },
-    },
-  };
-}
 
 /**
  * The operator console in a real headless chromium against a real API, worker,
@@ -99,7 +79,7 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (installs Debian's chromium with apt-get)`);
     stateDir = mkdtempSync(join(tmpdir(), 'warren-console-state-'));
     const llm = await createFakeLlmServer({ latencyMs: 20 });
-    const wh = await createWorkerHarness('console', () => topology(llm.url));
+    const wh = await createWorkerHarness('console', () => llmTopology(llm.url));
     const logger = createSilentLogger();
     const worker = await startWorker({ topology: wh.loaded, logger });
     const api = await startApi({

@@ -10,6 +10,7 @@ import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { TEST_MANAGEMENT_URL } from '../integration/helpers/broker-env.ts';
 import { createWorkerHarness, type WorkerHarness } from '../integration/helpers/worker-harness.ts';
+import { llmTopology } from './helpers/llm-topology.ts';
 
 /** Debian's chromium, installed by scripts/ensure-chromium.sh (playwright-core never downloads a browser). */
 const CHROMIUM = process.env.WARREN_CHROMIUM ?? '/usr/bin/chromium';
@@ -19,35 +20,6 @@ const SCREENSHOT = process.env.WARREN_UPDATE_SCREENSHOT === '1'
   : join(tmpdir(), `warren-management-ui-dlq-${process.pid}.png`);
 const API_KEY = 'e2e-key-0123456789';
 
-/** The shipped LLM layout, small: quorum work queue dead-lettering to llm.dlx -> llm.dead, one chat route and consumer. */
-function llmTopology(llmUrl: string): Record<string, unknown> {
-  return {
-    exchanges: { 'llm.jobs': { type: 'topic' }, 'llm.dlx': { type: 'direct' }, 'llm.results': { type: 'fanout' } },
-    queues: {
-      'llm.standard': {
-        type: 'quorum',
-        deadLetter: { exchange: 'llm.dlx', routingKey: 'llm.dead' },
-        deadLetterStrategy: 'at-least-once',
-        overflow: 'reject-publish',
-        deliveryLimit: 5,
-        retry: 'standard',
-      },
-      'llm.dead': { type: 'quorum' },
-      'llm.results.q': { type: 'classic' },
-    },
-    bindings: [
-      { source: 'llm.jobs', queue: 'llm.standard', routingKey: 'llm.standard.#' },
-      { source: 'llm.dlx', queue: 'llm.dead', routingKey: 'llm.dead' },
-      { source: 'llm.results', queue: 'llm.results.q' },
-    ],
-    retryPolicies: { standard: { attempts: 3, backoff: ['200ms'] } },
-    routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
-    providers: { fake: { baseURL: llmUrl, timeout: '5s' } },
-    consumers: {
-      'llm-standard': { queue: 'llm.standard', handler: 'chat-completion', route: 'chat', provider: 'fake', prefetch: 10, timeout: '10s', results: { exchange: 'llm.results' } },
-    },
-  };
-}
 
 /**
  * An operator's first step on a bad day: open the DLQ in the RabbitMQ management
