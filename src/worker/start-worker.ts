@@ -5,6 +5,7 @@ import { createManagementClient } from '../broker/management-client.ts';
 import type { WarrenConfig } from '../config/env-settings.ts';
 import { defaultConfig } from '../config/load-config.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
+import type { ConsumerConfig } from '../config/topology-schema.ts';
 import { WarrenError } from '../errors/index.ts';
 import { loadJobEventKeyring } from '../jobs/job-event-key.ts';
 import type { JobEventKeyring } from '../jobs/job-event-signature.ts';
@@ -17,7 +18,7 @@ import { retryTiers } from '../jobs/retry-tiers.ts';
 import { compileRoutes } from '../jobs/route-catalog.ts';
 import { createSubmitter } from '../submit/submitter.ts';
 import { createBatchedJobEventPublisher } from './event-batcher.ts';
-import { createConsumerRuntime, type ConsumerRuntime } from './consumer-runtime.ts';
+import { createConsumerRuntime, type ConsumerRuntime, type ConsumerRuntimeDeps } from './consumer-runtime.ts';
 import { createReplySender } from './reply-sender.ts';
 import { priceLookup } from '../llm/model-cost.ts';
 import type { JobHandler } from './handler-contract.ts';
@@ -176,6 +177,23 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   const price = priceLookup(topology.providers);
   const runtimes: ConsumerRuntime[] = [];
   const books = new Map<string, BlockBook>();
+  /** What every runtime of `consumer` gets, plain or ordered (each adds its name, queue and settler). */
+  const runtimeDeps = (consumer: ConsumerConfig): Omit<ConsumerRuntimeDeps, 'name' | 'consumer' | 'settler'> => ({
+    connection,
+    handler: handlers.get(consumer.handler) as JobHandler,
+    validator: createPayloadValidator(topology, consumer, schemas),
+    events,
+    routes,
+    limiter,
+    llmClient: consumer.provider === undefined ? undefined : clients.get(consumer.provider),
+    metrics,
+    logger,
+    replies,
+    price,
+    ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
+    ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
+    ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
+  });
   for (const n of names) {
     const consumer = topology.consumers[n];
     if (!consumer) continue;
@@ -196,46 +214,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
       for (const partition of orderedNames.partitions(consumer.queue, queue.ordering.partitions)) {
         runtimes.push(
           createConsumerRuntime({
+            ...runtimeDeps(consumer),
             name: `${n}.${partition.slice(consumer.queue.length + 1)}`,
             consumer: { ...consumer, queue: partition },
-            connection,
-            handler: handlers.get(consumer.handler) as JobHandler,
-            validator: createPayloadValidator(topology, consumer, schemas),
             settler,
-            events,
-            routes,
-            limiter,
-            llmClient: consumer.provider === undefined ? undefined : clients.get(consumer.provider),
-            metrics,
-            logger,
             ordering: { book, retryInPlace },
-            ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
-            ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
           }),
         );
       }
       continue;
     }
     const settler = createJobSettler({ consumerName: n, consumer, topology, publisher, events, routes, metrics, logger, tiers: retryTiers(topology, consumer.queue), policy, secrets });
-    const runtime = createConsumerRuntime({
-      name: n,
-      consumer,
-      connection,
-      handler: handlers.get(consumer.handler) as JobHandler,
-      validator: createPayloadValidator(topology, consumer, schemas),
-      settler,
-      events,
-      routes,
-      limiter,
-      llmClient: consumer.provider === undefined ? undefined : clients.get(consumer.provider),
-      metrics,
-      logger,
-      replies,
-      price,
-      ...(options.runningEvents === undefined ? {} : { runningEvents: options.runningEvents }),
-      ...(options.runningEventAfterMs === undefined ? {} : { runningEventAfterMs: options.runningEventAfterMs }),
-      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
-    });
+    const runtime = createConsumerRuntime({ ...runtimeDeps(consumer), name: n, consumer, settler });
     runtimes.push(runtime);
   }
 
