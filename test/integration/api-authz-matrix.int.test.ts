@@ -140,6 +140,15 @@ async function send(api: RunningApi, cell: Cell, key: string | undefined): Promi
   return { status: res.status, text: await res.text() };
 }
 
+/** The `error.code` of an error body, or what the body was. */
+function errorCodeOf(text: string): string {
+  try {
+    return String((JSON.parse(text) as { error?: { code?: unknown } }).error?.code);
+  } catch {
+    return `(not JSON: ${text.slice(0, 80)})`;
+  }
+}
+
 async function as(api: RunningApi, who: Who, cell: Cell): Promise<{ status: number; body: any }> {
   const r = await send(api, cell, WHO[who]);
   return { status: r.status, body: r.text === '' ? undefined : JSON.parse(r.text) };
@@ -212,7 +221,8 @@ describe('authorisation matrix: every registered route x every kind of caller (r
     for (const row of ROWS) {
       for (const who of Object.keys(WHO) as Who[]) {
         const r = await send(api, row.request(subjects, who), WHO[who]);
-        got.push(`${row.route} (${row.what}) as ${who}: ${r.status}`);
+        // A cell that differs names the error code it got, so a failure says why (a 503's code tells a replaying index from a failed read).
+        got.push(`${row.route} (${row.what}) as ${who}: ${r.status}${r.status === row.expect[who] ? '' : ` ${errorCodeOf(r.text)}`}`);
         want.push(`${row.route} (${row.what}) as ${who}: ${row.expect[who]}`);
       }
     }

@@ -3,7 +3,7 @@ import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { HEADERS } from '../../jobs/headers.ts';
 import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-signature.ts';
-import { JobHistoryError } from './history-errors.ts';
+import { JobHistoryError, StreamMissingError } from './history-errors.ts';
 import { extractJobIds, messageAnchor, timestampMs, type ExtractedMessage } from './history-segment.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
 import type { PlacedEvent } from './job-listing.ts';
@@ -44,6 +44,8 @@ export interface HistoryReadsOptions {
   stream: string;
   /** Unsigned messages below this offset are accepted (WARREN_EVENT_UNSIGNED_BEFORE). */
   unsignedBefore: number | undefined;
+  /** Told when a range read failed and is tried once more (what failed). */
+  onReadRetry?: (err: unknown) => void;
 }
 
 /** Creates the reads. */
@@ -136,8 +138,26 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
     return anchor;
   }
 
-  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
+  /**
+   * The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order.
+   * A read that fails (its channel closed under it, the stream went quiet before `end`) is tried once
+   * more before the error reaches the caller: ranges are immutable, so a second read is the same read,
+   * and events reach `out` only from a read that got through. A missing stream is not retried.
+   */
   async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
+    let got: PlacedEvent[] = [];
+    try {
+      await readRangeOnce(start, end, id, (p) => got.push(p));
+    } catch (err) {
+      if (err instanceof StreamMissingError) throw err;
+      options.onReadRetry?.(err);
+      got = [];
+      await readRangeOnce(start, end, id, (p) => got.push(p));
+    }
+    for (const p of got) out(p);
+  }
+
+  async function readRangeOnce(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
     const needle = id === undefined ? undefined : Buffer.from(`"${id}"`);
     let reached = false;
     const how = await options.reader.read(

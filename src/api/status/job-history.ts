@@ -152,6 +152,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     exchange: options.exchange,
     stream: options.stream,
     unsignedBefore: options.unsignedBefore,
+    onReadRetry: (err) => log.warn({ stream: options.stream, err: (err as Error).message }, 'a read of the job-events stream failed; reading it once more'),
   });
   const warmUp = createCacheWarmUp({ reader, reads: { accept }, index, catalog, stream: options.stream, logger: log, ...(options.onWarmed === undefined ? {} : { onEvent: options.onWarmed }) });
   const store: CheckpointStore | undefined =
