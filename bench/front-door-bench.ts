@@ -13,7 +13,7 @@
  * Run: node --import tsx bench/front-door-bench.ts [--quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,11 @@ const BUDGET_KEY = 'front-door-budget-key-0123456789';
 const RATE = Number(process.env.WARREN_BENCH_FD_RATE ?? 200);
 /** Concurrent streams of part (a); WARREN_BENCH_FD_STREAMS changes it (diagnostics: the fixed cost, apart from queueing under load). @default 100 */
 const STREAMS = Number(process.env.WARREN_BENCH_FD_STREAMS ?? 100);
+/**
+ * Queue type of the front-door route's queue; WARREN_BENCH_FD_QUEUE_TYPE=classic changes it (diagnostics: what the
+ * quorum queue's commit adds before the worker gets a job; docs/openai-front-door.md, "Tuning"). @default quorum
+ */
+const QUEUE_TYPE = process.env.WARREN_BENCH_FD_QUEUE_TYPE === 'classic' ? 'classic' : 'quorum';
 const TARGETS = { ttftP50Ms: 10, ttftP99Ms: 40, plainP50Ms: 5, budgetPct: 1 } as const;
 
 /** Figures of one run. */
@@ -58,6 +63,15 @@ function percentiles(values: number[]): Percentiles {
   return { p50: round(at(50)), p99: round(at(99)), n: s.length };
 }
 
+/** The 1-minute load average (the machine is shared: every figure is logged beside it). */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
 function round(v: number): number {
   return Math.round(v * 100) / 100;
 }
@@ -77,7 +91,7 @@ function writeTopology(dir: string, vhost: string, llmUrl: string, budget: numbe
     connection: { urls: [`${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`], management: MANAGEMENT_URL, vhost },
     exchanges: { 'llm.jobs': { type: 'topic' }, 'llm.dlx': { type: 'direct' } },
     queues: {
-      'llm.standard': { type: 'quorum', deadLetter: { exchange: 'llm.dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish' },
+      'llm.standard': { type: QUEUE_TYPE, deadLetter: { exchange: 'llm.dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish' },
       'llm.dead': { type: 'quorum' },
     },
     bindings: [
@@ -228,18 +242,18 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     await ttftRun(warren, 10, 1_000, prompt);
     await ttftRun(direct, 10, 500, prompt);
 
-    log(`front-door bench: (a) time to first token, ${STREAMS} concurrent streams`);
+    log(`front-door bench: (a) time to first token, ${STREAMS} concurrent streams (front-door queue: ${QUEUE_TYPE}; load average ${loadAverage()})`);
     const ttftDirect = percentiles(await ttftRun(direct, STREAMS, durationMs, prompt));
     const ttftWarren = percentiles(await ttftRun(warren, STREAMS, durationMs, prompt));
-    log(`  direct p50 ${ttftDirect.p50} p99 ${ttftDirect.p99} (n ${ttftDirect.n}); warren p50 ${ttftWarren.p50} p99 ${ttftWarren.p99} (n ${ttftWarren.n})`);
+    log(`  direct p50 ${ttftDirect.p50} p99 ${ttftDirect.p99} (n ${ttftDirect.n}); warren p50 ${ttftWarren.p50} p99 ${ttftWarren.p99} (n ${ttftWarren.n}); load average ${loadAverage()}`);
 
-    log(`front-door bench: (b) non-streaming latency at ${RATE} requests/s`);
+    log(`front-door bench: (b) non-streaming latency at ${RATE} requests/s (load average ${loadAverage()})`);
     await llm.setConfig({ latencyMs: 50 });
     const plainDirect = await plainRun(direct, RATE, durationMs, prompt);
     const plainWarren = await plainRun(warren, RATE, durationMs, prompt);
     const pd = percentiles(plainDirect.ms);
     const pw = percentiles(plainWarren.ms);
-    log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${plainWarren.errors + plainDirect.errors}`);
+    log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${plainWarren.errors + plainDirect.errors}; load average ${loadAverage()}`);
 
     log(`front-door bench: (c) a ${budgetTokens}-token daily budget across two API replicas`);
     await llm.setConfig({ latencyMs: 20 });
@@ -257,7 +271,7 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
       { group: 'front-door', name: 'token budget across 2 API replicas, used vs budget', unit: '%', value: round((b.used / budgetTokens) * 100), reference: 100, referenceName: `the configured budget, ${budgetTokens} tokens/day`, referenceKind: 'constant', target: `within ${TARGETS.budgetPct} % of the budget`, pass: Math.abs(b.used - budgetTokens) <= (budgetTokens * TARGETS.budgetPct) / 100, higherIsBetter: false },
     ];
     return {
-      ttft: { direct: ttftDirect, warren: ttftWarren, streams: 100 },
+      ttft: { direct: ttftDirect, warren: ttftWarren, streams: STREAMS },
       plain: { direct: pd, warren: pw, rate: RATE, errors: plainWarren.errors },
       budget: { budget: budgetTokens, ...b },
       figures,
