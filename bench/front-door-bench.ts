@@ -9,7 +9,9 @@
  *   (c) a tokens-per-day budget enforced by two API replicas at once: tokens
  *       used by the jobs they admitted, within 1 % of the budget.
  * The API replicas and the worker run as `warren start` processes; the fake
- * LLM and the load generator run in this process.
+ * LLM and the load generator run in this process. Direct and warren runs
+ * alternate in slices, so a burst of other work on the shared machine lands
+ * on both.
  * Run: node --import tsx bench/front-door-bench.ts [--quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -184,6 +186,19 @@ async function plainRun(client: OpenAI, rate: number, durationMs: number, prompt
   return { ms, errors };
 }
 
+/**
+ * Runs `direct` and `warren` in alternating slices of `sliceMs` for `durationMs` each, so both meet the same
+ * machine (the box is shared: a burst of other work lands on both figures, not on one of them).
+ */
+async function alternate<T>(slices: number, run: (which: 'direct' | 'warren', sliceMs: number) => Promise<T[]>, durationMs: number): Promise<{ direct: T[]; warren: T[] }> {
+  const out = { direct: [] as T[], warren: [] as T[] };
+  const sliceMs = durationMs / slices;
+  for (let i = 0; i < slices; i++) {
+    for (const which of ['direct', 'warren'] as const) out[which].push(...(await run(which, sliceMs)));
+  }
+  return out;
+}
+
 /** Two replicas, one key's daily token budget: sends until both refuse, then sums the tokens of what they admitted. */
 async function budgetRun(urls: string[]): Promise<{ used: number; admitted: number; refused: number }> {
   const clients = urls.map((u) => new OpenAI({ baseURL: `${u}/v1`, apiKey: BUDGET_KEY, maxRetries: 0, timeout: 60_000 }));
@@ -243,17 +258,28 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     await ttftRun(direct, 10, 500, prompt);
 
     log(`front-door bench: (a) time to first token, ${STREAMS} concurrent streams (front-door queue: ${QUEUE_TYPE}; load average ${loadAverage()})`);
-    const ttftDirect = percentiles(await ttftRun(direct, STREAMS, durationMs, prompt));
-    const ttftWarren = percentiles(await ttftRun(warren, STREAMS, durationMs, prompt));
+    const slices = quick ? 2 : 4;
+    const ttft = await alternate(slices, (which, ms) => ttftRun(which === 'direct' ? direct : warren, STREAMS, ms, prompt), durationMs);
+    const ttftDirect = percentiles(ttft.direct);
+    const ttftWarren = percentiles(ttft.warren);
     log(`  direct p50 ${ttftDirect.p50} p99 ${ttftDirect.p99} (n ${ttftDirect.n}); warren p50 ${ttftWarren.p50} p99 ${ttftWarren.p99} (n ${ttftWarren.n}); load average ${loadAverage()}`);
 
     log(`front-door bench: (b) non-streaming latency at ${RATE} requests/s (load average ${loadAverage()})`);
     await llm.setConfig({ latencyMs: 50 });
-    const plainDirect = await plainRun(direct, RATE, durationMs, prompt);
-    const plainWarren = await plainRun(warren, RATE, durationMs, prompt);
-    const pd = percentiles(plainDirect.ms);
-    const pw = percentiles(plainWarren.ms);
-    log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${plainWarren.errors + plainDirect.errors}; load average ${loadAverage()}`);
+    const errors = { direct: 0, warren: 0 };
+    const plain = await alternate(
+      slices,
+      async (which, ms) => {
+        const r = await plainRun(which === 'direct' ? direct : warren, RATE, ms, prompt);
+        errors[which] += r.errors;
+        return r.ms;
+      },
+      durationMs,
+    );
+    const plainWarren = { errors: errors.warren };
+    const pd = percentiles(plain.direct);
+    const pw = percentiles(plain.warren);
+    log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${errors.direct + errors.warren}; load average ${loadAverage()}`);
 
     log(`front-door bench: (c) a ${budgetTokens}-token daily budget across two API replicas`);
     await llm.setConfig({ latencyMs: 20 });
