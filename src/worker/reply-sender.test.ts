@@ -64,8 +64,7 @@ describe('reply sender', () => {
       { queue: Q1, replies: [chunk('b', 0), chunk('a', 1)] },
       { queue: Q2, replies: [chunk('c', 1)] },
     ]);
-    expect(sender.published()).toBe(4);
-    expect(sender.dropped()).toBe(0);
+    expect(sender.counts()).toEqual({ sent: 5, dropped: 0, messages: 4 });
   });
 
   it('sends a full batch at once', async () => {
@@ -91,6 +90,6 @@ describe('reply sender', () => {
     expect(sender.send('llm.standard', chunk('a', 2))).toBe(false);
     await nextTurn();
     expect(published).toHaveLength(1);
-    expect(sender.dropped()).toBe(2);
+    expect(sender.counts()).toEqual({ sent: 1, dropped: 2, messages: 1 });
   });
 });

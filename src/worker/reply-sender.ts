@@ -24,10 +24,8 @@ const MAX_BATCH_BYTES = 256 * 1024;
 export interface ReplySender {
   /** Sends `message` to `replyTo`; false when it was dropped (not a reply queue, no channel, back-pressure). */
   send(replyTo: string, message: ReplyMessage): boolean;
-  /** Replies dropped since start. */
-  dropped(): number;
-  /** AMQP messages published since start (one per lone reply or batch). */
-  published(): number;
+  /** Replies sent, replies dropped and the AMQP messages that carried the sent ones, since start. */
+  counts(): { sent: number; dropped: number; messages: number };
   close(): Promise<void>;
 }
 
@@ -43,7 +41,8 @@ export function createReplySender(deps: { connection: BrokerConnection; logger: 
   let channel: Channel | undefined;
   let draining = false;
   let dropped = 0;
-  let published = 0;
+  let sent = 0;
+  let messages = 0;
   let closed = false;
   /** Queues published to in this turn: their next replies wait for the turn's end. */
   const sentThisTurn = new Set<string>();
@@ -74,7 +73,8 @@ export function createReplySender(deps: { connection: BrokerConnection; logger: 
     try {
       // The default exchange: a queue that is gone (its replica died) drops the message, nothing else happens.
       const ok = ch.publish('', replyTo, encodeReplyBatch(items), { persistent: false, type: REPLY_MESSAGE_TYPE, contentType: 'application/json', messageId: jobId });
-      published++;
+      messages++;
+      sent += items.length;
       if (!ok) draining = true;
       return true;
     } catch {
@@ -122,8 +122,7 @@ export function createReplySender(deps: { connection: BrokerConnection; logger: 
       batches.set(replyTo, { items: [encoded], bytes: encoded.length, jobId: message.jobId });
       return true;
     },
-    dropped: () => dropped,
-    published: () => published,
+    counts: () => ({ sent, dropped, messages }),
     async close() {
       // What waits for the turn's end goes out first (a job's `done` may be among it).
       flush();
