@@ -93,7 +93,7 @@ function writeTopology(dir: string, vhost: string, llmUrl: string, budget: numbe
     connection: { urls: [`${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`], management: MANAGEMENT_URL, vhost },
     exchanges: { 'llm.jobs': { type: 'topic' }, 'llm.dlx': { type: 'direct' } },
     queues: {
-      'llm.standard': { type: QUEUE_TYPE, deadLetter: { exchange: 'llm.dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish' },
+      'llm.standard': { type: QUEUE_TYPE, deadLetter: { exchange: 'llm.dlx', routingKey: 'dead' }, ...(QUEUE_TYPE === 'quorum' ? { deadLetterStrategy: 'at-least-once' } : {}), overflow: 'reject-publish' },
       'llm.dead': { type: 'quorum' },
     },
     bindings: [
