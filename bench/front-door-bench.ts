@@ -141,12 +141,19 @@ function startWarren(kind: 'api' | 'worker', topologyFile: string, port?: number
   return { proc, ready };
 }
 
-/** Time to first chunk of `streams` concurrent streams for `durationMs`, one client each. */
+/** How long the streams of a run take to start, one after the other: a stream's length, so they start as they go on. */
+const RAMP_MS = 200;
+
+/**
+ * Time to first chunk of `streams` concurrent streams for `durationMs`, one client each. The streams start spread
+ * over {@link RAMP_MS} (a closed loop's steady state, not 100 requests in the same millisecond at every start).
+ */
 async function ttftRun(client: OpenAI, streams: number, durationMs: number, prompt: string): Promise<number[]> {
   const out: number[] = [];
   const until = Date.now() + durationMs;
   await Promise.all(
-    Array.from({ length: streams }, async () => {
+    Array.from({ length: streams }, async (_, k) => {
+      await new Promise((r) => setTimeout(r, (k * RAMP_MS) / streams));
       while (Date.now() < until) {
         const started = performance.now();
         const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }], stream: true });
