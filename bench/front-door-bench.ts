@@ -9,11 +9,13 @@
  *   (c) a tokens-per-day budget enforced by two API replicas at once: tokens
  *       used by the jobs they admitted, within 1 % of the budget.
  * The API replicas and the worker run as `warren start` processes; the fake
- * LLM and the load generator run in this process.
+ * LLM and the load generator run in this process. Direct and warren runs
+ * alternate in slices, so a burst of other work on the shared machine lands
+ * on both.
  * Run: node --import tsx bench/front-door-bench.ts [--quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +37,11 @@ const BUDGET_KEY = 'front-door-budget-key-0123456789';
 const RATE = Number(process.env.WARREN_BENCH_FD_RATE ?? 200);
 /** Concurrent streams of part (a); WARREN_BENCH_FD_STREAMS changes it (diagnostics: the fixed cost, apart from queueing under load). @default 100 */
 const STREAMS = Number(process.env.WARREN_BENCH_FD_STREAMS ?? 100);
+/**
+ * Queue type of the front-door route's queue; WARREN_BENCH_FD_QUEUE_TYPE=classic changes it (diagnostics: what the
+ * quorum queue's commit adds before the worker gets a job; docs/openai-front-door.md, "Tuning"). @default quorum
+ */
+const QUEUE_TYPE = process.env.WARREN_BENCH_FD_QUEUE_TYPE === 'classic' ? 'classic' : 'quorum';
 const TARGETS = { ttftP50Ms: 10, ttftP99Ms: 40, plainP50Ms: 5, budgetPct: 1 } as const;
 
 /** Figures of one run. */
@@ -58,6 +65,15 @@ function percentiles(values: number[]): Percentiles {
   return { p50: round(at(50)), p99: round(at(99)), n: s.length };
 }
 
+/** The 1-minute load average (the machine is shared: every figure is logged beside it). */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
 function round(v: number): number {
   return Math.round(v * 100) / 100;
 }
@@ -77,7 +93,7 @@ function writeTopology(dir: string, vhost: string, llmUrl: string, budget: numbe
     connection: { urls: [`${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`], management: MANAGEMENT_URL, vhost },
     exchanges: { 'llm.jobs': { type: 'topic' }, 'llm.dlx': { type: 'direct' } },
     queues: {
-      'llm.standard': { type: 'quorum', deadLetter: { exchange: 'llm.dlx', routingKey: 'dead' }, deadLetterStrategy: 'at-least-once', overflow: 'reject-publish' },
+      'llm.standard': { type: QUEUE_TYPE, deadLetter: { exchange: 'llm.dlx', routingKey: 'dead' }, ...(QUEUE_TYPE === 'quorum' ? { deadLetterStrategy: 'at-least-once' } : {}), overflow: 'reject-publish' },
       'llm.dead': { type: 'quorum' },
     },
     bindings: [
@@ -125,12 +141,19 @@ function startWarren(kind: 'api' | 'worker', topologyFile: string, port?: number
   return { proc, ready };
 }
 
-/** Time to first chunk of `streams` concurrent streams for `durationMs`, one client each. */
+/** How long the streams of a run take to start, one after the other: a stream's length, so they start as they go on. */
+const RAMP_MS = 200;
+
+/**
+ * Time to first chunk of `streams` concurrent streams for `durationMs`, one client each. The streams start spread
+ * over {@link RAMP_MS} (a closed loop's steady state, not 100 requests in the same millisecond at every start).
+ */
 async function ttftRun(client: OpenAI, streams: number, durationMs: number, prompt: string): Promise<number[]> {
   const out: number[] = [];
   const until = Date.now() + durationMs;
   await Promise.all(
-    Array.from({ length: streams }, async () => {
+    Array.from({ length: streams }, async (_, k) => {
+      await new Promise((r) => setTimeout(r, (k * RAMP_MS) / streams));
       while (Date.now() < until) {
         const started = performance.now();
         const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }], stream: true });
@@ -168,6 +191,19 @@ async function plainRun(client: OpenAI, rate: number, durationMs: number, prompt
   }
   await Promise.all(calls);
   return { ms, errors };
+}
+
+/**
+ * Runs `direct` and `warren` in alternating slices of `sliceMs` for `durationMs` each, so both meet the same
+ * machine (the box is shared: a burst of other work lands on both figures, not on one of them).
+ */
+async function alternate<T>(slices: number, run: (which: 'direct' | 'warren', sliceMs: number) => Promise<T[]>, durationMs: number): Promise<{ direct: T[]; warren: T[] }> {
+  const out = { direct: [] as T[], warren: [] as T[] };
+  const sliceMs = durationMs / slices;
+  for (let i = 0; i < slices; i++) {
+    for (const which of ['direct', 'warren'] as const) out[which].push(...(await run(which, sliceMs)));
+  }
+  return out;
 }
 
 /** Two replicas, one key's daily token budget: sends until both refuse, then sums the tokens of what they admitted. */
@@ -228,18 +264,29 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     await ttftRun(warren, 10, 1_000, prompt);
     await ttftRun(direct, 10, 500, prompt);
 
-    log(`front-door bench: (a) time to first token, ${STREAMS} concurrent streams`);
-    const ttftDirect = percentiles(await ttftRun(direct, STREAMS, durationMs, prompt));
-    const ttftWarren = percentiles(await ttftRun(warren, STREAMS, durationMs, prompt));
-    log(`  direct p50 ${ttftDirect.p50} p99 ${ttftDirect.p99} (n ${ttftDirect.n}); warren p50 ${ttftWarren.p50} p99 ${ttftWarren.p99} (n ${ttftWarren.n})`);
+    log(`front-door bench: (a) time to first token, ${STREAMS} concurrent streams (front-door queue: ${QUEUE_TYPE}; load average ${loadAverage()})`);
+    const slices = quick ? 2 : 4;
+    const ttft = await alternate(slices, (which, ms) => ttftRun(which === 'direct' ? direct : warren, STREAMS, ms, prompt), durationMs);
+    const ttftDirect = percentiles(ttft.direct);
+    const ttftWarren = percentiles(ttft.warren);
+    log(`  direct p50 ${ttftDirect.p50} p99 ${ttftDirect.p99} (n ${ttftDirect.n}); warren p50 ${ttftWarren.p50} p99 ${ttftWarren.p99} (n ${ttftWarren.n}); load average ${loadAverage()}`);
 
-    log(`front-door bench: (b) non-streaming latency at ${RATE} requests/s`);
+    log(`front-door bench: (b) non-streaming latency at ${RATE} requests/s (load average ${loadAverage()})`);
     await llm.setConfig({ latencyMs: 50 });
-    const plainDirect = await plainRun(direct, RATE, durationMs, prompt);
-    const plainWarren = await plainRun(warren, RATE, durationMs, prompt);
-    const pd = percentiles(plainDirect.ms);
-    const pw = percentiles(plainWarren.ms);
-    log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${plainWarren.errors + plainDirect.errors}`);
+    const errors = { direct: 0, warren: 0 };
+    const plain = await alternate(
+      slices,
+      async (which, ms) => {
+        const r = await plainRun(which === 'direct' ? direct : warren, RATE, ms, prompt);
+        errors[which] += r.errors;
+        return r.ms;
+      },
+      durationMs,
+    );
+    const plainWarren = { errors: errors.warren };
+    const pd = percentiles(plain.direct);
+    const pw = percentiles(plain.warren);
+    log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${errors.direct + errors.warren}; load average ${loadAverage()}`);
 
     log(`front-door bench: (c) a ${budgetTokens}-token daily budget across two API replicas`);
     await llm.setConfig({ latencyMs: 20 });
@@ -257,7 +304,7 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
       { group: 'front-door', name: 'token budget across 2 API replicas, used vs budget', unit: '%', value: round((b.used / budgetTokens) * 100), reference: 100, referenceName: `the configured budget, ${budgetTokens} tokens/day`, referenceKind: 'constant', target: `within ${TARGETS.budgetPct} % of the budget`, pass: Math.abs(b.used - budgetTokens) <= (budgetTokens * TARGETS.budgetPct) / 100, higherIsBetter: false },
     ];
     return {
-      ttft: { direct: ttftDirect, warren: ttftWarren, streams: 100 },
+      ttft: { direct: ttftDirect, warren: ttftWarren, streams: STREAMS },
       plain: { direct: pd, warren: pw, rate: RATE, errors: plainWarren.errors },
       budget: { budget: budgetTokens, ...b },
       figures,

@@ -9,6 +9,11 @@ import { z } from 'zod';
  * final completion there, unconfirmed and non-persistent (the job's result is
  * kept by its `succeeded` job event, as for every job). Lost reply messages
  * cost latency, never the result.
+ *
+ * One AMQP message carries one reply, or a batch of them (`{"kind": "batch",
+ * "items": [...]}`): a worker that has several replies for the same replica
+ * in one event-loop turn (chunks of many streams arriving together under load)
+ * sends them as one message. A lone reply is never held back for a batch.
  */
 
 /** Prefix of every reply queue: a worker sends replies only to queues named so (replyTo is message input, never a free destination). */
@@ -42,9 +47,23 @@ export const replyMessageSchema = z.discriminatedUnion('kind', [
 ]);
 export type ReplyMessage = z.infer<typeof replyMessageSchema>;
 
+/** Most replies one batch message carries (a sender flushes a fuller batch at once). */
+export const MAX_REPLY_BATCH_ITEMS = 256;
+
+const replyBatchSchema = z.object({ kind: z.literal('batch'), items: z.array(z.unknown()).max(MAX_REPLY_BATCH_ITEMS) });
+
 /** Encodes a reply message body. */
 export function encodeReply(message: ReplyMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
+}
+
+/**
+ * The body of one AMQP message carrying `encoded` replies (each already
+ * `JSON.stringify`-ed): a lone reply as itself, several as a batch.
+ */
+export function encodeReplyBatch(encoded: readonly string[]): Buffer {
+  if (encoded.length === 1) return Buffer.from(encoded[0] as string);
+  return Buffer.from(`{"kind":"batch","items":[${encoded.join(',')}]}`);
 }
 
 /** Decodes a reply message body; undefined when it is not one (dropped by the caller). */
@@ -55,4 +74,26 @@ export function decodeReply(content: Buffer): ReplyMessage | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Decodes a reply message body, one reply or a batch, in order. What is not
+ * a reply is left out (a batch keeps its valid items): the receiver notices a
+ * missing chunk by its `seq`.
+ */
+export function decodeReplies(content: Buffer): ReplyMessage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(content.toString('utf8'));
+  } catch {
+    return [];
+  }
+  const batch = replyBatchSchema.safeParse(value);
+  const items = batch.success ? batch.data.items : [value];
+  const out: ReplyMessage[] = [];
+  for (const item of items) {
+    const parsed = replyMessageSchema.safeParse(item);
+    if (parsed.success) out.push(parsed.data);
+  }
+  return out;
 }

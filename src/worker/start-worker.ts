@@ -174,6 +174,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
 
   // Live replies to front-door clients: one unconfirmed channel for the whole worker.
   const replies = createReplySender({ connection, logger });
+  metrics.observeReplies(() => replies.counts());
   const price = priceLookup(topology.providers);
   const runtimes: ConsumerRuntime[] = [];
   const books = new Map<string, BlockBook>();

@@ -25,6 +25,35 @@ export interface WorkerMetrics {
    * held gauges are computed when /metrics is scraped, not updated per job.
    */
   observeConsumer(consumer: string, read: () => { running: number; buffered: number }): void;
+  /** Registers where the front-door reply counts are read from (the worker's reply sender), read when /metrics is scraped. */
+  observeReplies(read: () => ReplyCounts): void;
+}
+
+/** What the worker's reply sender counted since start (src/worker/reply-sender.ts). */
+export interface ReplyCounts {
+  /** Replies (stream chunks, final answers) published. */
+  sent: number;
+  /** Replies dropped (no channel, back-pressure, not a reply queue). */
+  dropped: number;
+  /** AMQP messages that carried the sent replies (one per lone reply or batch). */
+  messages: number;
+}
+
+/** A counter that follows a running total read at scrape time. */
+function totalCounter(name: string, help: string, registers: Registry[], read: () => number | undefined): Counter {
+  let last = 0;
+  return new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const now = read();
+      if (now !== undefined && now > last) {
+        this.inc(now - last);
+        last = now;
+      }
+    },
+  });
 }
 
 /** Creates the metrics; `defaults` adds process metrics (RSS, event-loop lag, GC). */
@@ -33,9 +62,16 @@ export function createWorkerMetrics(options: { defaults?: boolean } = {}): Worke
   if (options.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'warren_worker_' });
   const registers = [registry];
   const consumers = new Map<string, () => { running: number; buffered: number }>();
+  let replies: (() => ReplyCounts) | undefined;
+  totalCounter('warren_front_door_replies_sent_total', 'Front-door replies (stream chunks, final answers) a worker sent to API replicas', registers, () => replies?.().sent);
+  totalCounter('warren_front_door_replies_dropped_total', 'Front-door replies dropped (reply channel away or full); the result still arrives through the job events', registers, () => replies?.().dropped);
+  totalCounter('warren_front_door_reply_messages_total', 'AMQP messages that carried the sent replies (several replies to one API replica in one event-loop turn go as one)', registers, () => replies?.().messages);
   return {
     observeConsumer(consumer, read) {
       consumers.set(consumer, read);
+    },
+    observeReplies(read) {
+      replies = read;
     },
     registry,
     jobs: new FastCounter('warren_jobs_total', 'Jobs finished by consumer, route and outcome', ['consumer', 'route', 'outcome'], registry),

@@ -93,6 +93,39 @@ describe('OpenAI front door through the openai SDK', () => {
     expect(final.result.choices[0]?.message.content).toBe(text);
   });
 
+  it('relays concurrent streams whose chunks come in bursts whole and in order, several replies to a message', async () => {
+    const reg = rig.worker.metrics.registry;
+    const total = async (name: string): Promise<number> => (await reg.getSingleMetric(name)?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
+    const names = ['warren_front_door_replies_sent_total', 'warren_front_door_reply_messages_total', 'warren_front_door_replies_dropped_total'] as const;
+    const before = await Promise.all(names.map(total));
+    // No pause between chunks: each answer's chunks reach the worker together, and 20 streams overlap.
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const { data: stream, response } = await sdk.chat.completions
+          .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `burst ${i} of twenty [[chunk-delay:0]]` }], stream: true, stream_options: { include_usage: true } })
+          .withResponse();
+        const chunks = [];
+        for await (const chunk of stream) chunks.push(chunk);
+        return { id: response.headers.get('x-warren-job-id') as string, chunks };
+      }),
+    );
+    for (const { id, chunks } of streams) {
+      // role chunk + 4 pieces + finish + usage, in the provider's order; or, when the job's `succeeded` event came in
+      // before its first live chunk (a whole answer in one burst races its own event), the answer sent whole: one
+      // chunk with the message, finish, usage.
+      expect([7, 3]).toContain(chunks.length);
+      expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('stop');
+      expect(chunks.at(-1)?.usage?.total_tokens).toBeGreaterThan(0);
+      const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+      expect(text).toBe((await jobView(id)).result.choices[0].message.content);
+    }
+    const [sent, messages, dropped] = (await Promise.all(names.map(total))).map((v, i) => v - (before[i] as number));
+    // 20 × (7 chunks + the final answer) replies, none dropped, fewer AMQP messages than replies.
+    expect(sent).toBe(160);
+    expect(dropped).toBe(0);
+    expect(messages).toBeLessThan(sent as number);
+  });
+
   it('runs a two-turn tool loop, and streams tool-call deltas that the SDK assembles', async () => {
     const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
     const first = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages, tools: [weatherTool], tool_choice: 'auto', parallel_tool_calls: false });

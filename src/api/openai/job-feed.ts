@@ -18,6 +18,8 @@ export type FeedEnd = 'timeout' | 'aborted';
 export interface JobFeed {
   /** The next item, or why none came before `deadline` (epoch ms). */
   next(deadline: number): Promise<FeedItem | FeedEnd>;
+  /** The next item if one is there already, without waiting (undefined otherwise, and once closed). */
+  poll(): FeedItem | undefined;
   close(): void;
 }
 
@@ -60,6 +62,9 @@ export function openJobFeed(deps: { replies: ReplyListener | undefined; index: J
           };
         });
       }
+    },
+    poll() {
+      return closed ? undefined : items.shift();
     },
     close() {
       if (closed) return;

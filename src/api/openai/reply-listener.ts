@@ -1,13 +1,14 @@
 import type { Channel } from 'amqplib';
 import type { BrokerConnection } from '../../broker/broker-connection.ts';
-import { decodeReply, replyQueueName, type ReplyMessage } from '../../jobs/reply-messages.ts';
+import { decodeReplies, replyQueueName, type ReplyMessage } from '../../jobs/reply-messages.ts';
 import type { Logger } from '../../observability/logger.ts';
 
 /**
  * This replica's end of the live reply channel (src/jobs/reply-messages.ts):
  * one exclusive, auto-delete, non-durable queue, consumed without acks, its
- * messages handed to whoever watches their job id. A message for a job
- * nobody here watches (its client left) is dropped. The queue goes away with
+ * messages (one reply, or a worker's batch of them) handed to whoever
+ * watches their job id. A reply for a job nobody here watches (its client
+ * left) is dropped. The queue goes away with
  * the replica's connection; a worker's later replies to it are dropped by the
  * broker, and the job's result stays in the job events.
  */
@@ -45,9 +46,8 @@ export function createReplyListener(deps: { connection: BrokerConnection; replic
       queue,
       (msg) => {
         if (msg === null) return;
-        const m = decodeReply(msg.content);
-        if (m === undefined) return;
-        watchers.get(m.jobId)?.(m);
+        // One reply or a batch of them (several jobs' chunks sent in one turn by a worker).
+        for (const m of decodeReplies(msg.content)) watchers.get(m.jobId)?.(m);
       },
       { noAck: true, exclusive: true },
     );

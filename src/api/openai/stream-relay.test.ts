@@ -7,6 +7,7 @@ function feedOf(items: FeedItem[]): JobFeed & { closed: boolean } {
   const f = {
     closed: false,
     next: async () => items.shift() ?? ('timeout' as const),
+    poll: () => undefined,
     close() {
       f.closed = true;
     },
@@ -16,7 +17,7 @@ function feedOf(items: FeedItem[]): JobFeed & { closed: boolean } {
 
 /** A feed whose wait ends with `aborted` (the replica shuts down) after `items`. */
 function abortingFeed(items: FeedItem[]): JobFeed {
-  return { next: async () => items.shift() ?? ('aborted' as const), close() {} };
+  return { next: async () => items.shift() ?? ('aborted' as const), poll: () => undefined, close() {} };
 }
 
 const chunk = (run: string, seq: number, content: string, attempt = 1): FeedItem => ({ kind: 'chunk', jobId: 'j', run, attempt, seq, chunk: { id: 'c', choices: [{ index: 0, delta: { content } }] } });
@@ -72,6 +73,24 @@ describe('stream relay', () => {
     const frames = (await new Response(body).text()).split('\n\n').filter((f) => f !== '');
     expect(frames).toHaveLength(2);
     expect(JSON.parse(frames[1]!.replace(/^data: /, '')).error.code).toBe('stream_interrupted');
+  });
+
+  it('writes the frames of the items that are there together (a worker batch) in one piece, in order', async () => {
+    const ready: FeedItem[] = [chunk('a', 1, 'l'), chunk('a', 2, 'lo')];
+    const later: FeedItem[] = [chunk('a', 3, '!'), { kind: 'done', jobId: 'j', run: 'a', attempt: 1, seq: 4, result: {} }];
+    const feed: JobFeed = { next: async () => later.shift() ?? ('timeout' as const), poll: () => ready.shift() ?? (later.length < 2 ? later.shift() : undefined), close() {} };
+    const body = relayStream({ jobId: 'j', feed, first: chunk('a', 0, 'he'), deadline: Date.now() + 1_000, includeUsage: false, onEnd: () => undefined });
+    const reader = body.getReader();
+    const writes: string[][] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      writes.push(new TextDecoder().decode(r.value).split('\n\n').filter((f) => f !== '').map((f) => f.replace(/^data: /, '')));
+    }
+    const content = (f: string) => (f === '[DONE]' ? f : JSON.parse(f).choices[0].delta.content);
+    // The first chunk and the two already there: one write; then the next chunk with the done that was there with it.
+    expect(writes.map((w) => w.map(content))).toEqual([
+      ['he', 'l', 'lo'],
+      ['!', '[DONE]'],
+    ]);
   });
 
   it('sends the whole answer when the first chunks were lost before anything went out', async () => {

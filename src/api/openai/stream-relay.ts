@@ -73,9 +73,24 @@ export interface RelayOptions {
   onEnd: (outcome: 'done' | 'error' | 'aborted') => void;
 }
 
+/** One buffer of several frames (a single one as it is). */
+function joined(frames: Uint8Array[]): Uint8Array {
+  if (frames.length === 1) return frames[0] as Uint8Array;
+  let size = 0;
+  for (const f of frames) size += f.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
+
 /**
  * The body of a streamed answer: the provider's chunks in order as the
- * worker relays them, then `[DONE]`. What can't be relayed honestly ends the
+ * worker relays them, then `[DONE]`. The frames of the items that are there
+ * together (a worker's batch) go out in one write. What can't be relayed honestly ends the
  * stream with an error frame naming the job (its result stays readable at
  * GET /v1/jobs/{id}): a new run of the job after part of the answer was sent
  * (a retry, or a redelivery after a worker died), a lost chunk, a job that
@@ -90,16 +105,25 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   let ended = false;
   /** Live chunks are useless (the first ones were lost): the stream waits for the whole answer. */
   let wholeOnly = false;
+  /** Frames of the items handled since the last write. */
+  let pending: Uint8Array[] = [];
 
   return new ReadableStream<Uint8Array>({
     start: (controller) => {
+      const write = (): void => {
+        if (pending.length === 0) return;
+        const frames = pending;
+        pending = [];
+        controller.enqueue(joined(frames));
+      };
       const end = (outcome: 'done' | 'error' | 'aborted', frame?: Uint8Array): void => {
         if (ended) return;
         ended = true;
         o.feed.close();
         try {
-          if (frame !== undefined) controller.enqueue(frame);
-          if (outcome === 'done') controller.enqueue(sseData('[DONE]'));
+          if (frame !== undefined) pending.push(frame);
+          if (outcome === 'done') pending.push(sseData('[DONE]'));
+          write();
           controller.close();
         } catch {
           // The client is gone already.
@@ -109,7 +133,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
       const interrupted = (why: string): void =>
         end('error', sseError(new OpenAiError(502, 'stream_interrupted', `${why}; the answer so far is incomplete and the job goes on: its result will be at GET /v1/jobs/${o.jobId} (or follow GET /v1/jobs/${o.jobId}/events)`, { jobId: o.jobId })));
       const whole = (result: unknown): void => {
-        for (const c of chunksOfCompletion(result, o.includeUsage)) controller.enqueue(sseData(c));
+        for (const c of chunksOfCompletion(result, o.includeUsage)) pending.push(sseData(c));
         end('done');
       };
 
@@ -148,7 +172,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
           }
           const out = forClient(item.chunk, o.includeUsage);
           if (out !== undefined) {
-            controller.enqueue(sseData(out));
+            pending.push(sseData(out));
             sent = true;
           }
           return false;
@@ -170,9 +194,20 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
         return false;
       };
 
+      let graceUntil: number | undefined;
+      /** Handles `item` and every item already there after it; true when the stream ended. */
+      const handleReady = (item: FeedItem): boolean => {
+        for (let it: FeedItem | undefined = item; it !== undefined; it = o.feed.poll()) {
+          if (handle(it)) return true;
+          // The job succeeded (its event came first): the worker's `done` is on its way.
+          if (it.kind === 'view' && it.view.status === 'succeeded') graceUntil ??= Date.now() + DONE_GRACE_MS;
+        }
+        write();
+        return false;
+      };
+
       void (async () => {
-        if (handle(o.first)) return;
-        let graceUntil: number | undefined;
+        if (handleReady(o.first)) return;
         for (;;) {
           const deadline = graceUntil === undefined ? o.deadline : Math.min(graceUntil, o.deadline);
           const item = await o.feed.next(deadline);
@@ -184,9 +219,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
             if (graceUntil !== undefined && Date.now() >= graceUntil) return interrupted(`the end of the answer of job ${o.jobId} did not arrive`);
             return end('error', sseError(new OpenAiError(504, 'job_timeout', `job ${o.jobId} did not finish within the wait limit; it goes on: GET /v1/jobs/${o.jobId}`, { jobId: o.jobId })));
           }
-          if (handle(item)) return;
-          // The job succeeded (its event came first): the worker's `done` is on its way.
-          if (item.kind === 'view' && item.view.status === 'succeeded') graceUntil ??= Date.now() + DONE_GRACE_MS;
+          if (handleReady(item)) return;
         }
       })().catch(() => end('error'));
     },

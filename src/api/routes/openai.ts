@@ -153,9 +153,11 @@ export function registerOpenAiRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
           return c.json(result as object, 200);
         }
         const stream = relayStream({ jobId: id, feed, first, deadline, includeUsage: req.includeUsage, onEnd: () => undefined });
+        // `transfer-encoding: chunked` said up front: otherwise the node adapter looks ahead for a short body (reading
+        // on after a timer turn before it writes the head), which holds the first token back by a timer turn.
         return new Response(stream, {
           status: 200,
-          headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', [JOB_ID_HEADER]: id },
+          headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'transfer-encoding': 'chunked', [JOB_ID_HEADER]: id },
         });
       } catch (err) {
         if (admittedId !== undefined) usage.cancel(admittedId);
