@@ -336,7 +336,7 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
         start: () => (loadedThrough !== undefined && !recreated ? loadedThrough + 1 : 'first'),
         onMessage(msg, offset) {
           const r = decode(msg);
-          if ('rejected' in r || r.kind === 'marker' || r.kind === 'epoch') return;
+          if ('rejected' in r || r.kind === 'marker' || r.kind === 'epoch' || r.kind === 'other') return;
           if (r.kind === 'snapshot') {
             let p = snapshotParts.get(r.id);
             if (p === undefined) snapshotParts.set(r.id, (p = { first: offset, seen: new Set(), parts: r.parts }));

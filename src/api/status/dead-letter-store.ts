@@ -1,0 +1,161 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { z } from 'zod';
+import { jobEventSchema, type JobEvent } from '../../jobs/job-event.ts';
+import { messageAnchor } from './history-segment.ts';
+
+/**
+ * The jobs that are dead-lettered now, by the job events: each job's newest
+ * `dead-lettered` or `blocked` event that carries the dead letter's
+ * particulars (`deadLetter`), until a later event of the job (`requeued`,
+ * or the job running again) says it left. The dead-letter failure groups
+ * (`GET /v1/dlq/{queue}/groups`) are counted from it instead of reading the
+ * queue; where each job's dead letter lies is worked out from the topology
+ * by the DLQ tooling (src/dlq/event-groups.ts), not here.
+ *
+ * It follows the job-events tail message by message (`add` per event, then
+ * `commit` with the message's stream offset), and is written to the
+ * checkpoint stream with that offset (dead-letter-checkpoints.ts), so a
+ * restarted replica restores it and replays only the events after it.
+ */
+export interface DeadLetterStore {
+  /** An event decoded from the tail's current message (applied at {@link commit}). */
+  add(event: JobEvent): void;
+  /** The tail handled the message at `offset` (`content`: its body, fingerprinted when a checkpoint is written): its events apply now, or after the restore when one runs. */
+  commit(offset: number, content: Buffer): void;
+  /** False while restoring or replaying (boot): the records are not the whole story yet. */
+  ready(): boolean;
+  /** The held records (one per dead-lettered job). */
+  records(): IterableIterator<{ event: JobEvent }>;
+  size(): number;
+  /** Changes so far (a checkpoint is written when it moved). */
+  version(): number;
+  /** Offset and fingerprint of the last message applied; undefined before the first. */
+  position(): { offset: number; anchor: string } | undefined;
+  /** Offset of the last message applied (no fingerprint computed). */
+  offset(): number | undefined;
+  /** Starts a restore: tail messages are held back until {@link finishRestore}. */
+  beginRestore(): void;
+  /** Replaces the records with a checkpoint's (or none) at its position. */
+  load(records: readonly JobEvent[], position: { offset: number; anchor: string } | undefined): void;
+  /** Applies one replayed event (stream order, before the tail's start). */
+  replay(event: JobEvent): void;
+  /** The replay reached the tail's start: applies what the tail held back, from `tailFrom` on, and is ready. */
+  finishRestore(position: { offset: number; anchor: string } | undefined): void;
+  /** Encodes the records and the position (gzip'd JSON). */
+  encode(): Buffer;
+}
+
+/** The dead-letter statuses a record is made of. */
+const HOLDS = new Set<JobEvent['status']>(['dead-lettered', 'blocked']);
+
+/** Error messages kept per record (the groups show a sample of 300 characters). */
+const MESSAGE_KEPT = 300;
+
+const checkpointSchema = z.object({
+  v: z.literal(1),
+  offset: z.number().int().nonnegative(),
+  anchor: z.string().min(1).max(64),
+  records: z.array(jobEventSchema).max(5_000_000),
+});
+
+/** A decoded checkpoint of the store. */
+export interface DeadLetterCheckpoint {
+  offset: number;
+  anchor: string;
+  records: JobEvent[];
+}
+
+/** Decodes {@link DeadLetterStore.encode}'s output; undefined when it is not one. */
+export function decodeDeadLetterCheckpoint(content: Buffer): DeadLetterCheckpoint | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(gunzipSync(content, { maxOutputLength: 512 * 1024 * 1024 }).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = checkpointSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  return { offset: parsed.data.offset, anchor: parsed.data.anchor, records: parsed.data.records.filter((e) => HOLDS.has(e.status) && e.deadLetter !== undefined) };
+}
+
+/** Creates an empty store (not ready until a restore finished). */
+export function createDeadLetterStore(): DeadLetterStore {
+  const held = new Map<string, { event: JobEvent }>();
+  let pending: JobEvent[] = [];
+  let restoring = true;
+  let heldBack: { events: JobEvent[]; offset: number; content: Buffer }[] = [];
+  // The fingerprint is computed when asked for (a checkpoint), not per tail message.
+  let position: { offset: number; anchor: string | Buffer } | undefined;
+  const positionNow = () => {
+    if (position === undefined) return undefined;
+    if (typeof position.anchor !== 'string') position = { offset: position.offset, anchor: messageAnchor(position.anchor) };
+    return position as { offset: number; anchor: string };
+  };
+  let version = 0;
+
+  function apply(e: JobEvent): void {
+    if (HOLDS.has(e.status) && e.deadLetter !== undefined) {
+      // Only what the groups use: a checkpoint of 20,000 dead letters stays a few hundred kB.
+      const kept: JobEvent = { jobId: e.jobId, status: e.status, attempt: e.attempt, at: e.at, deadLetter: e.deadLetter };
+      if (e.route !== undefined) kept.route = e.route;
+      if (e.queue !== undefined) kept.queue = e.queue;
+      if (e.error !== undefined) kept.error = { class: e.error.class, message: e.error.message.slice(0, MESSAGE_KEPT) };
+      held.delete(e.jobId);
+      held.set(e.jobId, { event: kept });
+      version++;
+    } else if (held.delete(e.jobId)) {
+      // Requeued, or running again (moved back by other means): no longer a dead letter. A dead-lettered
+      // event without `deadLetter` (an older worker) can't be placed: its message counts as not accounted for.
+      version++;
+    }
+  }
+
+  return {
+    add(event) {
+      pending.push(event);
+    },
+    commit(offset, content) {
+      const events = pending;
+      pending = [];
+      if (restoring) {
+        heldBack.push({ events, offset, content });
+        return;
+      }
+      for (const e of events) apply(e);
+      position = { offset, anchor: content };
+    },
+    ready: () => !restoring,
+    records: () => held.values(),
+    size: () => held.size,
+    version: () => version,
+    position: positionNow,
+    offset: () => position?.offset,
+    beginRestore() {
+      restoring = true;
+    },
+    load(records, at) {
+      held.clear();
+      for (const e of records) held.set(e.jobId, { event: e });
+      position = at;
+      version++;
+    },
+    replay(event) {
+      apply(event);
+    },
+    finishRestore(at) {
+      if (at !== undefined) position = at;
+      for (const m of heldBack) {
+        if (position !== undefined && m.offset <= position.offset) continue;
+        for (const e of m.events) apply(e);
+        position = { offset: m.offset, anchor: m.content };
+      }
+      heldBack = [];
+      restoring = false;
+    },
+    encode() {
+      const at = positionNow();
+      const body = { v: 1, offset: at?.offset ?? 0, anchor: at?.anchor ?? '-', records: [...held.values()].map((r) => r.event) };
+      return gzipSync(Buffer.from(JSON.stringify(body)));
+    },
+  };
+}
