@@ -216,6 +216,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   const history = createJobHistory({
     onTailMessage: (msg, offset) => deadLetters.commit(offset, msg.content),
     onTailStart: (tailFrom) => deadLetterCheckpoints.onTailStart(tailFrom),
+    onCheckpointRecord: (msg, offset) => deadLetterCheckpoints.offer(msg, offset),
     // Usage before the tail's start point (a restart boots from a checkpoint): what the warm-up replays counts too.
     onWarmed: (e) => {
       if (e.status !== 'queued' && e.status !== 'succeeded') return;

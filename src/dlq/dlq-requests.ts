@@ -80,6 +80,8 @@ export interface DlqRequestsOptions {
    * its count agrees with the queue's depth. Without it every count reads the queue.
    */
   events?: { records: DeadLetterRecords; placer: DeadLetterPlacer };
+  /** How long a count waits for the events' restore at API start before it reads the queue instead. @default 5000 */
+  readyWaitMs?: number;
   /** How long a count from the events waits for the job-events tail when it holds more dead letters than the queue (a requeue's events on their way). @default 500 */
   convergeMs?: number;
 }
@@ -175,7 +177,8 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
       const events = options.events;
       // `fresh` asks for a read of the queue; `limit` bounds one.
       if (events === undefined || depth === undefined || yes(fresh) || limit !== undefined) return viaScan();
-      if (!events.records.ready()) return viaScan('the failure groups from the job events are being restored (API start): counted by reading the queue');
+      // A restore (API start) takes a fraction of what a read of the queue takes: worth waiting for.
+      if (!(await events.records.waitUntilReady(options.readyWaitMs ?? 5_000))) return viaScan('the failure groups from the job events are still being restored (API start): counted by reading the queue');
       const count = async () => {
         // Depth first: every event applied by now is of a dead letter published before the probe.
         const d = await depth(queue);

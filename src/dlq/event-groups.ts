@@ -22,6 +22,8 @@ export interface DeadLetterRecord {
 export interface DeadLetterRecords {
   /** False while the store is restoring (boot) or catching up: its records are not the whole story. */
   ready(): boolean;
+  /** Resolves true once ready, false after `timeoutMs`. */
+  waitUntilReady(timeoutMs: number): Promise<boolean>;
   records(): Iterable<DeadLetterRecord>;
 }
 

@@ -24,12 +24,14 @@ import type { StreamReader } from './stream-reader.ts';
  * retained event.
  */
 export interface DeadLetterCheckpoints {
+  /** A record of the checkpoint stream read by the job history (its boot load, its follower): the newest checkpoint of this kind saves a search at boot. */
+  offer(msg: ConsumeMessage, offset: number): void;
   /** The tail starts at `tailFrom`: bring the store up to `tailFrom - 1` (in the background). */
   onTailStart(tailFrom: number): void;
   /** Resolves once the store is ready (restored and replayed), false after `timeoutMs`. */
   waitUntilReady(timeoutMs: number): Promise<boolean>;
   /** How the last restore went (undefined before the first finished): from a checkpoint or not, and how many events it replayed. */
-  lastRestore(): { fromCheckpoint: boolean; replayed: number; deadLetters: number } | undefined;
+  lastRestore(): { fromCheckpoint: boolean; replayed: number; deadLetters: number; ms: number; loadMs: number } | undefined;
   /** Writes the store if it changed since the last write, then stops. */
   close(): Promise<void>;
 }
@@ -64,8 +66,7 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
   let written = -1;
   let writing: Promise<void> | undefined;
   let run = 0;
-  const waiters = new Set<() => void>();
-  let restored: { fromCheckpoint: boolean; replayed: number; deadLetters: number } | undefined;
+  let restored: { fromCheckpoint: boolean; replayed: number; deadLetters: number; ms: number; loadMs: number } | undefined;
 
   function accepted(msg: ConsumeMessage, offset: number): boolean {
     const verdict = keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
@@ -100,10 +101,18 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
   const timer = setInterval(() => void writeSoon(), options.writeEveryMs ?? 30_000);
   timer.unref();
 
+  // The newest checkpoint the job history's reads came across (it reads the checkpoint stream's end at boot).
+  let offered: { offset: number; content: Buffer } | undefined;
+
   /** The newest checkpoint in the checkpoint stream (undefined: none, or no stream). */
   async function loadNewest(): Promise<DeadLetterCheckpoint | undefined> {
     const stream = options.checkpointStream;
     if (stream === undefined) return undefined;
+    if (offered !== undefined) {
+      const cp = decodeDeadLetterCheckpoint(offered.content);
+      offered = undefined;
+      if (cp !== undefined) return cp;
+    }
     const markerId = `dead-letters-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const marker = encodeMarker(markerId);
     await options.publisher.publish({ exchange: '', routingKey: stream, content: marker, properties: checkpointProperties(keys, marker) });
@@ -191,8 +200,10 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
     const started = performance.now();
     // A re-attach goes on from what it holds (if the stream is the same one); a boot from the newest checkpoint.
     let from = store.position();
+    let loadMs = 0;
     if (from === undefined) {
       const cp = await loadNewest();
+      loadMs = Math.round(performance.now() - started);
       if (mine !== run) return;
       from = cp === undefined ? undefined : { offset: cp.offset, anchor: cp.anchor };
       store.load(cp?.records ?? [], from);
@@ -206,12 +217,15 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
     }
     if (mine !== run) return;
     store.finishRestore(result.last);
-    restored = { fromCheckpoint: from !== undefined, replayed: result.events, deadLetters: store.size() };
+    restored = { fromCheckpoint: from !== undefined, replayed: result.events, deadLetters: store.size(), ms: Math.round(performance.now() - started), loadMs };
     log.info({ deadLetters: store.size(), replayed: result.events, fromCheckpoint: from !== undefined, ms: Math.round(performance.now() - started) }, 'dead-letter groups ready');
-    for (const w of [...waiters]) w();
   }
 
   return {
+    offer(msg, offset) {
+      if (msg.properties.type !== DEAD_LETTERS_CHECKPOINT_TYPE || (offered !== undefined && offered.offset > offset) || !accepted(msg, Number.NEGATIVE_INFINITY)) return;
+      offered = { offset, content: msg.content };
+    },
     onTailStart(tailFrom) {
       const at = store.offset();
       if (store.ready() && at !== undefined && at + 1 === tailFrom) return;
@@ -227,18 +241,7 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
       attempt();
     },
     lastRestore: () => restored,
-    waitUntilReady(timeoutMs) {
-      if (store.ready()) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          waiters.delete(done);
-          resolve(store.ready());
-        };
-        const t = setTimeout(done, Math.max(0, timeoutMs));
-        waiters.add(done);
-      });
-    },
+    waitUntilReady: (timeoutMs) => store.waitUntilReady(timeoutMs),
     async close() {
       closed = true;
       clearInterval(timer);

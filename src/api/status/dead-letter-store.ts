@@ -24,6 +24,8 @@ export interface DeadLetterStore {
   commit(offset: number, content: Buffer): void;
   /** False while restoring or replaying (boot): the records are not the whole story yet. */
   ready(): boolean;
+  /** Resolves true once ready, false after `timeoutMs`. */
+  waitUntilReady(timeoutMs: number): Promise<boolean>;
   /** The held records (one per dead-lettered job). */
   records(): IterableIterator<{ event: JobEvent }>;
   size(): number;
@@ -92,6 +94,7 @@ export function createDeadLetterStore(): DeadLetterStore {
     return position as { offset: number; anchor: string };
   };
   let version = 0;
+  const waiters = new Set<() => void>();
 
   function apply(e: JobEvent): void {
     if (HOLDS.has(e.status) && e.deadLetter !== undefined) {
@@ -125,6 +128,18 @@ export function createDeadLetterStore(): DeadLetterStore {
       position = { offset, anchor: content };
     },
     ready: () => !restoring,
+    waitUntilReady(timeoutMs) {
+      if (!restoring) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve(!restoring);
+        };
+        const timer = setTimeout(done, Math.max(0, timeoutMs));
+        waiters.add(done);
+      });
+    },
     records: () => held.values(),
     size: () => held.size,
     version: () => version,
@@ -151,6 +166,7 @@ export function createDeadLetterStore(): DeadLetterStore {
       }
       heldBack = [];
       restoring = false;
+      for (const w of [...waiters]) w();
     },
     encode() {
       const at = positionNow();

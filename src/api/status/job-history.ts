@@ -102,6 +102,8 @@ export interface JobHistoryOptions {
   onApplied?: (event: JobEvent) => void;
   /** Called with every message the tail handled, after its events were applied (the dead-letter store commits them). */
   onTailMessage?: (msg: ConsumeMessage, offset: number, accepted: boolean) => void;
+  /** Called with each checkpoint-stream record of another reader (the dead-letter checkpoints) read at boot or followed since. */
+  onCheckpointRecord?: (msg: ConsumeMessage, offset: number) => void;
   /** Called when the tail's start is decided (boot, or a re-attach): it reads from `tailFrom` on. */
   onTailStart?: (tailFrom: number) => void;
   /** Called with each event of the boot warm-up, the newest history before where the tail starts (the front door's usage ledger). */
@@ -170,6 +172,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
           logger: log,
           segments: () => catalog.all(),
           snapshotAllowed: () => mode === 'live' && gaps.length === 0,
+          ...(options.onCheckpointRecord === undefined ? {} : { onOther: options.onCheckpointRecord }),
           ...(options.checkpointWriteJitterMs === undefined ? {} : { writeJitterMs: options.checkpointWriteJitterMs }),
         });
 
