@@ -41,7 +41,7 @@ export interface DlqWiring {
   /** Emits a `requeued` job event per requeued job. */
   events: JobEventPublisher;
   /** The jobs the job events say are dead-lettered now (status/dead-letter-store.ts): failure groups without reading the queue. */
-  deadLetters?: { ready(): boolean; waitUntilReady(timeoutMs: number): Promise<boolean>; records(): Iterable<{ event: JobEvent }> };
+  deadLetters?: { ready(): boolean; waitUntilReady(timeoutMs: number): Promise<boolean>; records(): Iterable<{ event: JobEvent }>; version(): number };
   logger: Logger;
 }
 

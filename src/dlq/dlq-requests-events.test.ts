@@ -32,6 +32,7 @@ function setup(o: { depth: number; events: JobEvent[]; ready?: boolean }) {
     ready: () => o.ready ?? true,
     waitUntilReady: async () => o.ready ?? true,
     records: () => o.events.map((e) => ({ event: e })),
+    version: () => 1,
   };
   const requests = createDlqRequests(service, { maxRequeues: 5, events: { records, placer: createDeadLetterPlacer(TEST_TOPOLOGY) }, convergeMs: 0, readyWaitMs: 0 });
   return { requests, scans: () => scans };

@@ -122,6 +122,8 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
     maxAgeMs: depth === undefined ? 0 : (options.groupsMaxAgeMs ?? 60_000),
     now,
   });
+  /** Counts from the events by queue and filters, kept while the events' version is the same (a request then costs the depth probe). */
+  const eventCounts = new Map<string, { version: number; g: ReturnType<typeof groupsFromRecords> }>();
   /** A run that changes the queue forgets its counts when it ends too (a count taken meanwhile would be of a moving queue). */
   const afterwards = <T>(queue: string, changes: boolean, run: Promise<T>): Promise<T> => (changes ? run.finally(() => groupsCache.invalidate(queue)) : run);
 
@@ -175,14 +177,28 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
         return { ...r, source: 'scan' as const, warnings: note === undefined ? r.warnings : [note, ...r.warnings] };
       };
       const events = options.events;
-      // `fresh` asks for a read of the queue; `limit` bounds one.
-      if (events === undefined || depth === undefined || yes(fresh) || limit !== undefined) return viaScan();
+      // `fresh` asks for a read of the queue; `limit` bounds one; ordering keys are on the messages only, not on the events.
+      if (events === undefined || depth === undefined || yes(fresh) || limit !== undefined || filter.key !== undefined) return viaScan();
       // A restore (API start) takes a fraction of what a read of the queue takes: worth waiting for.
       if (!(await events.records.waitUntilReady(options.readyWaitMs ?? 5_000))) return viaScan('the failure groups from the job events are still being restored (API start): counted by reading the queue');
+      const timeBound = filterInput.since !== undefined || filterInput.before !== undefined;
+      const cacheKey = `${queue}\0${JSON.stringify([filterInput, max])}`;
       const count = async () => {
         // Depth first: every event applied by now is of a dead letter published before the probe.
         const d = await depth(queue);
-        return { d, g: groupsFromRecords(events.placer, events.records.records(), queue, filter, max) };
+        const version = events.records.version();
+        const kept = timeBound ? undefined : eventCounts.get(cacheKey);
+        if (kept !== undefined && kept.version === version) return { d, g: kept.g };
+        const g = groupsFromRecords(events.placer, events.records.records(), queue, filter, max);
+        if (!timeBound) {
+          eventCounts.delete(cacheKey);
+          eventCounts.set(cacheKey, { version, g });
+          for (const k of eventCounts.keys()) {
+            if (eventCounts.size <= 64) break;
+            eventCounts.delete(k);
+          }
+        }
+        return { d, g };
       };
       let c: Awaited<ReturnType<typeof count>>;
       try {

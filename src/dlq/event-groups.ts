@@ -25,6 +25,8 @@ export interface DeadLetterRecords {
   /** Resolves true once ready, false after `timeoutMs`. */
   waitUntilReady(timeoutMs: number): Promise<boolean>;
   records(): Iterable<DeadLetterRecord>;
+  /** Changes so far: a count is reused while it has not moved. */
+  version(): number;
 }
 
 /** Where one record's dead letter lies: its queue and what the DLQ tooling would read from it there. */
@@ -75,7 +77,7 @@ export function createDeadLetterPlacer(topology: Topology) {
   function placeNow(e: JobEvent): PlacedDeadLetter[] {
     const dl = e.deadLetter;
     if (dl === undefined || e.queue === undefined || (e.status !== 'dead-lettered' && e.status !== 'blocked')) return [];
-    const shape = JSON.stringify([e.queue, e.route ?? null, dl.reason, e.error?.class ?? null, dl.originExchange, dl.originRoutingKey]);
+    const shape = `${e.queue}\0${e.route ?? '\u0001'}\0${dl.reason}\0${e.error?.class ?? '\u0001'}\0${dl.originExchange}\0${dl.originRoutingKey}`;
     let template = shapes.get(shape);
     if (template === undefined) {
       template = resolve(e, dl, e.queue);

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { jobEventSchema, type JobEvent } from '../../jobs/job-event.ts';
+import type { JobEvent } from '../../jobs/job-event.ts';
 import { messageAnchor } from './history-segment.ts';
 
 /**
@@ -53,11 +53,29 @@ const HOLDS = new Set<JobEvent['status']>(['dead-lettered', 'blocked']);
 /** Error messages kept per record (the groups show a sample of 300 characters). */
 const MESSAGE_KEPT = 300;
 
+/**
+ * The checkpoint's body: column by column, the strings that repeat (queues, routes, reasons, error classes and
+ * messages, origins) as indexes into `strings`, so 20,000 dead letters parse in a few ms and weigh ~100 kB gzip'd.
+ */
+const index = z.number().int().nonnegative();
 const checkpointSchema = z.object({
-  v: z.literal(1),
+  v: z.literal(2),
   offset: z.number().int().nonnegative(),
   anchor: z.string().min(1).max(64),
-  records: z.array(jobEventSchema).max(5_000_000),
+  strings: z.array(z.string()),
+  jobId: z.array(z.string().min(1)),
+  status: z.array(z.enum(['dead-lettered', 'blocked'])),
+  attempt: z.array(z.number().int().nonnegative()),
+  at: z.array(z.string()),
+  queue: z.array(index),
+  route: z.array(index.nullable()),
+  errorClass: z.array(index.nullable()),
+  errorMessage: z.array(index.nullable()),
+  reason: z.array(index),
+  originExchange: z.array(index),
+  originRoutingKey: z.array(index),
+  failedAt: z.array(z.string()),
+  requeued: z.array(z.number().int().nonnegative()),
 });
 
 /** A decoded checkpoint of the store. */
@@ -67,7 +85,7 @@ export interface DeadLetterCheckpoint {
   records: JobEvent[];
 }
 
-/** Decodes {@link DeadLetterStore.encode}'s output; undefined when it is not one. */
+/** Decodes {@link DeadLetterStore.encode}'s output; undefined when it is not one (or its columns disagree). */
 export function decodeDeadLetterCheckpoint(content: Buffer): DeadLetterCheckpoint | undefined {
   let raw: unknown;
   try {
@@ -77,7 +95,86 @@ export function decodeDeadLetterCheckpoint(content: Buffer): DeadLetterCheckpoin
   }
   const parsed = checkpointSchema.safeParse(raw);
   if (!parsed.success) return undefined;
-  return { offset: parsed.data.offset, anchor: parsed.data.anchor, records: parsed.data.records.filter((e) => HOLDS.has(e.status) && e.deadLetter !== undefined) };
+  const c = parsed.data;
+  const n = c.jobId.length;
+  const columns = [c.status, c.attempt, c.at, c.queue, c.route, c.errorClass, c.errorMessage, c.reason, c.originExchange, c.originRoutingKey, c.failedAt, c.requeued];
+  if (columns.some((col) => col.length !== n)) return undefined;
+  const str = (i: number | null | undefined): string | undefined => (i === null || i === undefined ? undefined : c.strings[i]);
+  const records: JobEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const queue = str(c.queue[i]);
+    const reason = str(c.reason[i]);
+    const originExchange = str(c.originExchange[i]);
+    const originRoutingKey = str(c.originRoutingKey[i]);
+    if (queue === undefined || reason === undefined || originExchange === undefined || originRoutingKey === undefined) return undefined;
+    const e: JobEvent = {
+      jobId: c.jobId[i] as string,
+      status: c.status[i] as 'dead-lettered' | 'blocked',
+      attempt: c.attempt[i] as number,
+      at: c.at[i] as string,
+      queue,
+      deadLetter: { reason, originExchange, originRoutingKey, failedAt: c.failedAt[i] as string, requeued: c.requeued[i] as number },
+    };
+    const route = str(c.route[i]);
+    if (route !== undefined) e.route = route;
+    const errorClass = str(c.errorClass[i]);
+    if (errorClass !== undefined) e.error = { class: errorClass, message: str(c.errorMessage[i]) ?? '' };
+    records.push(e);
+  }
+  return { offset: c.offset, anchor: c.anchor, records };
+}
+
+/** Encodes records and a position as {@link decodeDeadLetterCheckpoint} reads them. */
+export function encodeDeadLetterCheckpoint(records: Iterable<JobEvent>, at: { offset: number; anchor: string }): Buffer {
+  const strings: string[] = [];
+  const ids = new Map<string, number>();
+  const idOf = (v: string | undefined): number | null => {
+    if (v === undefined) return null;
+    let i = ids.get(v);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(v);
+      ids.set(v, i);
+    }
+    return i;
+  };
+  const c = {
+    v: 2,
+    offset: at.offset,
+    anchor: at.anchor,
+    strings,
+    jobId: [] as string[],
+    status: [] as string[],
+    attempt: [] as number[],
+    at: [] as string[],
+    queue: [] as (number | null)[],
+    route: [] as (number | null)[],
+    errorClass: [] as (number | null)[],
+    errorMessage: [] as (number | null)[],
+    reason: [] as (number | null)[],
+    originExchange: [] as (number | null)[],
+    originRoutingKey: [] as (number | null)[],
+    failedAt: [] as string[],
+    requeued: [] as number[],
+  };
+  for (const e of records) {
+    const dl = e.deadLetter;
+    if (dl === undefined || e.queue === undefined) continue;
+    c.jobId.push(e.jobId);
+    c.status.push(e.status);
+    c.attempt.push(e.attempt);
+    c.at.push(e.at);
+    c.queue.push(idOf(e.queue));
+    c.route.push(idOf(e.route));
+    c.errorClass.push(idOf(e.error?.class));
+    c.errorMessage.push(idOf(e.error?.message));
+    c.reason.push(idOf(dl.reason));
+    c.originExchange.push(idOf(dl.originExchange));
+    c.originRoutingKey.push(idOf(dl.originRoutingKey));
+    c.failedAt.push(dl.failedAt);
+    c.requeued.push(dl.requeued);
+  }
+  return gzipSync(Buffer.from(JSON.stringify(c)));
 }
 
 /** Creates an empty store (not ready until a restore finished). */
@@ -169,9 +266,12 @@ export function createDeadLetterStore(): DeadLetterStore {
       for (const w of [...waiters]) w();
     },
     encode() {
-      const at = positionNow();
-      const body = { v: 1, offset: at?.offset ?? 0, anchor: at?.anchor ?? '-', records: [...held.values()].map((r) => r.event) };
-      return gzipSync(Buffer.from(JSON.stringify(body)));
+      return encodeDeadLetterCheckpoint(
+        (function* () {
+          for (const r of held.values()) yield r.event;
+        })(),
+        positionNow() ?? { offset: 0, anchor: '-' },
+      );
     },
   };
 }
