@@ -173,6 +173,8 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
       start,
       (msg, offset) => {
         if (offset > stop) return false;
+        // A read may start at the beginning of the chunk that holds `start`: what lies before it is in the checkpoint.
+        if (typeof start === 'number' && offset < start) return true;
         if (offset === start && anchor !== undefined) {
           // The checkpoint's own message: the checkpoint describes this stream only if it is the same message.
           if (messageAnchor(msg.content) !== anchor) ok = false;
@@ -208,6 +210,18 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
       from = cp === undefined ? undefined : { offset: cp.offset, anchor: cp.anchor };
       store.load(cp?.records ?? [], from);
     }
+    const done = (fromCheckpoint: boolean, replayed: number) => {
+      restored = { fromCheckpoint, replayed, deadLetters: store.size(), ms: Math.round(performance.now() - started), loadMs };
+      log.info({ deadLetters: store.size(), replayed, fromCheckpoint, ms: restored.ms }, 'dead-letter groups ready');
+    };
+    if (from !== undefined && from.offset >= tailFrom - 1) {
+      // Nothing to replay (a restart: the tail starts at or before where the checkpoint ends): ready now, and the
+      // checkpoint's own message is compared in the background; a recreated stream replays it all then.
+      store.finishRestore(undefined);
+      done(true, 0);
+      void verify(from, mine);
+      return;
+    }
     let result = from === undefined ? await replay('first', undefined, tailFrom) : await replay(from.offset, from.anchor, tailFrom);
     if (!result.ok) {
       log.warn({ offset: from?.offset }, 'the dead-letter checkpoint describes an earlier job-events stream (it was recreated); replaying the stream');
@@ -217,8 +231,33 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
     }
     if (mine !== run) return;
     store.finishRestore(result.last);
-    restored = { fromCheckpoint: from !== undefined, replayed: result.events, deadLetters: store.size(), ms: Math.round(performance.now() - started), loadMs };
-    log.info({ deadLetters: store.size(), replayed: result.events, fromCheckpoint: from !== undefined, ms: Math.round(performance.now() - started) }, 'dead-letter groups ready');
+    done(from !== undefined, result.events);
+  }
+
+  /** Checks that the checkpoint's message is still at its offset; if not, replays the stream up to where the store is (the tail held back meanwhile). */
+  async function verify(at: { offset: number; anchor: string }, mine: number): Promise<void> {
+    try {
+      let same = true;
+      await reader.read(
+        options.eventsStream,
+        at.offset,
+        (msg, offset) => {
+          if (offset < at.offset) return true;
+          same = offset === at.offset && messageAnchor(msg.content) === at.anchor;
+          return false;
+        },
+        { prefetch: 16, idleMs: 10_000 },
+      );
+      if (same || mine !== run || closed) return;
+      log.warn({ offset: at.offset }, 'the dead-letter checkpoint describes an earlier job-events stream (it was recreated); replaying the stream');
+      const upTo = store.offset();
+      store.beginRestore();
+      store.load([], undefined);
+      const result = upTo === undefined ? { last: undefined } : await replay('first', undefined, upTo + 1);
+      store.finishRestore(result.last);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not check the dead-letter checkpoint against the job-events stream');
+    }
   }
 
   return {

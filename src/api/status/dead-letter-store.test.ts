@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../jobs/job-event.ts';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { createDeadLetterStore, decodeDeadLetterCheckpoint } from './dead-letter-store.ts';
 
 const dl = (jobId: string, status: JobEvent['status'] = 'dead-lettered'): JobEvent => ({
@@ -68,6 +69,23 @@ describe('dead-letter store', () => {
     expect(cp?.records.map((e) => e.jobId)).toEqual(['a', 'b']);
     expect(cp?.records[0]?.error?.message).toHaveLength(300);
     expect(decodeDeadLetterCheckpoint(Buffer.from('not gzip'))).toBeUndefined();
+  });
+
+  it('refuses a checkpoint whose columns disagree or hold values of the wrong kind', () => {
+    const s = readyStore();
+    s.add(dl('a'));
+    s.commit(1, msg(1));
+    const body = JSON.parse(gunzipSync(s.encode()).toString('utf8')) as Record<string, unknown[]>;
+    const bad = (change: (b: Record<string, unknown[]>) => void) => {
+      const copy = structuredClone(body);
+      change(copy);
+      return decodeDeadLetterCheckpoint(gzipSync(Buffer.from(JSON.stringify(copy))));
+    };
+    expect(bad(() => undefined)?.records).toHaveLength(1);
+    expect(bad((b) => b.jobId!.push('extra'))).toBeUndefined();
+    expect(bad((b) => (b.queue![0] = 99))).toBeUndefined();
+    expect(bad((b) => (b.status![0] = 'succeeded'))).toBeUndefined();
+    expect(bad((b) => (b.requeued![0] = -1))).toBeUndefined();
   });
 
   it('waitUntilReady resolves when the restore finishes, or false after the timeout', async () => {
