@@ -122,6 +122,13 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
     maxAgeMs: depth === undefined ? 0 : (options.groupsMaxAgeMs ?? 60_000),
     now,
   });
+  const events = options.events;
+  if (events !== undefined) {
+    // Once restored, every record is placed in the background: the first request after a start pays only for its count.
+    void events.records.waitUntilReady(10 * 60_000).then((ready) => {
+      if (ready) for (const r of events.records.records()) events.placer.place(r);
+    });
+  }
   /** Counts from the events by queue and filters, kept while the events' version is the same (a request then costs the depth probe). */
   const eventCounts = new Map<string, { version: number; g: ReturnType<typeof groupsFromRecords> }>();
   /** A run that changes the queue forgets its counts when it ends too (a count taken meanwhile would be of a moving queue). */
@@ -176,7 +183,6 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
             : await groupsCache.get(queue, JSON.stringify([filterInput, limit, maxRequeues]), yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', scan);
         return { ...r, source: 'scan' as const, warnings: note === undefined ? r.warnings : [note, ...r.warnings] };
       };
-      const events = options.events;
       // `fresh` asks for a read of the queue; `limit` bounds one; ordering keys are on the messages only, not on the events.
       if (events === undefined || depth === undefined || yes(fresh) || limit !== undefined || filter.key !== undefined) return viaScan();
       // A restore (API start) takes a fraction of what a read of the queue takes: worth waiting for.

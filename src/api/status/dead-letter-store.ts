@@ -246,6 +246,7 @@ export function createDeadLetterStore(): DeadLetterStore {
           resolve(!restoring);
         };
         const timer = setTimeout(done, Math.max(0, timeoutMs));
+        timer.unref();
         waiters.add(done);
       });
     },
