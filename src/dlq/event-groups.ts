@@ -4,9 +4,9 @@ import { HEADERS } from '../jobs/headers.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
 import { deadLetterProperties } from '../jobs/message-properties.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
-import { createGroupBuilder, type DlqGroup } from './dlq-groups.ts';
+import { createGroupBuilder, groupMapKey, type DlqGroup } from './dlq-groups.ts';
 import { createDlqTopology } from './dlq-topology.ts';
-import { matchesFilter, type DlqFilter } from './message-filter.ts';
+import { isEmptyFilter, matchesFilter, type DlqFilter } from './message-filter.ts';
 import { createOriginPolicy } from './origin-policy.ts';
 
 /**
@@ -33,6 +33,8 @@ export interface DeadLetterRecords {
 export interface PlacedDeadLetter {
   queue: string;
   info: DeadLetterInfo;
+  /** Its failure group's key in the group builder (groupMapKey), the same for every job of a shape: made once. */
+  group: string;
 }
 
 /**
@@ -71,7 +73,10 @@ export function createDeadLetterPlacer(topology: Topology) {
     const queues = dt.routeQueues(target.exchange, target.routingKey ?? dl.originRoutingKey, headers);
     if (queues === undefined) return [];
     const message = { properties: props as unknown as MessageProperties };
-    return [...queues].sort().map((q) => ({ queue: q, info: resolveDeadLetter(message, { queue: q, origins }) }));
+    return [...queues].sort().map((q) => {
+      const info = resolveDeadLetter(message, { queue: q, origins });
+      return { queue: q, info, group: groupMapKey(info) };
+    });
   }
 
   function placeNow(e: JobEvent): PlacedDeadLetter[] {
@@ -87,6 +92,7 @@ export function createDeadLetterPlacer(topology: Topology) {
     const failedAt = Date.parse(dl.failedAt);
     return template.map((t) => ({
       queue: t.queue,
+      group: t.group,
       info: {
         ...t.info,
         messageId: e.jobId,
@@ -121,15 +127,16 @@ export function groupsFromRecords(
   maxRequeues: number,
 ): { total: number; matched: number; groups: DlqGroup[] } {
   const builder = createGroupBuilder(maxRequeues);
+  const everything = isEmptyFilter(filter);
   let total = 0;
   let matched = 0;
   for (const r of records) {
     for (const p of placer.place(r)) {
       if (p.queue !== queue) continue;
       total++;
-      if (!matchesFilter(p.info, filter)) continue;
+      if (!everything && !matchesFilter(p.info, filter)) continue;
       matched++;
-      builder.add(p.info);
+      builder.add(p.info, p.group);
     }
   }
   return { total, matched, groups: builder.result() };
