@@ -280,8 +280,10 @@ export async function run(options: { quick?: boolean; log?: (s: string) => void 
       if (Date.now() > until) throw new Error('API not ready within 120 s after the restart');
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Same moment, a request that does no work: how busy the restarted process is (its history warms the job cache).
+    const healthMs = await timed(`${api.url}/healthz`, {}, expectOk('healthz'));
     const restarted = await groupsAt(dead);
-    log(`[console-bench] restart: the dead-letter groups' restore ${JSON.stringify(api.deadLetters.lastRestore())}`);
+    log(`[console-bench] restart: GET /healthz just before took ${healthMs.toFixed(1)} ms; the dead-letter groups' restore ${JSON.stringify(api.deadLetters.lastRestore())}; history warming: ${api.history.state().warming}`);
     const restartedRepeat: number[] = [];
     for (let i = 0; i < 5; i++) restartedRepeat.push((await groupsAt(dead)).ms);
     const groups = {
