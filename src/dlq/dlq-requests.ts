@@ -118,7 +118,8 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
   const depth = service.depth;
   // Without a depth probe nothing is reused (maxAge 0): a count is only trusted while the depth is the same.
   const groupsCache = createGroupsCache<DlqGroups & { warnings: string[] }>({
-    depth: (queue) => (depth === undefined ? Promise.resolve(-1) : depth(queue)),
+    // A failed probe (an unknown queue) is no depth at all: NaN equals nothing, so nothing is reused, and the scan's preflight names the problem.
+    depth: (queue) => (depth === undefined ? Promise.resolve(-1) : depth(queue).catch(() => Number.NaN)),
     maxAgeMs: depth === undefined ? 0 : (options.groupsMaxAgeMs ?? 60_000),
     now,
   });

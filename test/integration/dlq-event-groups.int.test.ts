@@ -168,6 +168,13 @@ describe('dead-letter failure groups from the job events (real worker, real brok
     expect(scanned.groups.find((x) => x.reason === 'expired')).toMatchObject({ origin: 'expiring', count: 1 });
   });
 
+  it('refuses an unknown queue as before (its depth probe fails), and the next count still comes from the events', async () => {
+    const r = await fetch(`${api.url}/v1/dlq/no.such.queue/groups`, { headers: ADMIN });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('DLQ_QUEUE_NOT_FOUND');
+    expect(await groups()).toMatchObject({ source: 'events', total: 5, unaccounted: 1 });
+  });
+
   it('reads the queue when the events count more than it holds (a purge writes no job events)', async () => {
     const purge = await fetch(`${api.url}/v1/dlq/dead/purge`, { method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: '{}' });
     expect(purge.status).toBe(200);
