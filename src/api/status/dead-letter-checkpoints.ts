@@ -117,19 +117,24 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
     const marker = encodeMarker(markerId);
     await options.publisher.publish({ exchange: '', routingKey: stream, content: marker, properties: checkpointProperties(keys, marker) });
     let end: number | undefined;
+    let seen: number | undefined;
+    // From the last chunk: the marker ends the read; when another writer started a newer chunk meanwhile, 'last' begins
+    // past the marker, and the newest offset delivered (every record at or before it is a candidate) serves instead.
     await reader.read(
       stream,
       'last',
       (msg, offset) => {
+        seen = Math.max(seen ?? offset, offset);
         if (msg.content.equals(marker)) {
           end = offset;
           return false;
         }
         return true;
       },
-      { prefetch: 64, idleMs: 10_000 },
+      { prefetch: 64, idleMs: 1_000 },
     );
-    if (end === undefined) throw new Error('the checkpoint marker did not come back');
+    end ??= seen;
+    if (end === undefined) throw new Error('the checkpoint stream delivered nothing from its last chunk');
     let to = end;
     for (const back of LOOK_BACK) {
       const from = Number.isFinite(back) ? Math.max(0, end - back) : 0;
