@@ -27,7 +27,8 @@ function readyStore() {
 describe('dead-letter store', () => {
   it('holds a job from its dead-lettered (or blocked) event until any later event of it', () => {
     const s = readyStore();
-    for (const [i, e] of [dl('a'), dl('b'), dl('c', 'blocked'), ev('a', 'requeued'), ev('b', 'running')].entries()) {
+    // `queued` read after `dead-lettered` (the API batches queued events) does not end the record.
+    for (const [i, e] of [dl('a'), dl('b'), dl('c', 'blocked'), ev('c', 'queued'), ev('a', 'requeued'), ev('b', 'running')].entries()) {
       s.add(e);
       s.commit(i, msg(i));
     }
@@ -35,9 +36,9 @@ describe('dead-letter store', () => {
     // An older worker's event has no dead-letter part: it can't be placed, and it ends the record a previous one made.
     s.add(dl('c'));
     s.add({ ...dl('c'), deadLetter: undefined } as JobEvent);
-    s.commit(5, msg(5));
+    s.commit(6, msg(6));
     expect(ids(s)).toEqual([]);
-    expect(s.position()?.offset).toBe(5);
+    expect(s.position()?.offset).toBe(6);
   });
 
   it('applies nothing before a commit, and holds the tail back during a restore: replayed events first, then the tail after the restored position', () => {

@@ -215,9 +215,11 @@ export function createDeadLetterStore(): DeadLetterStore {
       held.delete(e.jobId);
       held.set(e.jobId, { event: kept });
       version++;
-    } else if (held.delete(e.jobId)) {
+    } else if (e.status !== 'queued' && held.delete(e.jobId)) {
       // Requeued, or running again (moved back by other means): no longer a dead letter. A dead-lettered
       // event without `deadLetter` (an older worker) can't be placed: its message counts as not accounted for.
+      // Not `queued`: the API batches those for up to 100 ms, so a job that fails at once may be read dead-lettered
+      // first (a resubmission with the same id is the same job, deduplicated by the API).
       version++;
     }
   }
