@@ -3,6 +3,7 @@ import type { BrokerConnection } from '../broker/broker-connection.ts';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { ManagementClient } from '../broker/management-client.ts';
 import type { Topology } from '../config/topology-schema.ts';
+import type { JobEvent } from '../jobs/job-event.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { dlqGroupsSchema, dlqListingSchema, dlqPurgeReportSchema, dlqRequeueReportSchema } from './openapi/api-schemas.ts';
@@ -39,6 +40,8 @@ export interface DlqWiring {
   payloadSchemas: () => Promise<Readonly<Record<string, z.ZodType>>>;
   /** Emits a `requeued` job event per requeued job. */
   events: JobEventPublisher;
+  /** The jobs the job events say are dead-lettered now (status/dead-letter-store.ts): failure groups without reading the queue. */
+  deadLetters?: { ready(): boolean; waitUntilReady(timeoutMs: number): Promise<boolean>; records(): Iterable<{ event: JobEvent }>; version(): number };
   logger: Logger;
 }
 

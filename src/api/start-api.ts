@@ -30,7 +30,10 @@ import { createApiMetrics } from './metrics/api-metrics.ts';
 import { createCostMetrics } from './openai/cost-metrics.ts';
 import { createReplyListener } from './openai/reply-listener.ts';
 import { createUsageLedger } from './openai/usage-ledger.ts';
+import { createDeadLetterCheckpoints, type DeadLetterCheckpoints } from './status/dead-letter-checkpoints.ts';
+import { createDeadLetterStore } from './status/dead-letter-store.ts';
 import { createJobEventBatcher } from './status/job-event-batcher.ts';
+import { createStreamReader } from './status/stream-reader.ts';
 import { registerHistoryMetrics } from './status/history-metrics.ts';
 import { createJobHistory, type JobHistory } from './status/job-history.ts';
 import { createJobStatusIndex, type JobStatusIndex } from './status/job-status-index.ts';
@@ -91,6 +94,8 @@ export interface RunningApi {
   index: JobStatusIndex;
   /** Every job the job-events stream holds; the index is its cache. */
   history: JobHistory;
+  /** The jobs dead-lettered now by the job events (the DLQ failure groups' source) and how they were restored at the last tail start. */
+  deadLetters: Pick<DeadLetterCheckpoints, 'waitUntilReady' | 'lastRestore'>;
   /** Stops accepting requests, ends SSE streams, flushes job events, closes channels (and the connection if it owns it). */
   close(): Promise<void>;
 }
@@ -195,7 +200,23 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   // The OpenAI front door: per-key usage and cost counters from the job events every replica reads.
   const usage = createUsageLedger();
   const costs = createCostMetrics(metrics.registry);
+  // The jobs dead-lettered now, by the events: the DLQ failure groups without reading the queue (docs/console.md).
+  const deadLetters = createDeadLetterStore();
+  const deadLetterReader = createStreamReader({ connection, maxConcurrent: 1 });
+  const deadLetterCheckpoints = createDeadLetterCheckpoints({
+    store: deadLetters,
+    reader: deadLetterReader,
+    publisher,
+    keys: eventKeys,
+    eventsStream: topology.jobEvents.stream,
+    checkpointStream: topology.jobEvents.checkpointStream,
+    ...(unsignedBefore === undefined ? {} : { unsignedBefore }),
+    logger,
+  });
   const history = createJobHistory({
+    onTailMessage: (msg, offset) => deadLetters.commit(offset, msg.content),
+    onTailStart: (tailFrom) => deadLetterCheckpoints.onTailStart(tailFrom),
+    onCheckpointRecord: (msg, offset) => deadLetterCheckpoints.offer(msg, offset),
     // Usage before the tail's start point (a restart boots from a checkpoint): what the warm-up replays counts too.
     onWarmed: (e) => {
       if (e.status !== 'queued' && e.status !== 'succeeded') return;
@@ -203,6 +224,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       usage.observe(e.status === 'queued' && e.reservedTokens !== undefined ? { ...e, reservedTokens: 0 } : e, e.owner ?? index.ownerOf(e.jobId));
     },
     onApplied: (e) => {
+      deadLetters.add(e);
       if (e.status !== 'queued' && e.status !== 'succeeded' && e.status !== 'dead-lettered' && e.status !== 'failed') return;
       const owner = e.owner ?? index.ownerOf(e.jobId);
       usage.observe(e, owner);
@@ -249,6 +271,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
           topology,
           payloadSchemas: async () => payloadSchemas,
           events: createJobEventPublisher(publisher, topology.jobEvents, 'dlq', eventKeys),
+          deadLetters,
           logger,
         });
 
@@ -288,6 +311,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       ),
     );
   }).catch(async (err: unknown) => {
+    await deadLetterCheckpoints.close();
+    await deadLetterReader.close();
     await history.close();
     await replies?.close();
     probe?.close();
@@ -310,6 +335,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     app,
     index,
     history,
+    deadLetters: deadLetterCheckpoints,
     close() {
       closing ??= (async () => {
         shutdown.abort();
@@ -324,6 +350,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
         await events.flush();
+        await deadLetterCheckpoints.close();
+        await deadLetterReader.close();
         await history.close();
         await replies?.close();
         probe?.close();

@@ -8,6 +8,7 @@ import { parseDuration } from '../config/duration.ts';
 import { ENV_SETTINGS, type WarrenConfig } from '../config/env-settings.ts';
 import type { LoadedTopology } from '../config/load-topology.ts';
 import { createDlqRequests } from '../dlq/dlq-requests.ts';
+import { createDeadLetterPlacer } from '../dlq/event-groups.ts';
 import { createDlqService } from '../dlq/dlq-service.ts';
 import type { DlqDeps } from '../dlq/dlq-deps.ts';
 import { createDlqTopology } from '../dlq/dlq-topology.ts';
@@ -118,7 +119,10 @@ export function dlqForApi(config: Pick<WarrenConfig, 'dlqMaxRequeues'>, options:
       if (journalWritable(wiring.topology.connection.vhost, env)) journal = (vhost, queue) => createFileJournal(defaultJournalPath(vhost, queue, env));
       else wiring.logger.warn({ folder: dirname(defaultJournalPath(wiring.topology.connection.vhost, 'probe', env)) }, 'the DLQ requeue journal folder is not writable: API requeues keep their journal in memory (set XDG_STATE_HOME to a writable folder)');
     }
-    const requests = createDlqRequests(createDlqService({ ...wiring, ...(journal === undefined ? {} : { journal }) }), { maxRequeues: config.dlqMaxRequeues });
+    const requests = createDlqRequests(createDlqService({ ...wiring, ...(journal === undefined ? {} : { journal }) }), {
+      maxRequeues: config.dlqMaxRequeues,
+      ...(wiring.deadLetters === undefined ? {} : { events: { records: wiring.deadLetters, placer: createDeadLetterPlacer(wiring.topology) } }),
+    });
     const deadLetterQueues = [...createDlqTopology(wiring.topology).deadLetterQueues].sort();
     return { ...requests, queues: () => deadLetterQueues };
   };

@@ -48,15 +48,21 @@ interface Acc {
   newest: number;
 }
 
+/** The builder's map key of a message's group (origin, reason, error class). */
+export function groupMapKey(info: Pick<DeadLetterInfo, 'origin' | 'reason' | 'errorClass'>): string {
+  const key = groupKeyOf(info);
+  return `${key.origin}\0${key.reason}\0${key.errorClass}`;
+}
+
 /** Accumulates {@link DlqGroup}s, one map lookup per message. */
 export function createGroupBuilder(maxRequeues: number) {
   const groups = new Map<string, Acc>();
   return {
-    add(info: DeadLetterInfo): void {
-      const key = groupKeyOf(info);
-      const k = `${key.origin}\0${key.reason}\0${key.errorClass}`;
+    /** Adds one message; `k`, when given, is its group's key as {@link groupMapKey} makes it (callers that know it skip the concatenation). */
+    add(info: DeadLetterInfo, k: string = groupMapKey(info)): void {
       let acc = groups.get(k);
       if (acc === undefined) {
+        const key = groupKeyOf(info);
         acc = { group: { id: groupIdOf(key), ...key, count: 0, routes: {}, unknownOrigin: 0, overCap: 0, oldest: undefined, newest: undefined, sampleError: undefined }, oldest: Infinity, newest: -Infinity };
         groups.set(k, acc);
       }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DlqError } from '../errors/index.ts';
 import type { RequeueReport } from './dlq-requeue.ts';
 import type { DlqGroups } from './dlq-groups.ts';
+import { groupsFromRecords, type DeadLetterPlacer, type DeadLetterRecords } from './event-groups.ts';
 import { createGroupsCache } from './groups-cache.ts';
 import type { DlqListing, DlqService, ExportedDeadLetter, PurgeReport } from './dlq-service.ts';
 import { dlqFilterInputSchema, toDlqFilter, type DlqFilter } from './message-filter.ts';
@@ -73,6 +74,24 @@ export interface DlqRequestsOptions {
   groupsMaxAgeMs?: number;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Failure groups from the job events (an API replica's dead-letter store and
+   * the placer over the topology): answered without reading the queue while
+   * its count agrees with the queue's depth. Without it every count reads the queue.
+   */
+  events?: { records: DeadLetterRecords; placer: DeadLetterPlacer };
+  /** How long a count waits for the events' restore at API start before it reads the queue instead. @default 5000 */
+  readyWaitMs?: number;
+  /** How long a count from the events waits for the job-events tail when it holds more dead letters than the queue (a requeue's events on their way). @default 500 */
+  convergeMs?: number;
+}
+
+/** Where a failure-group count came from. */
+export interface GroupsSource {
+  /** `events`: the job events (no read of the queue); `scan`: a read of the whole queue (see groups-cache.ts). */
+  source: 'events' | 'scan';
+  /** `events` only: messages the queue holds beyond those the events account for (broker-made dead letters, raw publishes, events past retention). */
+  unaccounted?: number;
 }
 
 /**
@@ -86,7 +105,7 @@ export interface DlqRequests {
   /** Requeues what `body` selects (undefined: every message under the cap). A report with `error` says the run stopped early. */
   requeue(queue: string, body: unknown, signal?: AbortSignal): Promise<RequeueReport>;
   /** The matching messages in failure groups; `query` holds filters, `limit`, `maxRequeues`. */
-  groups(queue: string, query: unknown): Promise<DlqGroups & { warnings: string[]; scannedAt: string; cached: boolean }>;
+  groups(queue: string, query: unknown): Promise<DlqGroups & GroupsSource & { warnings: string[]; scannedAt: string; cached: boolean }>;
   /** Deletes what `body` selects (no filter: the whole queue); `dryRun` counts. */
   purge(queue: string, body: unknown, signal?: AbortSignal): Promise<PurgeReport>;
   /** Calls `write` for each matching message without removing anything (the lines of `warren dlq export`). */
@@ -99,10 +118,20 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
   const depth = service.depth;
   // Without a depth probe nothing is reused (maxAge 0): a count is only trusted while the depth is the same.
   const groupsCache = createGroupsCache<DlqGroups & { warnings: string[] }>({
-    depth: (queue) => (depth === undefined ? Promise.resolve(-1) : depth(queue)),
+    // A failed probe (an unknown queue) is no depth at all: NaN equals nothing, so nothing is reused, and the scan's preflight names the problem.
+    depth: (queue) => (depth === undefined ? Promise.resolve(-1) : depth(queue).catch(() => Number.NaN)),
     maxAgeMs: depth === undefined ? 0 : (options.groupsMaxAgeMs ?? 60_000),
     now,
   });
+  const events = options.events;
+  if (events !== undefined) {
+    // Once restored, every record is placed in the background: the first request after a start pays only for its count.
+    void events.records.waitUntilReady(10 * 60_000).then((ready) => {
+      if (ready) for (const r of events.records.records()) events.placer.place(r);
+    });
+  }
+  /** Counts from the events by queue and filters, kept while the events' version is the same (a request then costs the depth probe). */
+  const eventCounts = new Map<string, { version: number; g: ReturnType<typeof groupsFromRecords> }>();
   /** A run that changes the queue forgets its counts when it ends too (a count taken meanwhile would be of a moving queue). */
   const afterwards = <T>(queue: string, changes: boolean, run: Promise<T>): Promise<T> => (changes ? run.finally(() => groupsCache.invalidate(queue)) : run);
 
@@ -145,10 +174,72 @@ export function createDlqRequests(service: Pick<DlqService, 'list' | 'requeue' |
       const yes = (v: string | undefined) => v === 'true' || v === '1';
       if (yes(fresh) && yes(stale)) throw new DlqError('DLQ_INVALID_FILTER', 'fresh and stale exclude each other');
       const filter = parseDlqFilter(filterInput, now());
-      const scan = () => service.groups(queue, { filter, maxRequeues: maxRequeues ?? options.maxRequeues, ...(limit === undefined ? {} : { limit }) });
-      // Times (since=1h) make a count stale by themselves: such counts are never kept.
-      if (filterInput.since !== undefined || filterInput.before !== undefined) return { ...(await scan()), scannedAt: new Date(now()).toISOString(), cached: false };
-      return groupsCache.get(queue, JSON.stringify([filterInput, limit, maxRequeues]), yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', scan);
+      const max = maxRequeues ?? options.maxRequeues;
+      const scan = () => service.groups(queue, { filter, maxRequeues: max, ...(limit === undefined ? {} : { limit }) });
+      const viaScan = async (note?: string) => {
+        // Times (since=1h) make a count stale by themselves: such counts are never kept.
+        const r =
+          filterInput.since !== undefined || filterInput.before !== undefined
+            ? { ...(await scan()), scannedAt: new Date(now()).toISOString(), cached: false }
+            : await groupsCache.get(queue, JSON.stringify([filterInput, limit, maxRequeues]), yes(fresh) ? 'fresh' : yes(stale) ? 'stale' : 'valid', scan);
+        return { ...r, source: 'scan' as const, warnings: note === undefined ? r.warnings : [note, ...r.warnings] };
+      };
+      // `fresh` asks for a read of the queue; `limit` bounds one; ordering keys are on the messages only, not on the events.
+      if (events === undefined || depth === undefined || yes(fresh) || limit !== undefined || filter.key !== undefined) return viaScan();
+      // A restore (API start) takes a fraction of what a read of the queue takes: worth waiting for.
+      if (!(await events.records.waitUntilReady(options.readyWaitMs ?? 5_000))) return viaScan('the failure groups from the job events are still being restored (API start): counted by reading the queue');
+      const timeBound = filterInput.since !== undefined || filterInput.before !== undefined;
+      const cacheKey = `${queue}\0${JSON.stringify([filterInput, max])}`;
+      const count = async () => {
+        // Depth first: every event applied by now is of a dead letter published before the probe.
+        const d = await depth(queue);
+        const version = events.records.version();
+        const kept = timeBound ? undefined : eventCounts.get(cacheKey);
+        if (kept !== undefined && kept.version === version) return { d, g: kept.g };
+        const g = groupsFromRecords(events.placer, events.records.records(), queue, filter, max);
+        if (!timeBound) {
+          eventCounts.delete(cacheKey);
+          eventCounts.set(cacheKey, { version, g });
+          for (const k of eventCounts.keys()) {
+            if (eventCounts.size <= 64) break;
+            eventCounts.delete(k);
+          }
+        }
+        return { d, g };
+      };
+      let c: Awaited<ReturnType<typeof count>>;
+      try {
+        c = await count();
+      } catch {
+        // An unknown queue or a broker problem: the scan's preflight names it.
+        return viaScan();
+      }
+      // The tail may not have read the events of a requeue that just ended: a moment before reading the queue instead.
+      const deadline = now() + (options.convergeMs ?? 500);
+      while (c.d < c.g.total && now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        c = await count();
+      }
+      if (c.d < c.g.total) {
+        return viaScan(`the job events count ${c.g.total} dead letters in '${queue}' but it holds ${c.d} (purged, expired or taken out without a job event): counted by reading the queue`);
+      }
+      const unaccounted = c.d - c.g.total;
+      return {
+        queue,
+        total: c.d,
+        scanned: 0,
+        matched: c.g.matched,
+        truncated: false,
+        groups: c.g.groups,
+        warnings:
+          unaccounted === 0
+            ? []
+            : [`${unaccounted} of the ${c.d} messages in '${queue}' are not accounted for by job events (dead-lettered by the broker: TTL, max-length, delivery limit; published by hand; or older than the job-events stream): count again by reading the queue (fresh=1) to see their groups`],
+        scannedAt: new Date(now()).toISOString(),
+        cached: false,
+        source: 'events' as const,
+        unaccounted,
+      };
     },
 
     async purge(queue, body, signal) {

@@ -141,6 +141,7 @@ export async function runRequeue(deps: DlqDeps, queue: string, opts: RequeueOpti
       at: requeuedAt.toISOString(),
       attempt: opts.keepAttempts ? Math.max(1, info.attempts ?? 1) : 1,
       source: 'dlq',
+      fromQueue: queue,
       ...(target.route ?? info.route ? { route: (target.route ?? info.route) as string } : {}),
       ...(target.queue === undefined ? {} : { queue: target.queue }),
     };

@@ -1,4 +1,4 @@
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { ENV_SETTINGS } from '../config/env-settings.ts';
 import { resolveDeadLetter, type DeadLetterInfo } from './dead-letter-info.ts';
 import { deliveryCountWarning, tallyDeliveryCount, type DeliveryCountTally } from './delivery-limit.ts';
@@ -82,6 +82,7 @@ export function createDlqService(deps: DlqDeps): DlqService {
   const vhost = deps.topology.connection.vhost;
   const dt = createDlqTopology(deps.topology);
   const origins = createOriginPolicy(dt);
+  let depthProbe: { connection: ChannelModel; channel: Promise<Channel> } | undefined;
 
   /** Reads the snapshot, calls `visit` for matching messages, then returns everything in place. */
   async function scan(queue: string, options: InspectOptions, visit: (index: number, msg: ConsumeMessage, info: DeadLetterInfo) => void | Promise<void>) {
@@ -141,12 +142,24 @@ export function createDlqService(deps: DlqDeps): DlqService {
 
     async depth(queue) {
       const connection = await deps.connection.waitForConnection(deps.connectTimeoutMs ?? 10_000);
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
+      // One channel kept for the probes (one round trip each, where a channel per probe costs three); a probe of a
+      // queue that doesn't exist closes it, and the next probe opens another.
+      let probe = depthProbe;
+      if (probe === undefined || probe.connection !== connection) {
+        const channel = connection.createChannel().then((ch) => {
+          ch.on('error', () => undefined);
+          ch.on('close', () => {
+            if (depthProbe?.channel === channel) depthProbe = undefined;
+          });
+          return ch;
+        });
+        probe = depthProbe = { connection, channel };
+      }
       try {
-        return (await channel.checkQueue(queue)).messageCount;
-      } finally {
-        await channel.close().catch(() => undefined);
+        return (await (await probe.channel).checkQueue(queue)).messageCount;
+      } catch (err) {
+        if (depthProbe === probe) depthProbe = undefined;
+        throw err;
       }
     },
 

@@ -19,3 +19,4 @@ export * from './dlq-requests.ts';
 export * from './dlq-format.ts';
 export * from './dlq-groups.ts';
 export * from './groups-cache.ts';
+export * from './event-groups.ts';

@@ -58,5 +58,22 @@ export const jobEventSchema = z.object({
    * job reports its usage (src/api/openai/usage-ledger.ts).
    */
   reservedTokens: z.number().int().nonnegative().optional(),
+  /**
+   * `dead-lettered` and `blocked`: what the worker wrote on the dead letter it
+   * published (its x-warren-reason, origin and failed-at headers, and how often
+   * the DLQ tooling had requeued it), so an API counts failure groups from the
+   * events instead of reading the queue (docs/console.md).
+   */
+  deadLetter: z
+    .object({
+      reason: z.string(),
+      originExchange: z.string(),
+      originRoutingKey: z.string(),
+      failedAt: z.string(),
+      requeued: z.number().int().nonnegative().default(0),
+    })
+    .optional(),
+  /** `requeued` only: the dead-letter queue the job was taken out of. */
+  fromQueue: z.string().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -1,4 +1,5 @@
 import { HEADERS } from './headers.ts';
+import type { JobEvent } from './job-event.ts';
 import { headerCount, headerString } from './header-values.ts';
 
 /** AMQP headers as amqplib hands them over. */
@@ -30,5 +31,20 @@ export function readOrigin(headers: AmqpHeaders | undefined, delivery: { exchang
   return {
     exchange: headerString(headers?.[HEADERS.originExchange]) ?? delivery.exchange,
     routingKey: headerString(headers?.[HEADERS.originRoutingKey]) ?? delivery.routingKey,
+  };
+}
+
+/**
+ * The `deadLetter` part of a `dead-lettered` / `blocked` job event, read back
+ * from the headers of the dead letter being published (deadLetterProperties'
+ * output), so the event says exactly what the message says.
+ */
+export function readDeadLetter(headers: AmqpHeaders | undefined): NonNullable<JobEvent['deadLetter']> {
+  return {
+    reason: headerString(headers?.[HEADERS.reason]) ?? '',
+    originExchange: headerString(headers?.[HEADERS.originExchange]) ?? '',
+    originRoutingKey: headerString(headers?.[HEADERS.originRoutingKey]) ?? '',
+    failedAt: headerString(headers?.[HEADERS.failedAt]) ?? new Date().toISOString(),
+    requeued: headerCount(headers?.[HEADERS.requeued]) ?? 0,
   };
 }

@@ -2,7 +2,7 @@ import type { ConfirmPublisher, PublishRequest } from '../broker/confirm-publish
 import type { ConsumerConfig, RetryPolicyConfig, Topology } from '../config/topology-schema.ts';
 import { PermanentJobError } from '../errors/index.ts';
 import { ERROR_MESSAGE_MAX, HEADERS } from '../jobs/headers.ts';
-import { readForwardedTo, type AmqpHeaders } from '../jobs/job-headers.ts';
+import { readDeadLetter, readForwardedTo, type AmqpHeaders } from '../jobs/job-headers.ts';
 import { REASON_BLOCKED } from '../jobs/ordering.ts';
 import { resultProperties, retryProperties } from '../jobs/message-properties.ts';
 import type { JobEvent } from '../jobs/job-event.ts';
@@ -201,7 +201,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
     if (ordering && request.properties?.headers) (request.properties.headers as Record<string, unknown>)[HEADERS.attempt] = d.attempt;
     if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
     if (ordering && !(await publishHeld(d, 'block', () => ordering.deadLettered(d)))) return;
-    await emit(d, { status: 'dead-lettered', route: d.route, attempt: d.attempt, error: errorOf(f) }, seconds);
+    await emit(d, { status: 'dead-lettered', route: d.route, attempt: d.attempt, error: errorOf(f), deadLetter: readDeadLetter(request.properties?.headers as AmqpHeaders | undefined) }, seconds);
     if (!ackDelivery(d)) return;
     metrics.deadLetters.inc({ consumer: consumerName, reason });
     count(d, 'dead-lettered', seconds);
@@ -277,7 +277,7 @@ export function createJobSettler(deps: JobSettlerDeps): JobSettler {
       if (!request) throw new Error(`ordered queue '${queueName}' has no deadLetter target`);
       Object.assign(request.properties?.headers as Record<string, unknown>, deps.ordering?.blockedHeaders(d, blockedBy));
       if (!(await publishHeld(d, 'dead-letter', () => deps.publisher.publish(request)))) return;
-      await emit(d, { status: 'blocked', route: d.route, attempt: 0, blockedBy, error: { class: 'blocked', message } }, undefined);
+      await emit(d, { status: 'blocked', route: d.route, attempt: 0, blockedBy, error: { class: 'blocked', message }, deadLetter: readDeadLetter(request.properties?.headers as AmqpHeaders | undefined) }, undefined);
       if (!ackDelivery(d)) return;
       metrics.deadLetters.inc({ consumer: consumerName, reason: REASON_BLOCKED });
       count(d, 'blocked', undefined);

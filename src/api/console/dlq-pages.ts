@@ -38,7 +38,11 @@ export function actionForms(queue: string, selection: { group?: string; ids?: bo
 export function dlqGroupsPage(queue: string, g: Groups, routes: string[], canAct: boolean, now: number): Html {
   const base = `/console/dlq/${encodeURIComponent(queue)}`;
   return html`<h1>Dead letters in <code>${queue}</code></h1>
-<p class="muted">${g.matched} message${g.matched === 1 ? '' : 's'} in ${g.groups.length} group${g.groups.length === 1 ? '' : 's'} (scanned ${g.scanned} of ${g.total}${g.truncated ? ', truncated' : ''}${g.scannedAt === undefined ? '' : html`; counted ${ago(g.scannedAt, now)} ago${g.cached === true ? ' (the queue has not changed since)' : ''}`}). <a id="recount" href="${base}?fresh=1">Count again</a> · <a href="${base}/export">Export all as NDJSON</a> · <a href="${base}/messages">All messages</a></p>
+<p class="muted">${g.matched} message${g.matched === 1 ? '' : 's'} in ${g.groups.length} group${g.groups.length === 1 ? '' : 's'} (${
+  g.source === 'events'
+    ? html`counted from the job events, ${g.total} in the queue${(g.unaccounted ?? 0) > 0 ? html`, <strong>${g.unaccounted} not accounted for</strong>` : ''}`
+    : html`scanned ${g.scanned} of ${g.total}${g.truncated ? ', truncated' : ''}${g.scannedAt === undefined ? '' : html`; counted ${ago(g.scannedAt, now)} ago${g.cached === true ? ' (the queue has not changed since)' : ''}`}`
+}). <a id="recount" href="${base}?fresh=1">${g.source === 'events' ? 'Count by reading the queue' : 'Count again'}</a> · <a href="${base}/export">Export all as NDJSON</a> · <a href="${base}/messages">All messages</a></p>
 ${(g.warnings ?? []).map((w) => html`<p class="note">${w}</p>`)}
 ${g.groups.length === 0 ? html`<div class="card muted">No dead letters.</div>` : ''}
 ${g.groups.map(

@@ -231,6 +231,8 @@ export const dlqGroupsSchema = z
     warnings: z.array(z.string()),
     scannedAt: z.string().optional().meta({ description: 'When the queue was read for this count.' }),
     cached: z.boolean().optional().meta({ description: 'True when this is an earlier count, reused: younger than 60 s, the queue holding as many messages as then, and no requeue or purge through this API since. `fresh=true` counts again.' }),
+    source: z.enum(['events', 'scan']).optional().meta({ description: "`events`: counted from the job events this API replica follows, without reading the queue (the events account for at least as many messages as the queue holds); `scan`: counted by reading the whole queue (`fresh=true`, `limit`, the events not restored yet, or the queue holding fewer messages than the events say)." }),
+    unaccounted: z.number().int().optional().meta({ description: '`source: events` only: messages the queue holds that no job event accounts for (dead-lettered by the broker, published by hand, or older than the job-events stream); they are in no group: `fresh=true` reads the queue and groups them too.' }),
   })
   .meta({ id: 'DlqGroups', description: 'The matching dead letters grouped by origin queue, reason and error class; the queue is left exactly as it was.' });
 

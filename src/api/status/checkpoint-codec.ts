@@ -27,6 +27,8 @@ import type { HistorySegment } from './history-segment.ts';
 
 /** AMQP `type` of every checkpoint message (what the signature covers along with the body). */
 export const CHECKPOINT_TYPE = 'warren.history.v1';
+/** AMQP `type` of the dead-letter groups' checkpoints (dead-letter-checkpoints.ts), which share the stream: skipped here, not rejected. */
+export const DEAD_LETTERS_CHECKPOINT_TYPE = 'warren.dead-letters.v1';
 /** Segments per snapshot part. */
 export const SNAPSHOT_PART_SEGMENTS = 1_000;
 
@@ -68,7 +70,9 @@ export type CheckpointRecord =
   | { kind: 'segment'; segment: HistorySegment; base: number | undefined }
   | { kind: 'snapshot'; id: string; part: number; parts: number; segments: HistorySegment[] }
   | { kind: 'marker'; id: string }
-  | { kind: 'epoch'; at: string; reason: string };
+  | { kind: 'epoch'; at: string; reason: string }
+  /** A record of another reader of the stream (the dead-letter groups' checkpoints). */
+  | { kind: 'other'; type: string };
 
 /** Why a checkpoint message was skipped. */
 export type CheckpointRejection = Exclude<SignatureVerdict, 'valid'> | 'malformed';
@@ -203,6 +207,7 @@ export function decodeCheckpoint(
   headers: Record<string, unknown> | undefined,
   content: Buffer,
 ): CheckpointRecord | { rejected: CheckpointRejection } {
+  if (type === DEAD_LETTERS_CHECKPOINT_TYPE) return { kind: 'other', type };
   if (type !== CHECKPOINT_TYPE) return { rejected: 'malformed' };
   const verdict = verifier.verify(type, content, headers?.[HEADERS.eventSignature]);
   if (verdict !== 'valid') return { rejected: verdict };

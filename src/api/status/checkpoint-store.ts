@@ -91,6 +91,8 @@ export interface CheckpointStoreOptions {
    * snapshot and at most that many records. @default 64
    */
   snapshotAfter?: number;
+  /** Called with each record of another reader of the stream (kind `other`: the dead-letter checkpoints) that a load or the follower reads. */
+  onOther?: (msg: ConsumeMessage, offset: number) => void;
   /** False while the replica's segments have holes (indexing in the background): a snapshot then would describe less than the stream. @default always */
   snapshotAllowed?: () => boolean;
 }
@@ -264,7 +266,10 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
       (msg, offset) => {
         if (offset > to) return false;
         const r = decode(msg);
-        if (!('rejected' in r)) entries.push({ offset, record: r });
+        if (!('rejected' in r)) {
+          if (r.kind === 'other') options.onOther?.(msg, offset);
+          else entries.push({ offset, record: r });
+        }
         return offset < to;
       },
       { prefetch: 256, idleMs: 10_000 },
@@ -336,7 +341,8 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
         start: () => (loadedThrough !== undefined && !recreated ? loadedThrough + 1 : 'first'),
         onMessage(msg, offset) {
           const r = decode(msg);
-          if ('rejected' in r || r.kind === 'marker' || r.kind === 'epoch') return;
+          if (!('rejected' in r) && r.kind === 'other') options.onOther?.(msg, offset);
+          if ('rejected' in r || r.kind === 'marker' || r.kind === 'epoch' || r.kind === 'other') return;
           if (r.kind === 'snapshot') {
             let p = snapshotParts.get(r.id);
             if (p === undefined) snapshotParts.set(r.id, (p = { first: offset, seen: new Set(), parts: r.parts }));

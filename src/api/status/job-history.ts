@@ -100,6 +100,12 @@ export interface JobHistoryOptions {
   retention?: RetentionConfig;
   /** Called after each event the stream tail applied to the index (besides the cache warm-up): the front door's usage ledger and cost metrics. */
   onApplied?: (event: JobEvent) => void;
+  /** Called with every message the tail handled, after its events were applied (the dead-letter store commits them). */
+  onTailMessage?: (msg: ConsumeMessage, offset: number, accepted: boolean) => void;
+  /** Called with each checkpoint-stream record of another reader (the dead-letter checkpoints) read at boot or followed since. */
+  onCheckpointRecord?: (msg: ConsumeMessage, offset: number) => void;
+  /** Called when the tail's start is decided (boot, or a re-attach): it reads from `tailFrom` on. */
+  onTailStart?: (tailFrom: number) => void;
   /** Called with each event of the boot warm-up, the newest history before where the tail starts (the front door's usage ledger). */
   onWarmed?: (event: JobEvent) => void;
   limits?: SegmentLimits;
@@ -167,6 +173,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
           logger: log,
           segments: () => catalog.all(),
           snapshotAllowed: () => mode === 'live' && gaps.length === 0,
+          ...(options.onCheckpointRecord === undefined ? {} : { onOther: options.onCheckpointRecord }),
           ...(options.checkpointWriteJitterMs === undefined ? {} : { writeJitterMs: options.checkpointWriteJitterMs }),
         });
 
@@ -248,6 +255,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
 
   function onTailMessage(msg: ConsumeMessage, offset: number, accepted: boolean): void {
     lastTail = { offset, content: msg.content };
+    options.onTailMessage?.(msg, offset, accepted);
     if (mode === 'live' && builder !== undefined) {
       if (offset < liveFrom) return;
       const closed = builder.add(extract(msg, offset, accepted));
@@ -389,6 +397,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     log.info({ tailFrom, end, first: first.offset, segments: catalog.all().length, gaps: gaps.length, ms: phases }, 'job history ready to tail');
     const warning = options.retention === undefined ? undefined : retentionWarning(options.retention, catalog.stats());
     if (warning !== undefined) log.warn(warning.details, warning.message);
+    options.onTailStart?.(tailFrom);
     return { offset: tailFrom, markerId };
   }
 
