@@ -6,11 +6,10 @@ import type { ApiLimits } from './app-context.ts';
  * The API limits the configuration sets (declared once in src/config/env-settings.ts,
  * WARREN_API_*); each answers 429 with Retry-After when reached.
  */
-export function apiLimitsFromConfig(config: Pick<WarrenConfig, 'apiBatchesPerKey' | 'apiBatchBytesPerSecond' | 'apiBatchPace' | 'apiStreamsPerKey' | 'apiBodyBudget' | 'apiBodyBudgetPerKey' | 'apiMaxHeaderBytes'>): Partial<ApiLimits> {
+export function apiLimitsFromConfig(config: Pick<WarrenConfig, 'apiBatchesPerKey' | 'apiBatchBytesPerSecond' | 'apiStreamsPerKey' | 'apiBodyBudget' | 'apiBodyBudgetPerKey' | 'apiMaxHeaderBytes'>): Partial<ApiLimits> {
   return {
     maxBatchesPerKey: config.apiBatchesPerKey,
     batchBytesPerSecondPerKey: config.apiBatchBytesPerSecond,
-    batchPaceBytesPerSecond: config.apiBatchPace,
     maxStreamsPerKey: config.apiStreamsPerKey,
     bodyBudgetBytes: config.apiBodyBudget,
     bodyBudgetPerKeyBytes: config.apiBodyBudgetPerKey,

@@ -7,7 +7,6 @@ import type { Authenticator } from './auth/authenticator.ts';
 import type { ConsoleBroker } from './console/console-broker.ts';
 import type { DlqOperations } from './dlq-operations.ts';
 import type { BodyBudget } from './http/body-budget.ts';
-import type { BytePacer } from './http/byte-pacer.ts';
 import type { ByteRate } from './http/byte-rate.ts';
 import type { KeyLimiter } from './http/key-limiter.ts';
 import type { IdempotencyGuard } from './jobs/idempotency-guard.ts';
@@ -42,8 +41,6 @@ export interface ApiLimits {
   maxBatchesPerKey: number;
   /** Batch body bytes one API key may send per second, with bursts of up to `maxBatchBodyBytes` (429 beyond). @default 2 MiB */
   batchBytesPerSecondPerKey: number;
-  /** Bytes per second at which one key's batches are read and published beyond a 256 KiB burst (0: unpaced). @default 8 MiB */
-  batchPaceBytesPerSecond: number;
   /** SSE streams one API key may have open at once (429 beyond). @default 100 */
   maxStreamsPerKey: number;
   /** Request body bytes the API reads and processes at once, all keys together (429 beyond). @default 48 MiB */
@@ -64,7 +61,6 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   maxPublishHeaderBytes: ENV_SETTINGS.apiMaxHeaderBytes.default,
   maxBatchesPerKey: ENV_SETTINGS.apiBatchesPerKey.default,
   batchBytesPerSecondPerKey: ENV_SETTINGS.apiBatchBytesPerSecond.default,
-  batchPaceBytesPerSecond: ENV_SETTINGS.apiBatchPace.default,
   maxStreamsPerKey: ENV_SETTINGS.apiStreamsPerKey.default,
   bodyBudgetBytes: ENV_SETTINGS.apiBodyBudget.default,
   bodyBudgetPerKeyBytes: ENV_SETTINGS.apiBodyBudgetPerKey.default,
@@ -134,8 +130,6 @@ export interface AppContext {
   batchSlots: KeyLimiter;
   /** Batch body bytes per second per key. */
   batchRate: ByteRate;
-  /** Paces each key's batch reading and publishing. */
-  batchPace: BytePacer;
   /** Open SSE streams per key. */
   streamSlots: KeyLimiter;
   /** In-flight request body bytes. */

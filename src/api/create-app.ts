@@ -7,7 +7,6 @@ import { checkApiLimits } from './api-limits-env.ts';
 import { DEFAULT_API_LIMITS, type ApiDeps, type AppContext } from './app-context.ts';
 import { createAuthMiddleware } from './auth/auth-middleware.ts';
 import { createBodyBudget } from './http/body-budget.ts';
-import { BATCH_PACE_BURST_BYTES, createBytePacer } from './http/byte-pacer.ts';
 import { createByteRate } from './http/byte-rate.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
 import { createKeyLimiter } from './http/key-limiter.ts';
@@ -56,7 +55,6 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     guard: createIdempotencyGuard(deps.index, deps.history),
     batchSlots: createKeyLimiter({ perKey: limits.maxBatchesPerKey, code: 'TOO_MANY_BATCHES', what: 'batch requests in progress' }),
     batchRate: createByteRate({ bytesPerSecond: limits.batchBytesPerSecondPerKey, burstBytes: limits.maxBatchBodyBytes, code: 'BATCH_RATE_EXCEEDED', what: 'batch bytes' }),
-    batchPace: createBytePacer({ bytesPerSecond: limits.batchPaceBytesPerSecond, burstBytes: BATCH_PACE_BURST_BYTES }),
     // A stream holds its slot for as long as its job runs: a refused client gains nothing by asking again within seconds.
     streamSlots: createKeyLimiter({ perKey: limits.maxStreamsPerKey, code: 'TOO_MANY_STREAMS', what: 'open event streams', retryAfter: [5, 15] }),
     bodyBudget: createBodyBudget({ totalBytes: limits.bodyBudgetBytes, perKeyBytes: limits.bodyBudgetPerKeyBytes }),

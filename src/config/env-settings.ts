@@ -167,15 +167,6 @@ export const ENV_SETTINGS = {
     usedBy: '`warren start`',
     doc: 'batch body bytes one API key may send per second, bursts up to one full batch (429 beyond)',
   }),
-  apiBatchPace: setting({
-    env: 'WARREN_API_BATCH_PACE',
-    type: 'size (0: off)',
-    schema: byteSizeSchema.pipe(z.number().int().min(0, 'must be 0 (off) or more bytes')),
-    default: 8 * 1024 * 1024,
-    defaultText: '`8MiB`',
-    usedBy: '`warren start`',
-    doc: "bytes per second at which one API key's batches are read and published beyond their first 256 KiB, so a 16 MiB batch does not take the API's and broker's CPU from other keys' requests (0: as fast as they come)",
-  }),
   apiStreamsPerKey: setting({
     env: 'WARREN_API_STREAMS_PER_KEY',
     type: 'integer >= 1',

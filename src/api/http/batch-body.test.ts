@@ -32,7 +32,7 @@ function expected(bytes: Buffer): { value: unknown } | { code: string; message: 
 /** The body read a job at a time; job bytes as text, to compare. */
 async function read(bytes: Buffer, cuts: number[], sliceMs = 4): Promise<{ value: unknown; itemTexts: string[] | undefined } | { code: string; message: string }> {
   try {
-    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), { sliceMs });
+    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), sliceMs);
     expect(read).toBe(bytes.length);
     return { value, itemTexts: itemBytes?.map((b) => b.toString('utf8')) };
   } catch (err) {

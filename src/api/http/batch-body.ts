@@ -262,8 +262,7 @@ function decode(bytes: Buffer): string {
  * readJsonBody: 415, 400 `EMPTY_BODY` / `MALFORMED_JSON` / `JSON_TOO_DEEP`;
  * any body whose structure the scan does not follow is parsed whole, as before.
  */
-export async function readBatchBody(c: Context, options: { sliceMs?: number; pace?: (bytes: number) => Promise<void> | undefined } = {}): Promise<BatchBody> {
-  const sliceMs = options.sliceMs ?? 4;
+export async function readBatchBody(c: Context, sliceMs = 4): Promise<BatchBody> {
   requireJsonType(c);
   const chunks = new Chunks();
   const scanner = new LayoutScanner((span) => {
@@ -289,13 +288,8 @@ export async function readBatchBody(c: Context, options: { sliceMs?: number; pac
         const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
         chunks.push(chunk);
         scanner.feed(chunk);
-        // The key's pace (byte-pacer.ts): while the read waits, TCP holds the rest of the body back at the client.
-        const paced = options.pace?.(chunk.length);
-        if (paced !== undefined) {
-          await paced;
-          sliceEnd = performance.now() + sliceMs;
-        } else if (performance.now() > sliceEnd) {
-          // Chunks already buffered arrive without a pause: give other requests their turn now and then.
+        // Chunks already buffered arrive without a pause: give other requests their turn now and then.
+        if (performance.now() > sliceEnd) {
           await yieldToEventLoop();
           sliceEnd = performance.now() + sliceMs;
         }

@@ -143,27 +143,3 @@ describe('in-flight body budget', () => {
     expect((await chunked).status).toBe(202);
   });
 });
-
-describe('per-key batch pace', () => {
-  it("a key's large batch is read and published at its pace, while another key's job goes through meanwhile", async () => {
-    const published: PublishRequest[] = [];
-    const publisher: PublisherLike = { isReady: () => true, publish: async (req) => void published.push(req) };
-    const t = createTestApp({ publisher, limits: { batchPaceBytesPerSecond: 1024 * 1024 } });
-    // 48 jobs of ~16 KiB: 768 KiB to read, then as much to publish, at 1 MiB/s after a 256 KiB burst.
-    const jobs = Array.from({ length: 48 }, () => chatJob({ messages: [{ role: 'user', content: 'x'.repeat(16 * 1024) }] }));
-    const started = performance.now();
-    let batchDone = false;
-    const batch = Promise.resolve(t.app.request('/v1/jobs/chat/batch', sized(jobs))).then((res) => {
-      batchDone = true;
-      return { res, ms: performance.now() - started };
-    });
-    const other = await t.app.request('/v1/jobs/chat', sized(chatJob(), CHAT_KEY));
-    expect(other.status).toBe(202);
-    expect(batchDone).toBe(false);
-    const { res, ms } = await batch;
-    expect(res.status).toBe(202);
-    expect(published).toHaveLength(49);
-    // Read: 768 KiB paid at 750 ms, 250 ms of it burst; published: another 768 KiB, done at 1.5 s less the burst.
-    expect(ms).toBeGreaterThanOrEqual(1_000);
-  });
-});

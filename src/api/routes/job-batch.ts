@@ -61,9 +61,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   async function publishBatch(c: RouteContext, route: CompiledRoute, charge: (bytes: number) => void): Promise<Response> {
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
-    const principalId = c.get('principal').id;
-    const pace = (bytes: number) => ctx.batchPace.take(principalId, bytes);
-    const { value: body, itemBytes, bytes } = await readBatchBody(c, { pace });
+    const { value: body, itemBytes, bytes } = await readBatchBody(c);
     charge(bytes);
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
@@ -81,6 +79,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       throw new ApiError(400, 'INVALID_MODE', `mode is '${bodyMode}' in the body but '${fromQuery.data}' in the query`);
     }
     const mode: BatchMode = bodyMode ?? fromQuery?.data ?? 'all-or-nothing';
+    const principalId = c.get('principal').id;
 
     // 1. Validate everything before publishing anything.
     const prepared: (ApiJob | ApiError)[] = await mapTimeSliced(jobs, (payload, i) => {
@@ -106,8 +105,6 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       prepared,
       async (p, index): Promise<BatchItemResult> => {
         if (p instanceof ApiError) return { index, status: 'rejected', error: itemError(p) };
-        const paced = pace(p.content.length);
-        if (paced !== undefined) await paced;
         try {
           if (key === undefined) {
             await submitter.publish(p);
