@@ -240,6 +240,9 @@ export const consumerSchema = z
  * overhead); above that, `maxLengthBytes` cuts history sooner, and the API
  * warns at start-up with the rate it sees (README, "Job status").
  */
+/** Default of `jobEvents.payloadBytes`. */
+export const DEFAULT_EVENT_PAYLOAD_BYTES = 64 * 1024;
+
 export const jobEventsSchema = z
   .object({
     /** Fanout exchange job lifecycle events are published to. @default warren.events */
@@ -262,6 +265,14 @@ export const jobEventsSchema = z
      * asked for (tens of milliseconds). @default 30000
      */
     indexSize: z.number().int().positive().default(30_000),
+    /**
+     * Bytes of each job's payload written on its `queued` event, for the
+     * console's job page and `GET /v1/jobs/{id}/payload`: a longer payload
+     * keeps its first `payloadBytes` and is marked cut. The stream holds them
+     * (counted in `maxLengthBytes`); the status index never does. 0 turns
+     * payloads off. @default 64KiB
+     */
+    payloadBytes: byteSizeSchema.pipe(z.number().int().nonnegative().max(16 * 1024 * 1024, 'at most 16MiB: each payload rides in a job-events stream message')).default(DEFAULT_EVENT_PAYLOAD_BYTES),
   })
   .strict();
 

@@ -58,5 +58,14 @@ export const jobEventSchema = z.object({
    * job reports its usage (src/api/openai/usage-ledger.ts).
    */
   reservedTokens: z.number().int().nonnegative().optional(),
+  /**
+   * `queued` only: the job's message body as published (JSON text), whole or
+   * its first `jobEvents.payloadBytes` bytes (see job-event-payload.ts). Tenant
+   * data: read back on demand for `GET /v1/jobs/{id}/payload`, never held by
+   * the status index, never logged.
+   */
+  payload: z.string().optional(),
+  /** With `payload`: the size in bytes of the whole body (more than `payload` holds when it was cut at the cap). */
+  payloadBytes: z.number().int().nonnegative().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -136,4 +136,60 @@ describe('job event batcher', () => {
     await b.flush();
     expect(sent.flatMap((s) => decodeJobEvents(s.content).events)).toHaveLength(2);
   });
+
+  describe('payloads', () => {
+    const withPayload = (n: number, chars: number) => ({ ...event(n), payload: 'x'.repeat(chars), payloadBytes: chars });
+
+    it('cuts a message at maxBatchPayload (a full message goes at once) and keeps every payload whole', async () => {
+      const sent: PublishRequest[] = [];
+      const b = createJobEventBatcher({ publisher: { publish: async (r) => void sent.push(r) }, exchange: 'ev', signer: keyring, logger: createSilentLogger(), maxBatchPayload: 100, maxDelayMs: 60_000, minIntervalMs: 60_000 });
+      for (let i = 0; i < 5; i++) b.emit(withPayload(i, 40));
+      // 40 + 40 + 40 reached 100: the first three went without waiting for the (one minute) delay.
+      await new Promise((r) => setImmediate(r));
+      expect(sent.map((m) => decodeJobEvents(m.content).events.map((e) => e.jobId))).toEqual([['j0', 'j1'], ['j2']]);
+      await b.flush();
+      const events = sent.flatMap((m) => decodeJobEvents(m.content).events);
+      expect(events.map((e) => e.jobId)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4']);
+      expect(events.every((e) => e.payload === 'x'.repeat(40) && e.payloadBytes === 40)).toBe(true);
+      // One event alone larger than the bound still goes, whole, in its own message.
+      b.emit(withPayload(9, 500));
+      await b.flush();
+      expect(decodeJobEvents(sent[sent.length - 1]!.content).events).toMatchObject([{ jobId: 'j9', payload: 'x'.repeat(500) }]);
+    });
+
+    it('beyond maxPendingPayload held (buffered or being published), events go without their payload; the room comes back once published', async () => {
+      const sent: PublishRequest[] = [];
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((r) => (release = r));
+      const b = createJobEventBatcher({
+        publisher: {
+          publish: async (r) => {
+            await gate;
+            sent.push(r);
+          },
+        },
+        exchange: 'ev',
+        signer: keyring,
+        logger: createSilentLogger(),
+        maxPendingPayload: 100,
+        maxDelayMs: 1,
+      });
+      b.emit(withPayload(1, 60));
+      // Published but not confirmed yet: its payload still counts.
+      await new Promise((r) => setTimeout(r, 10));
+      b.emit(withPayload(2, 60));
+      b.emit(withPayload(3, 40));
+      release();
+      await b.flush();
+      b.emit(withPayload(4, 100));
+      await b.flush();
+      const events = sent.flatMap((m) => decodeJobEvents(m.content).events);
+      expect(events.map((e) => [e.jobId, e.payload?.length, e.payloadBytes])).toEqual([
+        ['j1', 60, 60],
+        ['j2', undefined, undefined],
+        ['j3', 40, 40],
+        ['j4', 100, 100],
+      ]);
+    });
+  });
 });

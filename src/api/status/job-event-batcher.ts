@@ -39,6 +39,20 @@ export interface JobEventBatcherOptions {
   maxBatch?: number;
   /** Events buffered at most (beyond: dropped with a warning, the job itself is safe). @default 20000 */
   maxPending?: number;
+  /**
+   * Payload characters per message at most (events carry their job's payload,
+   * see job-event-payload.ts): a message this full goes at once, like a full
+   * `maxBatch`, so no stream message grows much beyond a history segment
+   * (1 MiB), which is what a lookup reads. @default 1 MiB
+   */
+  maxBatchPayload?: number;
+  /**
+   * Payload characters held at most, buffered or being published: beyond, an
+   * event goes without its payload (its status is kept; the job page then says
+   * the payload was not stored) and a warning counts them. Keeps memory bounded
+   * while the broker is slow or away. @default 64 MiB
+   */
+  maxPendingPayload?: number;
   /** Publish attempts per message. @default 3 */
   attempts?: number;
   /**
@@ -67,7 +81,14 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
   const maxBatch = options.maxBatch ?? 1000;
   const maxPending = options.maxPending ?? 20_000;
   const attempts = options.attempts ?? 3;
+  const maxBatchPayload = options.maxBatchPayload ?? 1024 * 1024;
+  const maxPendingPayload = options.maxPendingPayload ?? 64 * 1024 * 1024;
   let buffer: JobEvent[] = [];
+  // Payload characters in `buffer`, and in `buffer` plus the messages being published.
+  let bufferPayload = 0;
+  let heldPayload = 0;
+  let payloadsDropped = 0;
+  let lastPayloadDropLog = 0;
   let timer: NodeJS.Timeout | undefined;
   let timerAt = 0;
   const inFlight = new Set<Promise<void>>();
@@ -97,6 +118,26 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
     }
   }
 
+  /** How many of the buffer's first events make one message: at most `maxBatch`, and at most `maxBatchPayload` of payload (at least one event). */
+  function nextBatchSize(): { count: number; payload: number } {
+    if (bufferPayload <= maxBatchPayload) return { count: Math.min(buffer.length, maxBatch), payload: buffer.length <= maxBatch ? bufferPayload : sumPayload(0, maxBatch) };
+    let payload = 0;
+    let count = 0;
+    while (count < buffer.length && count < maxBatch) {
+      const next = buffer[count]!.payload?.length ?? 0;
+      if (count > 0 && payload + next > maxBatchPayload) break;
+      payload += next;
+      count++;
+    }
+    return { count, payload };
+  }
+
+  function sumPayload(from: number, to: number): number {
+    let n = 0;
+    for (let i = from; i < to && i < buffer.length; i++) n += buffer[i]!.payload?.length ?? 0;
+    return n;
+  }
+
   function flushNow(): void {
     if (timer !== undefined) {
       clearTimeout(timer);
@@ -104,11 +145,30 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
     }
     if (buffer.length > 0) lastPublishAt = performance.now();
     while (buffer.length > 0) {
-      const events = buffer.slice(0, maxBatch);
-      buffer = buffer.slice(maxBatch);
-      const p = publishBatch(events).finally(() => inFlight.delete(p));
+      const { count, payload } = nextBatchSize();
+      const events = count === buffer.length ? buffer : buffer.slice(0, count);
+      buffer = count === buffer.length ? [] : buffer.slice(count);
+      bufferPayload -= payload;
+      const p = publishBatch(events).finally(() => {
+        inFlight.delete(p);
+        heldPayload -= payload;
+      });
       inFlight.add(p);
     }
+  }
+
+  /** Leaves the payload out of an event when holding it would pass `maxPendingPayload`. */
+  function admitPayload(event: JobEvent): JobEvent {
+    const size = event.payload?.length ?? 0;
+    if (size === 0 || heldPayload + size <= maxPendingPayload) return event;
+    payloadsDropped++;
+    const now = Date.now();
+    if (now - lastPayloadDropLog > 5_000) {
+      lastPayloadDropLog = now;
+      options.logger.warn({ payloadsDropped }, 'job event payloads held in memory reached their cap (broker slow or away); queued events go without their payload');
+    }
+    const { payload: _payload, payloadBytes: _bytes, ...rest } = event;
+    return rest;
   }
 
   return {
@@ -122,8 +182,12 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
         }
         return;
       }
-      buffer.push(event);
-      if (buffer.length >= maxBatch) {
+      const admitted = admitPayload(event);
+      const size = admitted.payload?.length ?? 0;
+      buffer.push(admitted);
+      bufferPayload += size;
+      heldPayload += size;
+      if (buffer.length >= maxBatch || bufferPayload >= maxBatchPayload) {
         flushNow();
         return;
       }

@@ -28,6 +28,8 @@ import type { JobStatusView } from './job-status.ts';
 import { retentionWarning, type RetentionConfig } from './retention-check.ts';
 import { createCacheWarmUp } from './cache-warm-up.ts';
 import { createHistoryReads } from './history-reads.ts';
+import { findStoredPayload } from './job-payload.ts';
+import type { StoredPayload } from '../../jobs/job-event-payload.ts';
 import { createStreamReader, type StreamReader } from './stream-reader.ts';
 import { planTailStart } from './tail-start-plan.ts';
 
@@ -71,6 +73,8 @@ export interface JobHistory {
   find(id: string): Promise<FindResult>;
   /** A page of jobs over the whole retention (see job-listing.ts). */
   list(query: ListQuery): Promise<ListPage>;
+  /** The payload the job's `queued` event stored, read from the stream (never cached; see job-payload.ts). Throws JobHistoryError when it can't tell now. */
+  payload(id: string): Promise<StoredPayload | undefined>;
   state(): HistoryState;
   /** Resolves true once every retained offset is indexed, false after `timeoutMs`. */
   waitUntilIndexed(timeoutMs: number): Promise<boolean>;
@@ -635,6 +639,20 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       } catch (err) {
         throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
       }
+    },
+    async payload(id) {
+      if (!index.isCaughtUp() || mode === 'booting') throw new JobHistoryError('STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly');
+      lookups++;
+      const unsure = uncertain(id);
+      let found: StoredPayload | undefined;
+      try {
+        found = await findStoredPayload(rangesOf(id), readRange, id);
+      } catch (err) {
+        throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+      }
+      // Its `queued` event may lie in the part still being indexed.
+      if (found === undefined && unsure) throw new JobHistoryError('STATUS_HISTORY_INDEXING', 'this part of the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+      return found;
     },
     state() {
       const stats = catalog.stats();
