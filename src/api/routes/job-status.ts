@@ -64,7 +64,7 @@ async function payload(ctx: AppContext, c: Context<ApiEnv>): Promise<Response> {
   const cap = ctx.deps.topology.jobEvents?.payloadBytes;
   const stored = await ctx.deps.history?.payload(job.id);
   if (stored === undefined) {
-    if (ctx.deps.history !== undefined && Date.now() - Date.parse(job.createdAt) < PAYLOAD_PENDING_MS) {
+    if (ctx.deps.history !== undefined && cap !== 0 && Date.now() - Date.parse(job.createdAt) < PAYLOAD_PENDING_MS) {
       throw new ApiError(503, 'PAYLOAD_PENDING', `the payload of job '${job.id}' is not in the job history yet (its queued event is on the way); retry shortly`, { headers: { 'retry-after': '1' } });
     }
     throw new ApiError(
