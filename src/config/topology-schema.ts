@@ -237,7 +237,8 @@ export const consumerSchema = z
  * Job events and the job status kept from them. The defaults hold `maxAge` at
  * about 25 jobs/s averaged over the week (~1.2 KB of stream per job: a
  * `queued` event, a `succeeded` one with a 500-character answer, message
- * overhead); above that, `maxLengthBytes` cuts history sooner, and the API
+ * overhead), plus each job's payload up to `payloadBytes` (~14 jobs/s with 1 KB
+ * payloads); above that, `maxLengthBytes` cuts history sooner, and the API
  * warns at start-up with the rate it sees (README, "Job status").
  */
 /** Default of `jobEvents.payloadBytes`. */
