@@ -4,9 +4,10 @@
  * 10,000,000 signed events (3,340,000 jobs x queued / running / succeeded with
  * a short LLM answer; every tenth job an Idempotency-Key (v5) id, the rest
  * time-ordered (v7) ids), spread over 7 days as warren's writers would have
- * written them: each `queued` event carries the job's ~1 KB payload as the API
- * writes it (jobEvents.payloadBytes; `--payload-bytes 0` writes none, as warren
- * did before payloads were kept). Then, each replica in its own process:
+ * written them: beside each message of events, the ~1 KB payloads of its
+ * `queued` jobs in a `job.payloads` message, as the API writes them
+ * (jobEvents.payloadBytes; `--payload-bytes 0` writes none, as warren did
+ * before payloads were kept). Then, each replica in its own process:
  *   1. a first start without checkpoints (an upgrade): ready, and the
  *      background indexing of the history, which writes the checkpoints;
  *   2. a restart (what every deploy does): time to ready and RSS, then GET of
@@ -27,6 +28,7 @@ import amqplib from 'amqplib';
 import { uuidV5 } from '../src/api/jobs/idempotency.ts';
 import { startApi } from '../src/api/start-api.ts';
 import { JOB_EVENT_BATCH_TYPE } from '../src/jobs/job-event-codec.ts';
+import { JOB_PAYLOADS_TYPE } from '../src/jobs/job-event-payload.ts';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
 import { topologySchema, type Topology } from '../src/config/topology-schema.ts';
 import { newJobId } from '../src/jobs/job-id.ts';
@@ -84,11 +86,7 @@ export function benchTopology(vhost: string): Topology {
 
 const CONTENT = 'Sure: the answer depends on the context you give; here is a short summary of the main points, with one caveat about the edge cases and a suggestion for a follow-up question.';
 
-/**
- * Job i's payload as the API writes it on the `queued` event (the fields of
- * job-event-payload.ts, the body's JSON text as a JSON string): a chat job of
- * `bytes` bytes whose text names the job, so a lookup's answer can be checked.
- */
+/** Job i's payload: a chat job of `bytes` bytes whose text names the job, so a lookup's answer can be checked. */
 export function payloadOf(i: number, bytes: number): string {
   const base = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `job ${i}: ` }], temperature: 0.2 });
   const pad = Math.max(0, bytes - base.length);
@@ -114,6 +112,7 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
   const step = WEEK_MS / jobs;
   const idOf: string[] = new Array(32);
   let batch: string[] = [];
+  let payloads: string[] = [];
   let batchTs = 0;
   let bytes = 0;
   let inFlight = 0;
@@ -123,6 +122,13 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
     bytes += content.length;
     ch.publish('warren.events', '', content, { contentType: 'application/json', timestamp: batchTs, ...signedEventProperties(keys, JOB_EVENT_BATCH_TYPE, content) });
     batch = [];
+    if (payloads.length > 0) {
+      // As the API writes them (job-event-payload.ts): the batch's payloads in a message of their own.
+      const records = Buffer.from(`[${payloads.join(',')}]`);
+      bytes += records.length;
+      ch.publish('warren.events', '', records, { contentType: 'application/json', timestamp: batchTs, ...signedEventProperties(keys, JOB_PAYLOADS_TYPE, records) });
+      payloads = [];
+    }
     if (++inFlight >= 256) {
       await ch.waitForConfirms();
       inFlight = 0;
@@ -142,9 +148,11 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
       const id = jobId(i, at);
       idOf[i & 31] = id;
       if (sample.old.has(i) || sample.idem.has(i)) ids.set(i, id);
-      const payload = payloadBytes > 0 ? payloadOf(i, payloadBytes) : undefined;
-      const payloadFields = payload === undefined ? '' : `,"payload":${JSON.stringify(payload)},"payloadBytes":${Buffer.byteLength(payload)}`;
-      await push(`{"jobId":"${id}","status":"queued","attempt":1,"at":"${new Date(at).toISOString()}","source":"api","route":"chat","owner":"bench"${payloadFields}}`, at);
+      if (payloadBytes > 0) {
+        const payload = payloadOf(i, payloadBytes);
+        payloads.push(JSON.stringify({ jobId: id, payload, payloadBytes: Buffer.byteLength(payload) }));
+      }
+      await push(`{"jobId":"${id}","status":"queued","attempt":1,"at":"${new Date(at).toISOString()}","source":"api","route":"chat","owner":"bench"}`, at);
     }
     const r = i - runLag;
     if (r >= 0 && r < jobs) {

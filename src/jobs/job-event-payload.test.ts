@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventPayload, storedPayload } from './job-event-payload.ts';
+import { decodePayloadRecords, eventPayload, storedPayload } from './job-event-payload.ts';
 import type { JobEvent } from './job-event.ts';
 
 const queued = (fields: Partial<JobEvent>): JobEvent => ({ jobId: 'j', status: 'queued', attempt: 1, at: 'x', ...fields });
@@ -36,5 +36,21 @@ describe('storedPayload', () => {
     expect(storedPayload({ jobId: 'j', status: 'running', attempt: 1, at: 'x', payload: '{}' })).toBeUndefined();
     expect(storedPayload(queued({ payload: '{"a":1}' }))).toMatchObject({ totalBytes: 7, truncated: false });
     expect(storedPayload(queued({ payload: '{"a":1}', payloadBytes: 2 }))).toMatchObject({ totalBytes: 7, truncated: false });
+  });
+});
+
+describe('decodePayloadRecords', () => {
+  it('reads the records of a job.payloads message and skips malformed ones', () => {
+    const records = [
+      { jobId: 'a', payload: '{"x":"\\"jobId\\""}', payloadBytes: 12 },
+      { jobId: '', payload: '{}', payloadBytes: 2 },
+      { jobId: 'b', payload: { not: 'text' }, payloadBytes: 2 },
+      { jobId: 'c', payload: '{}', payloadBytes: -1 },
+      'junk',
+      { jobId: 'd', payload: '{"y', payloadBytes: 1_000 },
+    ];
+    expect(decodePayloadRecords(Buffer.from(JSON.stringify(records)))).toEqual([records[0], records[5]]);
+    expect(decodePayloadRecords(Buffer.from('not json'))).toEqual([]);
+    expect(decodePayloadRecords(Buffer.from('{"jobId":"a","payload":"{}","payloadBytes":2}'))).toEqual([]);
   });
 });

@@ -1,14 +1,16 @@
 import type { JobEvent } from './job-event.ts';
 
 /**
- * A job's payload on its `queued` event (the contract between whoever writes
- * the event, the API or a worker's follow-up job, and the history that reads
- * it back). The body is carried as a JSON *string* holding the message body's
- * text, not as a nested object: every API replica's stream tail decodes every
- * event, and one string costs it a copy where an object would cost a parse into
- * a tree it would throw away; the id scanner of the history segments
- * (extractJobIds) never mistakes a `"jobId"` inside an escaped string for an
- * event's own; and the download gives back the very bytes that were published.
+ * A job's payload in the job-events stream (the contract between its writers,
+ * the API and a worker's follow-up jobs, and the history that reads it back).
+ * The API writes the payloads of a batch of `queued` events in a message of
+ * their own ({@link JOB_PAYLOADS_TYPE}) that status readers skip unread; a
+ * worker's follow-up job (rare) carries its payload on the `queued` event
+ * itself. Either way the body is a JSON *string* holding the message body's
+ * text, not a nested object: a string is one copy to decode where an object
+ * would be a tree, the id scanner of the history segments (extractJobIds) never
+ * mistakes a `"jobId"` inside an escaped string for a record's own, and the
+ * download gives back the very bytes that were published.
  */
 
 /** The payload fields of a `queued` event. */
@@ -47,8 +49,50 @@ export interface StoredPayload {
 /** The payload a `queued` event carries; undefined for any other event, or one written without a payload. */
 export function storedPayload(event: JobEvent): StoredPayload | undefined {
   if (event.status !== 'queued' || event.payload === undefined) return undefined;
-  const storedBytes = Buffer.byteLength(event.payload, 'utf8');
-  // An event without the size (or with a smaller one: a hand-written event) says nothing of a cut.
-  const totalBytes = Math.max(event.payloadBytes ?? storedBytes, storedBytes);
-  return { text: event.payload, storedBytes, totalBytes, truncated: totalBytes > storedBytes };
+  return payloadFromFields({ payload: event.payload, payloadBytes: event.payloadBytes });
+}
+
+/**
+ * AMQP `type` of a job-events message that carries payloads: a JSON array of
+ * {@link PayloadRecord}s the API writes beside each batch of `queued` events
+ * (one message for the events, one for their payloads). Whatever reads status
+ * (every replica's tail, lookups, listings, the boot warm-up) skips these
+ * messages without decoding them, so payloads cost the status path nothing but
+ * the bytes; only a payload lookup decodes them. The history segments' id
+ * filters still name their jobs (their `"jobId"` keys), which is how a payload
+ * lookup finds them.
+ */
+export const JOB_PAYLOADS_TYPE = 'job.payloads';
+
+/** One job's payload in a {@link JOB_PAYLOADS_TYPE} message: the fields a `queued` event would carry. */
+export interface PayloadRecord extends EventPayloadFields {
+  jobId: string;
+}
+
+/** The records of a {@link JOB_PAYLOADS_TYPE} message; malformed entries are skipped. */
+export function decodePayloadRecords(content: Buffer): PayloadRecord[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(content.toString('utf8'));
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(raw)) return [];
+  const out: PayloadRecord[] = [];
+  for (const r of raw as unknown[]) {
+    if (typeof r !== 'object' || r === null) continue;
+    const o = r as Record<string, unknown>;
+    if (typeof o.jobId === 'string' && o.jobId !== '' && typeof o.payload === 'string' && Number.isInteger(o.payloadBytes) && (o.payloadBytes as number) >= 0) {
+      out.push({ jobId: o.jobId, payload: o.payload, payloadBytes: o.payloadBytes as number });
+    }
+  }
+  return out;
+}
+
+/** The stored payload a record (or a `queued` event's payload fields) describes. */
+export function payloadFromFields(fields: { payload: string; payloadBytes?: number | undefined }): StoredPayload {
+  const storedBytes = Buffer.byteLength(fields.payload, 'utf8');
+  // Without the size (or with a smaller one: a hand-written record) nothing says the payload was cut.
+  const totalBytes = Math.max(fields.payloadBytes ?? storedBytes, storedBytes);
+  return { text: fields.payload, storedBytes, totalBytes, truncated: totalBytes > storedBytes };
 }

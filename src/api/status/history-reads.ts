@@ -6,6 +6,7 @@ import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-sig
 import { JobHistoryError } from './history-errors.ts';
 import { extractJobIds, messageAnchor, timestampMs, type ExtractedMessage } from './history-segment.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
+import { JOB_PAYLOADS_TYPE, decodePayloadRecords, payloadFromFields, storedPayload, type StoredPayload } from '../../jobs/job-event-payload.ts';
 import type { PlacedEvent } from './job-listing.ts';
 import type { StreamReader } from './stream-reader.ts';
 
@@ -29,8 +30,10 @@ export interface HistoryReads {
   probeFirst(end: number | undefined): Promise<{ offset: number; ts: number | undefined }>;
   /** The content fingerprint of the message at `offset`, or undefined when none came back. */
   anchorAt(offset: number): Promise<string | undefined>;
-  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
+  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order (payload messages skipped unread). */
   readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void>;
+  /** The payloads of `id` stored in [start, end] (payload messages, and `queued` events that carry one), in stream order. */
+  readPayloads(start: number, end: number, id: string, out: (p: StoredPayload) => void): Promise<void>;
 }
 
 /** Options of {@link createHistoryReads}. */
@@ -136,8 +139,8 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
     return anchor;
   }
 
-  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
-  async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
+  /** Reads [start, end] and hands each accepted message (markers excluded) of `type` (payloads or not) that names `id` to `take`. */
+  async function readMessages(start: number, end: number, id: string | undefined, payloads: boolean, take: (msg: ConsumeMessage, offset: number) => void): Promise<void> {
     const needle = id === undefined ? undefined : Buffer.from(`"${id}"`);
     let reached = false;
     const how = await options.reader.read(
@@ -148,13 +151,8 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
           reached = true;
           return false;
         }
-        if (offset >= start && msg.properties.type !== INDEX_MARKER_TYPE && (needle === undefined || msg.content.includes(needle)) && accept(msg, offset)) {
-          const { events } = decodeJobEvents(msg.content);
-          for (let i = 0; i < events.length; i++) {
-            const event = events[i]!;
-            if (id === undefined || event.jobId === id) out({ offset, idx: i, event });
-          }
-        }
+        const type = msg.properties.type;
+        if (offset >= start && type !== INDEX_MARKER_TYPE && (payloads || type !== JOB_PAYLOADS_TYPE) && (needle === undefined || msg.content.includes(needle)) && accept(msg, offset)) take(msg, offset);
         if (offset >= end) reached = true;
         return !reached;
       },
@@ -163,5 +161,29 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
     if (how === 'idle' && !reached) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `the job-events stream ended before offset ${end}`);
   }
 
-  return { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange };
+  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
+  async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
+    await readMessages(start, end, id, false, (msg, offset) => {
+      const { events } = decodeJobEvents(msg.content);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        if (id === undefined || event.jobId === id) out({ offset, idx: i, event });
+      }
+    });
+  }
+
+  async function readPayloads(start: number, end: number, id: string, out: (p: StoredPayload) => void): Promise<void> {
+    await readMessages(start, end, id, true, (msg) => {
+      if (msg.properties.type === JOB_PAYLOADS_TYPE) {
+        for (const r of decodePayloadRecords(msg.content)) if (r.jobId === id) out(payloadFromFields(r));
+        return;
+      }
+      for (const e of decodeJobEvents(msg.content).events) {
+        const p = e.jobId === id ? storedPayload(e) : undefined;
+        if (p !== undefined) out(p);
+      }
+    });
+  }
+
+  return { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange, readPayloads };
 }

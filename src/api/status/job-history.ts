@@ -149,7 +149,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   const retryMs = options.retryMs ?? 2_000;
   const reader: StreamReader = createStreamReader({ connection: options.connection });
   const catalog: HistoryCatalog = createHistoryCatalog();
-  const { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange } = createHistoryReads({
+  const { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange, readPayloads } = createHistoryReads({
     reader,
     publisher: options.publisher,
     keys: options.keys,
@@ -646,7 +646,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       const unsure = uncertain(id);
       let found: StoredPayload | undefined;
       try {
-        found = await findStoredPayload(rangesOf(id), readRange, id);
+        found = await findStoredPayload(rangesOf(id), readPayloads, id);
       } catch (err) {
         throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
       }

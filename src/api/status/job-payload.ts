@@ -1,5 +1,4 @@
-import { storedPayload, type StoredPayload } from '../../jobs/job-event-payload.ts';
-import type { PlacedEvent } from './job-listing.ts';
+import type { StoredPayload } from '../../jobs/job-event-payload.ts';
 
 /** A part of the job-events stream, by offsets (inclusive). */
 export interface StreamRange {
@@ -7,25 +6,25 @@ export interface StreamRange {
   end: number;
 }
 
-/** Reads the accepted events of one job in a range, in stream order (HistoryReads.readRange). */
-export type ReadJobRange = (start: number, end: number, id: string, out: (p: PlacedEvent) => void) => Promise<void>;
+/** Reads the payloads stored for one job in a range, in stream order (HistoryReads.readPayloads). */
+export type ReadJobPayloads = (start: number, end: number, id: string, out: (p: StoredPayload) => void) => Promise<void>;
 
 /**
- * The payload a job's `queued` event stored, read from the stream on demand:
- * the status index never holds payloads, so its memory does not grow with
- * them. `ranges` are the parts that may hold the job's events, oldest first
- * (the history's segments whose filter names the job, and the open part); they
- * are read one after the other and the read stops at the first range that
- * holds a `queued` event with a payload (a job's first event, so almost always
- * the first range). Undefined when none does: payloads were off
+ * The payload stored for a job (job-event-payload.ts), read from the stream on
+ * demand: the status index never holds payloads, so its memory does not grow
+ * with them. `ranges` are the parts that may hold the job's records, oldest
+ * first (the history's segments whose filter names the job, and the open
+ * part); they are read one after the other and the read stops at the first
+ * range that holds a payload (written with the job's first event, so almost
+ * always the first range). Undefined when none does: payloads were off
  * (`jobEvents.payloadBytes: 0`) or the job was written before they were kept,
- * or its `queued` event is not in the stream yet.
+ * or its payload is not in the stream yet.
  */
-export async function findStoredPayload(ranges: readonly StreamRange[], read: ReadJobRange, id: string): Promise<StoredPayload | undefined> {
+export async function findStoredPayload(ranges: readonly StreamRange[], read: ReadJobPayloads, id: string): Promise<StoredPayload | undefined> {
   for (const r of ranges) {
     let found: StoredPayload | undefined;
     await read(r.start, r.end, id, (p) => {
-      found ??= storedPayload(p.event);
+      found ??= p;
     });
     if (found !== undefined) return found;
   }
