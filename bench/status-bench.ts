@@ -113,6 +113,7 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
   const idOf: string[] = new Array(32);
   let batch: string[] = [];
   let payloads: string[] = [];
+  let payloadsTs = 0;
   let batchTs = 0;
   let bytes = 0;
   let inFlight = 0;
@@ -123,10 +124,11 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
     ch.publish('warren.events', '', content, { contentType: 'application/json', timestamp: batchTs, ...signedEventProperties(keys, JOB_EVENT_BATCH_TYPE, content) });
     batch = [];
     if (payloads.length > 0) {
-      // As the API writes them (job-event-payload.ts): the batch's payloads in a message of their own.
+      // As the API writes them (job-event-payload.ts): the batch's payloads in a message of their own, stamped
+      // when written, after its last job was created (lookups skip segments stamped well before a job's id time).
       const records = Buffer.from(`[${payloads.join(',')}]`);
       bytes += records.length;
-      ch.publish('warren.events', '', records, { contentType: 'application/json', timestamp: batchTs, ...signedEventProperties(keys, JOB_PAYLOADS_TYPE, records) });
+      ch.publish('warren.events', '', records, { contentType: 'application/json', timestamp: payloadsTs, ...signedEventProperties(keys, JOB_PAYLOADS_TYPE, records) });
       payloads = [];
     }
     if (++inFlight >= 256) {
@@ -151,6 +153,7 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
       if (payloadBytes > 0) {
         const payload = payloadOf(i, payloadBytes);
         payloads.push(JSON.stringify({ jobId: id, payload, payloadBytes: Buffer.byteLength(payload) }));
+        payloadsTs = Math.round(at);
       }
       await push(`{"jobId":"${id}","status":"queued","attempt":1,"at":"${new Date(at).toISOString()}","source":"api","route":"chat","owner":"bench"}`, at);
     }

@@ -267,7 +267,7 @@ export const jobEventsSchema = z
      */
     indexSize: z.number().int().positive().default(30_000),
     /**
-     * Bytes of each job's payload written on its `queued` event, for the
+     * Bytes of each job's payload written with its `queued` event, for the
      * console's job page and `GET /v1/jobs/{id}/payload`: a longer payload
      * keeps its first `payloadBytes` and is marked cut. The stream holds them
      * (counted in `maxLengthBytes`); the status index never does. 0 turns

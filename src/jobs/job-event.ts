@@ -60,9 +60,10 @@ export const jobEventSchema = z.object({
   reservedTokens: z.number().int().nonnegative().optional(),
   /**
    * `queued` only: the job's message body as published (JSON text), whole or
-   * its first `jobEvents.payloadBytes` bytes (see job-event-payload.ts). Tenant
-   * data: read back on demand for `GET /v1/jobs/{id}/payload`, never held by
-   * the status index, never logged.
+   * its first `jobEvents.payloadBytes` bytes (see job-event-payload.ts). On the
+   * stream only for handler follow-up jobs; the API's batcher moves it into a
+   * `job.payloads` message. Tenant data: read back on demand for
+   * `GET /v1/jobs/{id}/payload`, never held by the status index, never logged.
    */
   payload: z.string().optional(),
   /** With `payload`: the size in bytes of the whole body (more than `payload` holds when it was cut at the cap). */

@@ -52,7 +52,7 @@ export interface JobSubmitterDeps {
   events: JobEventSink;
   index: JobStatusIndex;
   metrics: ApiMetrics;
-  /** Bytes of each job's body its `queued` event carries (topology `jobEvents.payloadBytes`; 0: none). */
+  /** Bytes of each job's body its `queued` event carries to the batcher, which writes them beside it (topology `jobEvents.payloadBytes`; 0: none). */
   payloadBytes: number;
 }
 

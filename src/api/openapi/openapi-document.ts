@@ -150,7 +150,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     tags: ['jobs'],
     summary: 'The payload the job was submitted with (a download)',
     description:
-      "The message body the job was published with, as its `queued` event stored it in the job-events stream: whole, or its first `jobEvents.payloadBytes` bytes (64 KiB by default) when longer. Same keys as GET /v1/jobs/{id}: a key reads its own jobs' payloads, `read-all` / `admin` every job's. Read from the stream on each call (the status cache holds no payloads). A dead-lettered job's whole message is also in its dead-letter queue (GET /v1/dlq/{queue}, admin).",
+      "The message body the job was published with, as the job-events stream stored it beside its `queued` event: whole, or its first `jobEvents.payloadBytes` bytes (64 KiB by default) when longer. Same keys as GET /v1/jobs/{id}: a key reads its own jobs' payloads, `read-all` / `admin` every job's. Read from the stream on each call (the status cache holds no payloads). A dead-lettered job's whole message is also in its dead-letter queue (GET /v1/dlq/{queue}, admin).",
     security: secured,
     request: { params: jobId },
     responses: {
@@ -165,9 +165,9 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
       },
       ...lookupErrors,
       404: err(
-        "JOB_EXPIRED / JOB_NOT_FOUND as for GET /v1/jobs/{id} (another key's job included). PAYLOAD_NOT_STORED: the job's `queued` event carries no payload (submitted while `jobEvents.payloadBytes` was 0, or before warren kept payloads).",
+        "JOB_EXPIRED / JOB_NOT_FOUND as for GET /v1/jobs/{id} (another key's job included). PAYLOAD_NOT_STORED: the history holds no payload of the job (submitted while `jobEvents.payloadBytes` was 0, or before warren kept payloads).",
       ),
-      503: err('As for GET /v1/jobs/{id}; and PAYLOAD_PENDING: a job of the last few seconds whose `queued` event is not in the stream yet (see Retry-After).'),
+      503: err('As for GET /v1/jobs/{id}; and PAYLOAD_PENDING: a job of the last few seconds whose payload is not in the stream yet (see Retry-After).'),
     },
   });
   r.registerPath({

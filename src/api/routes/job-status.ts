@@ -47,7 +47,7 @@ async function lookup(ctx: AppContext, c: Context<ApiEnv>): Promise<JobStatusVie
   );
 }
 
-/** A job younger than this whose payload is not found may still have its `queued` event on the way (the API batches them). */
+/** A job younger than this whose payload is not found may still have it on the way (the API batches its `queued` events and payloads). */
 const PAYLOAD_PENDING_MS = 10_000;
 
 /** Response headers of GET /v1/jobs/{id}/payload (see the OpenAPI document). */
@@ -55,7 +55,7 @@ export const PAYLOAD_HEADERS = { bytes: 'x-warren-payload-bytes', truncated: 'x-
 
 /**
  * GET /v1/jobs/{id}/payload: the body the job was published with, as its
- * `queued` event stored it, read from the stream (jobEvents.payloadBytes);
+ * payload record stored it, read from the stream (jobEvents.payloadBytes);
  * same tenant rules and 404s as GET /v1/jobs/{id}. A download: the stored text
  * exactly, JSON when whole, plain text when cut at the cap (the headers say so).
  */
@@ -65,7 +65,7 @@ async function payload(ctx: AppContext, c: Context<ApiEnv>): Promise<Response> {
   const stored = await ctx.deps.history?.payload(job.id);
   if (stored === undefined) {
     if (ctx.deps.history !== undefined && cap !== 0 && Date.now() - Date.parse(job.createdAt) < PAYLOAD_PENDING_MS) {
-      throw new ApiError(503, 'PAYLOAD_PENDING', `the payload of job '${job.id}' is not in the job history yet (its queued event is on the way); retry shortly`, { headers: { 'retry-after': '1' } });
+      throw new ApiError(503, 'PAYLOAD_PENDING', `the payload of job '${job.id}' is not in the job history yet (it is on the way); retry shortly`, { headers: { 'retry-after': '1' } });
     }
     throw new ApiError(
       404,

@@ -64,13 +64,15 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
 
   function extract(msg: ConsumeMessage, offset: number, accepted: boolean): ExtractedMessage {
     const marker = msg.properties.type === INDEX_MARKER_TYPE;
-    return {
+    const x: ExtractedMessage = {
       offset,
       bytes: msg.content.length,
       ids: accepted && !marker ? extractJobIds(msg.content) : [],
       ts: accepted && !marker ? timestampMs(msg.properties.timestamp) : undefined,
       anchor: messageAnchor(msg.content),
     };
+    if (msg.properties.type === JOB_PAYLOADS_TYPE) x.payloads = true;
+    return x;
   }
 
   async function publishIndexMarker(markerId: string): Promise<void> {

@@ -35,7 +35,7 @@ export interface HistorySegment {
   messages: number;
   /** Bytes of message bodies. */
   bytes: number;
-  /** Job events in accepted messages (occurrences of a job id). */
+  /** Job events in accepted messages (occurrences of a job id; payload records not counted). */
   events: number;
   /** Distinct job ids in accepted messages. */
   jobs: number;
@@ -56,6 +56,8 @@ export interface ExtractedMessage {
   /** Timestamp (Unix ms) of an accepted message. */
   ts: number | undefined;
   anchor: string;
+  /** A `job.payloads` message: its ids go into the filter (payload lookups find it) but are not events (the warm-up budget counts events). */
+  payloads?: boolean;
 }
 
 /** AMQP timestamps are seconds by the spec; warren's event messages were written in milliseconds. Both come out as ms. */
@@ -188,7 +190,7 @@ export function createSegmentBuilder(start: number, limits: SegmentLimits = DEFA
       last = msg.offset;
       messages++;
       bytes += msg.bytes;
-      events += msg.ids.length;
+      if (msg.payloads !== true) events += msg.ids.length;
       for (const id of msg.ids) ids.add(id);
       if (msg.ts !== undefined) {
         if (minTs === undefined || msg.ts < minTs) minTs = msg.ts;
