@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/api/console/console-session.ts';
 import { startApi, type RunningApi } from '../../src/api/start-api.ts';
 import { topologySchema, type Topology } from '../../src/config/topology-schema.ts';
-import { declareApiTestTopology, eventually, testLogger } from './helpers/api-fixture.ts';
+import { createBrokerConnection } from '../../src/broker/broker-connection.ts';
+import { createConfirmPublisher } from '../../src/broker/confirm-publisher.ts';
+import { eventPayload } from '../../src/jobs/job-event-payload.ts';
+import { createJobEventPublisher } from '../../src/jobs/job-event-publisher.ts';
+import { newJobId } from '../../src/jobs/job-id.ts';
+import { brokerEventKeys, declareApiTestTopology, eventually, testLogger } from './helpers/api-fixture.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 
 const OWNER = 'payload-owner-key-0123456789';
@@ -162,6 +167,28 @@ describe('job payloads in the job history (real API, real broker)', () => {
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${id}.payload.part.json"`);
     expect(await download.text()).toBe(stored);
+  });
+
+  it("a handler's follow-up job, whose queued event carries its payload itself (as a worker writes it), has its payload read too", async () => {
+    const conn = createBrokerConnection({ urls: [vh.amqpUrl] });
+    await conn.waitForConnection(10_000);
+    const publisher = createConfirmPublisher({ connection: conn });
+    try {
+      const worker = createJobEventPublisher(publisher, { exchange: 'warren.events' }, 'worker', await brokerEventKeys(vh));
+      const id = newJobId();
+      const body = Buffer.from(JSON.stringify({ type: 'follow-up', input: { from: 'a handler' } }));
+      await worker.emit({ jobId: id, status: 'queued', route: 'chat', attempt: 1, ...eventPayload(body, CAP) });
+      // No owner (a handler's job): read-all / admin keys read it.
+      const res = await eventually(async () => {
+        const r = await get(other, `/v1/jobs/${id}/payload`, { key: ADMIN });
+        return r.status === 200 ? r : undefined;
+      });
+      expect(await res.text()).toBe(body.toString());
+      expect((await get(other, `/v1/jobs/${id}/payload`, { key: OWNER })).status).toBe(404);
+    } finally {
+      await publisher.close();
+      await conn.close();
+    }
   });
 
   it('with jobEvents.payloadBytes: 0 no payload is stored, and the API and the page say why', async () => {

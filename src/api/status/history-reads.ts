@@ -36,6 +36,8 @@ export interface HistoryReads {
   readPayloads(start: number, end: number, id: string, out: (p: StoredPayload) => void): Promise<void>;
 }
 
+const PAYLOAD_KEY = Buffer.from('"payload"');
+
 /** Options of {@link createHistoryReads}. */
 export interface HistoryReadsOptions {
   reader: StreamReader;
@@ -180,6 +182,8 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
         for (const r of decodePayloadRecords(msg.content)) if (r.jobId === id) out(payloadFromFields(r));
         return;
       }
+      // Only a handler's follow-up job carries its payload on the event itself: most event messages need no decoding.
+      if (!msg.content.includes(PAYLOAD_KEY)) return;
       for (const e of decodeJobEvents(msg.content).events) {
         const p = e.jobId === id ? storedPayload(e) : undefined;
         if (p !== undefined) out(p);

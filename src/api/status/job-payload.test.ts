@@ -18,11 +18,11 @@ function streamOf(payloads: Record<number, Record<string, StoredPayload>>): { re
 }
 
 describe('findStoredPayload', () => {
-  it("reads the job's payload in the first range that holds one, and no further range", async () => {
+  it("reads every range that may hold the job at once and answers the oldest range's payload", async () => {
     const { read, reads } = streamOf({ 1: { other: stored('{"no":1}') }, 5: { j: stored('{"a":', 900) }, 9: { j: stored('{"later":1}') } });
     const found = await findStoredPayload([{ start: 0, end: 3 }, { start: 4, end: 6 }, { start: 7, end: 9 }], read, 'j');
     expect(found).toEqual({ text: '{"a":', storedBytes: 5, totalBytes: 900, truncated: true });
-    expect(reads).toEqual([[0, 3], [4, 6]]);
+    expect(reads).toEqual([[0, 3], [4, 6], [7, 9]]);
   });
 
   it('is undefined when no range holds a payload of the job', async () => {
