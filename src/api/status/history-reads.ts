@@ -143,7 +143,7 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
     return anchor;
   }
 
-  /** Reads [start, end] and hands each accepted message (markers excluded) of `type` (payloads or not) that names `id` to `take`. */
+  /** Reads [start, end] and hands each accepted message that names `id` to `take`: markers never, `job.payloads` messages only when `payloads`. */
   async function readMessages(start: number, end: number, id: string | undefined, payloads: boolean, take: (msg: ConsumeMessage, offset: number) => void): Promise<void> {
     const needle = id === undefined ? undefined : Buffer.from(`"${id}"`);
     let reached = false;
