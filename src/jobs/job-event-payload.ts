@@ -59,8 +59,9 @@ export function storedPayload(event: JobEvent): StoredPayload | undefined {
  * (every replica's tail, lookups, listings, the boot warm-up) skips these
  * messages without decoding them, so payloads cost the status path nothing but
  * the bytes; only a payload lookup decodes them. The history segments' id
- * filters still name their jobs (their `"jobId"` keys), which is how a payload
- * lookup finds them.
+ * filters do not name their jobs (status lookups never read a segment for a
+ * payload): a payload lookup reads the segments of the job's events and their
+ * neighbours, where the API wrote the payload beside the `queued` event.
  */
 export const JOB_PAYLOADS_TYPE = 'job.payloads';
 

@@ -66,15 +66,16 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
 
   function extract(msg: ConsumeMessage, offset: number, accepted: boolean): ExtractedMessage {
     const marker = msg.properties.type === INDEX_MARKER_TYPE;
-    const x: ExtractedMessage = {
+    // A payloads message names no job in the filters: status lookups never read a segment for a payload (a payload
+    // lookup reads the segments of the job's events and their neighbours, where the API wrote its payload).
+    const payloads = msg.properties.type === JOB_PAYLOADS_TYPE;
+    return {
       offset,
       bytes: msg.content.length,
-      ids: accepted && !marker ? extractJobIds(msg.content) : [],
+      ids: accepted && !marker && !payloads ? extractJobIds(msg.content) : [],
       ts: accepted && !marker ? timestampMs(msg.properties.timestamp) : undefined,
       anchor: messageAnchor(msg.content),
     };
-    if (msg.properties.type === JOB_PAYLOADS_TYPE) x.payloads = true;
-    return x;
   }
 
   async function publishIndexMarker(markerId: string): Promise<void> {

@@ -60,15 +60,6 @@ describe('segment builder', () => {
     expect(c.add(msg(1, ['y']))).toMatchObject({ start: 0, end: 1, messages: 2 });
   });
 
-  it("names the jobs of a payloads message in its filter without counting them as events", () => {
-    const b = createSegmentBuilder(0);
-    b.add(msg(0, ['a', 'b']));
-    b.add({ ...msg(1, ['a', 'c']), payloads: true });
-    const s = b.close();
-    expect(s).toMatchObject({ messages: 2, events: 2, jobs: 3 });
-    expect(s!.filter.has(hashId('c'))).toBe(true);
-  });
-
   it('knows exactly which ids the open segment holds so far', () => {
     const b = createSegmentBuilder(0);
     b.add(msg(0, ['a']));

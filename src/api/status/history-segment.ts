@@ -35,7 +35,7 @@ export interface HistorySegment {
   messages: number;
   /** Bytes of message bodies. */
   bytes: number;
-  /** Job events in accepted messages (occurrences of a job id; payload records not counted). */
+  /** Job events in accepted messages (occurrences of a job id). */
   events: number;
   /** Distinct job ids in accepted messages. */
   jobs: number;
@@ -56,8 +56,6 @@ export interface ExtractedMessage {
   /** Timestamp (Unix ms) of an accepted message. */
   ts: number | undefined;
   anchor: string;
-  /** A `job.payloads` message: its ids go into the filter (payload lookups find it) but are not events (the warm-up budget counts events). */
-  payloads?: boolean;
 }
 
 /** AMQP timestamps are seconds by the spec; warren's event messages were written in milliseconds. Both come out as ms. */
@@ -190,7 +188,7 @@ export function createSegmentBuilder(start: number, limits: SegmentLimits = DEFA
       last = msg.offset;
       messages++;
       bytes += msg.bytes;
-      if (msg.payloads !== true) events += msg.ids.length;
+      events += msg.ids.length;
       for (const id of msg.ids) ids.add(id);
       if (msg.ts !== undefined) {
         if (minTs === undefined || msg.ts < minTs) minTs = msg.ts;
