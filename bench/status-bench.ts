@@ -4,16 +4,20 @@
  * 10,000,000 signed events (3,340,000 jobs x queued / running / succeeded with
  * a short LLM answer; every tenth job an Idempotency-Key (v5) id, the rest
  * time-ordered (v7) ids), spread over 7 days as warren's writers would have
- * written them. Then, each replica in its own process:
+ * written them: beside each message of events, the ~1 KB payloads of its
+ * `queued` jobs in a `job.payloads` message, as the API writes them
+ * (jobEvents.payloadBytes; `--payload-bytes 0` writes none, as warren did
+ * before payloads were kept). Then, each replica in its own process:
  *   1. a first start without checkpoints (an upgrade): ready, and the
  *      background indexing of the history, which writes the checkpoints;
  *   2. a restart (what every deploy does): time to ready and RSS, then GET of
  *      200 random jobs from the oldest third of the history (each checked),
- *      and of 100 random Idempotency-Key ids;
+ *      and of 100 random Idempotency-Key ids, then the payloads of the 200
+ *      (GET /v1/jobs/{id}/payload, each checked);
  *   3. the same replica's boot on an empty stream (another vhost), same run:
  *      the reference.
  * Targets: ready < 5 s and RSS < 256 MB with the 10M-event stream, GET p99 <
- * 250 ms. Run: node --import tsx bench/status-bench.ts [--quick]   (quick: 1M events)
+ * 250 ms. Run: node --import tsx bench/status-bench.ts [--quick] [--payload-bytes N]   (quick: 1M events)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +28,7 @@ import amqplib from 'amqplib';
 import { uuidV5 } from '../src/api/jobs/idempotency.ts';
 import { startApi } from '../src/api/start-api.ts';
 import { JOB_EVENT_BATCH_TYPE } from '../src/jobs/job-event-codec.ts';
+import { JOB_PAYLOADS_TYPE } from '../src/jobs/job-event-payload.ts';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
 import { topologySchema, type Topology } from '../src/config/topology-schema.ts';
 import { newJobId } from '../src/jobs/job-id.ts';
@@ -44,6 +49,8 @@ const TARGETS = { readyS: 5, rssMb: 256, getP99Ms: 250 } as const;
 export interface StatusBenchOptions {
   /** Events written to the stream (3 per job). @default 10,000,000 (quick: 1,000,000) */
   events?: number;
+  /** Size of each job's payload on its `queued` event (0: none). @default 1024, the API bench's job size */
+  payloadBytes?: number;
   quick?: boolean;
   log?: (line: string) => void;
 }
@@ -60,6 +67,9 @@ export interface StatusBenchResult {
   empty: { readyS: number; rssMb: number };
   get: { p50Ms: number; p99Ms: number; maxMs: number; checked: number };
   getIdempotent: { p50Ms: number; p99Ms: number };
+  /** GET /v1/jobs/{id}/payload of the same 200 old jobs (undefined with payloadBytes 0). */
+  getPayload: { p50Ms: number; p99Ms: number } | undefined;
+  payloadBytes: number;
   figures: BenchFigure[];
   pass: boolean;
 }
@@ -76,6 +86,13 @@ export function benchTopology(vhost: string): Topology {
 
 const CONTENT = 'Sure: the answer depends on the context you give; here is a short summary of the main points, with one caveat about the edge cases and a suggestion for a follow-up question.';
 
+/** Job i's payload: a chat job of `bytes` bytes whose text names the job, so a lookup's answer can be checked. */
+export function payloadOf(i: number, bytes: number): string {
+  const base = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `job ${i}: ` }], temperature: 0.2 });
+  const pad = Math.max(0, bytes - base.length);
+  return base.replace(`job ${i}: `, `job ${i}: ${'Summarise this text: the quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(pad / 66)).slice(0, pad)}`);
+}
+
 /** Job i's id: every tenth an Idempotency-Key id (v5), the rest time-ordered at the job's creation. */
 function jobId(i: number, at: number): string {
   return i % 10 === 3 ? uuidV5(`bench\nroute:chat\nkey-${i}`) : newJobId(at);
@@ -86,7 +103,7 @@ function jobId(i: number, at: number): string {
  * succeeded 5 s later) of jobs spread evenly over the last 7 days, 1,000 events
  * a signed job.batch message stamped with its first event's time.
  */
-export async function prefill(amqpUrl: string, vhost: string, events: number, sample: { old: Set<number>; idem: Set<number> }, ids: Map<number, string>): Promise<{ bytes: number }> {
+export async function prefill(amqpUrl: string, vhost: string, events: number, sample: { old: Set<number>; idem: Set<number> }, ids: Map<number, string>, payloadBytes = 0): Promise<{ bytes: number }> {
   const conn = await amqplib.connect(amqpUrl);
   const ch = await conn.createConfirmChannel();
   const keys = createJobEventKeyring(EVENT_KEY, vhost);
@@ -95,6 +112,8 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
   const step = WEEK_MS / jobs;
   const idOf: string[] = new Array(32);
   let batch: string[] = [];
+  let payloads: string[] = [];
+  let payloadsTs = 0;
   let batchTs = 0;
   let bytes = 0;
   let inFlight = 0;
@@ -104,6 +123,14 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
     bytes += content.length;
     ch.publish('warren.events', '', content, { contentType: 'application/json', timestamp: batchTs, ...signedEventProperties(keys, JOB_EVENT_BATCH_TYPE, content) });
     batch = [];
+    if (payloads.length > 0) {
+      // As the API writes them (job-event-payload.ts): the batch's payloads in a message of their own, stamped
+      // when written, after its last job was created (lookups skip segments stamped well before a job's id time).
+      const records = Buffer.from(`[${payloads.join(',')}]`);
+      bytes += records.length;
+      ch.publish('warren.events', '', records, { contentType: 'application/json', timestamp: payloadsTs, ...signedEventProperties(keys, JOB_PAYLOADS_TYPE, records) });
+      payloads = [];
+    }
     if (++inFlight >= 256) {
       await ch.waitForConfirms();
       inFlight = 0;
@@ -123,6 +150,11 @@ export async function prefill(amqpUrl: string, vhost: string, events: number, sa
       const id = jobId(i, at);
       idOf[i & 31] = id;
       if (sample.old.has(i) || sample.idem.has(i)) ids.set(i, id);
+      if (payloadBytes > 0) {
+        const payload = payloadOf(i, payloadBytes);
+        payloads.push(JSON.stringify({ jobId: id, payload, payloadBytes: Buffer.byteLength(payload) }));
+        payloadsTs = Math.round(at);
+      }
       await push(`{"jobId":"${id}","status":"queued","attempt":1,"at":"${new Date(at).toISOString()}","source":"api","route":"chat","owner":"bench"}`, at);
     }
     const r = i - runLag;
@@ -214,12 +246,14 @@ export async function startReplica(vhost: string): Promise<Replica> {
 export async function run(options: StatusBenchOptions = {}): Promise<StatusBenchResult> {
   const quick = options.quick ?? false;
   const events = options.events ?? (quick ? 1_000_000 : 10_000_000);
+  const payloadBytes = options.payloadBytes ?? 1024;
   const log = options.log ?? ((s: string) => console.log(s));
   const management = createManagementClient({ url: MANAGEMENT_URL, timeoutMs: 120_000 });
   const user = new URL(AMQP_BASE).username || 'guest';
-  // Stream segments: about 230 bytes an event, written once, plus the checkpoints.
+  // Stream segments: about 230 bytes an event plus a third of a (JSON-escaped) payload, written once, plus the checkpoints.
+  const need = events * (400 + Math.ceil((payloadBytes * 1.2) / 3));
   const free = statfsSync('/').bavail * statfsSync('/').bsize;
-  if (free < events * 400) throw new Error(`status bench needs ~${Math.round((events * 400) / 1e9)} GB of free disk for the broker's stream segments; ${Math.round(free / 1e9)} GB free`);
+  if (free < need) throw new Error(`status bench needs ~${Math.round(need / 1e9)} GB of free disk for the broker's stream segments; ${Math.round(free / 1e9)} GB free`);
   const vhosts: string[] = [];
   const replicas: Replica[] = [];
   const newVhost = async (name: string) => {
@@ -244,9 +278,11 @@ export async function run(options: StatusBenchOptions = {}): Promise<StatusBench
     while (idem.size < 100) idem.add(Math.floor(Math.random() * (jobs / 10)) * 10 + 3);
     const ids = new Map<number, string>();
     let t = performance.now();
-    const { bytes } = await prefill(amqpUrl, vhost, events, { old, idem }, ids);
+    const { bytes } = await prefill(amqpUrl, vhost, events, { old, idem }, ids, payloadBytes);
     const prefillS = (performance.now() - t) / 1000;
-    log(`[status-bench] ${events.toLocaleString('en-US')} events (${jobs.toLocaleString('en-US')} jobs, ${(bytes / 1e9).toFixed(2)} GB) written in ${prefillS.toFixed(1)} s`);
+    log(
+      `[status-bench] ${events.toLocaleString('en-US')} events (${jobs.toLocaleString('en-US')} jobs, ${payloadBytes > 0 ? `${payloadBytes}-byte payloads, ` : 'no payloads, '}${(bytes / 1e9).toFixed(2)} GB) written in ${prefillS.toFixed(1)} s`,
+    );
 
     // 1. First start without checkpoints: ready at once, the history indexed in the background.
     const first = await startReplica(vhost);
@@ -293,8 +329,25 @@ export async function run(options: StatusBenchOptions = {}): Promise<StatusBench
     for (const i of idem) idemMs.push(await timeGet(i));
     const get = { p50Ms: pct(oldMs, 50), p99Ms: pct(oldMs, 99), maxMs: Math.max(...oldMs), checked: oldMs.length };
     const getIdempotent = { p50Ms: pct(idemMs, 50), p99Ms: pct(idemMs, 99) };
+    // The payloads of the same old jobs: read from the stream on each request (the cache holds none).
+    let getPayload: StatusBenchResult['getPayload'];
+    if (payloadBytes > 0) {
+      const payloadMs: number[] = [];
+      for (const i of old) {
+        const id = ids.get(i) as string;
+        const started = performance.now();
+        const res = await fetch(`${second.url}/v1/jobs/${id}/payload`, { headers: { authorization: `Bearer ${KEY}` } });
+        const text = await res.text();
+        payloadMs.push(performance.now() - started);
+        if (res.status !== 200 || text !== payloadOf(i, payloadBytes)) throw new Error(`GET /v1/jobs/${id}/payload (job ${i}) answered ${res.status} ${text.slice(0, 200)}`);
+      }
+      getPayload = { p50Ms: pct(payloadMs, 50), p99Ms: pct(payloadMs, 99) };
+    }
     const after = await second.memory();
-    log(`[status-bench] GET old jobs: p50 ${get.p50Ms.toFixed(1)} ms, p99 ${get.p99Ms.toFixed(1)} ms; Idempotency-Key ids p99 ${getIdempotent.p99Ms.toFixed(1)} ms; RSS after ${after.rssMb.toFixed(0)} MB`);
+    log(
+      `[status-bench] GET old jobs: p50 ${get.p50Ms.toFixed(1)} ms, p99 ${get.p99Ms.toFixed(1)} ms; Idempotency-Key ids p99 ${getIdempotent.p99Ms.toFixed(1)} ms; ` +
+        `${getPayload === undefined ? '' : `their payloads p50 ${getPayload.p50Ms.toFixed(1)} ms, p99 ${getPayload.p99Ms.toFixed(1)} ms; `}RSS after ${after.rssMb.toFixed(0)} MB`,
+    );
     await second.stop();
 
     // 3. The reference: the same replica on an empty stream, same run.
@@ -307,12 +360,15 @@ export async function run(options: StatusBenchOptions = {}): Promise<StatusBench
     log(`[status-bench] empty stream: ready in ${emptyRef.readyS.toFixed(2)} s, RSS ${emptyRef.rssMb.toFixed(0)} MB`);
 
     const rssMb = Math.max(restart.rssMb, after.rssMb);
-    const label = `${(events / 1e6).toFixed(0)}M events`;
+    const label = `${(events / 1e6).toFixed(0)}M events${payloadBytes > 0 ? ` with ${payloadBytes}-byte payloads` : ''}`;
     const figures: BenchFigure[] = [
       { group: 'status', name: `ready after a restart, ${label} in the stream`, unit: 's', value: restart.readyS, reference: emptyRef.readyS, referenceName: 'same replica, empty stream', target: `< ${TARGETS.readyS} s`, pass: restart.readyS < TARGETS.readyS, higherIsBetter: false },
       { group: 'status', name: `RSS, ${label}, ${restart.cachedJobs.toLocaleString('en-US')} jobs cached`, unit: 'MB', value: rssMb, reference: emptyRef.rssMb, referenceName: 'same replica, empty stream', target: `< ${TARGETS.rssMb} MB`, pass: rssMb < TARGETS.rssMb, higherIsBetter: false },
       { group: 'status', name: `GET of old jobs p99 (${get.checked} random, oldest third)`, unit: 'ms', value: get.p99Ms, target: `< ${TARGETS.getP99Ms} ms`, pass: get.p99Ms < TARGETS.getP99Ms && get.checked === 200, higherIsBetter: false },
       { group: 'status', name: 'GET of Idempotency-Key (v5) jobs p99 (100 random)', unit: 'ms', value: getIdempotent.p99Ms, target: 'informational', pass: true, higherIsBetter: false },
+      ...(getPayload === undefined
+        ? []
+        : [{ group: 'status', name: `GET of old jobs' payloads p99 (the same ${get.checked}, /v1/jobs/{id}/payload)`, unit: 'ms', value: getPayload.p99Ms, target: 'informational', pass: true, higherIsBetter: false } satisfies BenchFigure]),
       { group: 'status', name: 'first start without checkpoints: ready', unit: 's', value: upgrade.readyS, target: 'informational', pass: true, higherIsBetter: false },
       { group: 'status', name: 'first start without checkpoints: history indexed', unit: 's', value: upgrade.indexedS, target: 'informational', pass: true, higherIsBetter: false },
     ];
@@ -327,6 +383,8 @@ export async function run(options: StatusBenchOptions = {}): Promise<StatusBench
       empty: emptyRef,
       get,
       getIdempotent,
+      getPayload,
+      payloadBytes,
       figures,
       pass: figures.every((f) => f.pass),
     };
@@ -364,7 +422,8 @@ async function server(): Promise<void> {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   if (process.argv[2] === 'server') await server();
   else {
-    const r = await run({ quick: process.argv.includes('--quick') });
+    const at = process.argv.indexOf('--payload-bytes');
+    const r = await run({ quick: process.argv.includes('--quick'), ...(at > 0 ? { payloadBytes: Number(process.argv[at + 1]) } : {}) });
     console.log(JSON.stringify({ ...r, figures: undefined }, null, 2));
     process.exitCode = r.pass ? 0 : 1;
   }

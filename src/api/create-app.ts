@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { DEFAULT_EVENT_PAYLOAD_BYTES } from '../config/topology-schema.ts';
 import { BUILTIN_PAYLOAD_SCHEMAS } from '../jobs/payload-schemas.ts';
 import { compileRoutes } from '../jobs/route-catalog.ts';
 import { createSubmitter } from '../submit/submitter.ts';
@@ -44,7 +45,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
   const limits = { ...DEFAULT_API_LIMITS, ...deps.limits };
   checkApiLimits(limits);
   const routes = compileRoutes(deps.topology, deps.payloadSchemas ?? BUILTIN_PAYLOAD_SCHEMAS);
-  const submitterDeps = { events: deps.events, index: deps.index, metrics: deps.metrics };
+  const submitterDeps = { events: deps.events, index: deps.index, metrics: deps.metrics, payloadBytes: deps.topology.jobEvents?.payloadBytes ?? DEFAULT_EVENT_PAYLOAD_BYTES };
   const ctx: AppContext = {
     deps,
     limits,

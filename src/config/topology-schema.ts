@@ -237,9 +237,13 @@ export const consumerSchema = z
  * Job events and the job status kept from them. The defaults hold `maxAge` at
  * about 25 jobs/s averaged over the week (~1.2 KB of stream per job: a
  * `queued` event, a `succeeded` one with a 500-character answer, message
- * overhead); above that, `maxLengthBytes` cuts history sooner, and the API
+ * overhead), plus each job's payload up to `payloadBytes` (~14 jobs/s with 1 KB
+ * payloads); above that, `maxLengthBytes` cuts history sooner, and the API
  * warns at start-up with the rate it sees (README, "Job status").
  */
+/** Default of `jobEvents.payloadBytes`. */
+export const DEFAULT_EVENT_PAYLOAD_BYTES = 64 * 1024;
+
 export const jobEventsSchema = z
   .object({
     /** Fanout exchange job lifecycle events are published to. @default warren.events */
@@ -262,6 +266,14 @@ export const jobEventsSchema = z
      * asked for (tens of milliseconds). @default 30000
      */
     indexSize: z.number().int().positive().default(30_000),
+    /**
+     * Bytes of each job's payload written with its `queued` event, for the
+     * console's job page and `GET /v1/jobs/{id}/payload`: a longer payload
+     * keeps its first `payloadBytes` and is marked cut. The stream holds them
+     * (counted in `maxLengthBytes`); the status index never does. 0 turns
+     * payloads off. @default 64KiB
+     */
+    payloadBytes: byteSizeSchema.pipe(z.number().int().nonnegative().max(16 * 1024 * 1024, 'at most 16MiB: each payload rides in a job-events stream message')).default(DEFAULT_EVENT_PAYLOAD_BYTES),
   })
   .strict();
 

@@ -8,6 +8,7 @@ export * from './route-catalog.ts';
 export * from './retry-tiers.ts';
 export * from './job-event.ts';
 export * from './job-event-codec.ts';
+export * from './job-event-payload.ts';
 export * from './payload-schemas.ts';
 export * from './job-event-publisher.ts';
 export * from './job-event-signature.ts';

@@ -27,6 +27,12 @@ describe('decodeJobEvents fast path', () => {
       { jobId: 'a', status: 'queued', at: 'x', extra: 'stripped' },
       { jobId: 'a', status: 'queued', attempt: 1, at: 'x', route: 'chat', source: 'api', owner: 'app' },
       { jobId: 'a', status: 'queued', at: 'x', owner: 7 },
+      { jobId: 'a', status: 'queued', attempt: 1, at: 'x', owner: 'app', payload: '{"messages":[{"content":"\\"jobId\\": \\"x\\""}]}', payloadBytes: 40 },
+      { jobId: 'a', status: 'queued', at: 'x', payload: '{"cut', payloadBytes: 1_000_000 },
+      { jobId: 'a', status: 'queued', at: 'x', payload: { not: 'a string' } },
+      { jobId: 'a', status: 'queued', at: 'x', payload: 'p', payloadBytes: -1 },
+      { jobId: 'a', status: 'queued', at: 'x', payload: 'p', payloadBytes: 1.5 },
+      { jobId: 'a', status: 'queued', at: 'x', payload: 'p', payloadBytes: '1' },
     ];
     for (const s of samples) {
       const parsed = jobEventSchema.safeParse(s);

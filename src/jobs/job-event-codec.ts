@@ -8,8 +8,8 @@ export const INDEX_MARKER_TYPE = 'warren.index-marker';
 const STATUSES: ReadonlySet<string> = new Set(jobStatusSchema.options);
 
 /**
- * The common, simple event (the API's `queued`, a worker's `running`): only
- * primitive fields, checked by hand. Anything else (errors, results, usage,
+ * The common, simple event (the API's `queued` with its payload text, a
+ * worker's `running`): only primitive fields, checked by hand. Anything else (errors, results, usage,
  * unexpected types) goes through the zod schema. Every API replica decodes
  * every event of the stream, so this keeps the tail cheap under load.
  */
@@ -20,7 +20,8 @@ function simpleEvent(item: unknown): JobEvent | undefined {
   if (o.attempt !== undefined && !(typeof o.attempt === 'number' && Number.isInteger(o.attempt) && o.attempt >= 0)) return undefined;
   for (const k in o) {
     if (k === 'jobId' || k === 'status' || k === 'at' || k === 'attempt') continue;
-    if ((k === 'route' || k === 'queue' || k === 'source' || k === 'owner') && typeof o[k] === 'string') continue;
+    if ((k === 'route' || k === 'queue' || k === 'source' || k === 'owner' || k === 'payload') && typeof o[k] === 'string') continue;
+    if (k === 'payloadBytes' && Number.isInteger(o[k]) && (o[k] as number) >= 0) continue;
     return undefined;
   }
   const e: JobEvent = { jobId: o.jobId, status: o.status as JobEvent['status'], at: o.at, attempt: (o.attempt as number | undefined) ?? 0 };
@@ -28,6 +29,8 @@ function simpleEvent(item: unknown): JobEvent | undefined {
   if (typeof o.queue === 'string') e.queue = o.queue;
   if (typeof o.source === 'string') e.source = o.source;
   if (typeof o.owner === 'string') e.owner = o.owner;
+  if (typeof o.payload === 'string') e.payload = o.payload;
+  if (typeof o.payloadBytes === 'number') e.payloadBytes = o.payloadBytes;
   return e;
 }
 

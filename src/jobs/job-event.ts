@@ -75,5 +75,15 @@ export const jobEventSchema = z.object({
     .optional(),
   /** `requeued` only: the dead-letter queue the job was taken out of. */
   fromQueue: z.string().optional(),
+  /**
+   * `queued` only: the job's message body as published (JSON text), whole or
+   * its first `jobEvents.payloadBytes` bytes (see job-event-payload.ts). On the
+   * stream only for handler follow-up jobs; the API's batcher moves it into a
+   * `job.payloads` message. Tenant data: read back on demand for
+   * `GET /v1/jobs/{id}/payload`, never held by the status index, never logged.
+   */
+  payload: z.string().optional(),
+  /** With `payload`: the size in bytes of the whole body (more than `payload` holds when it was cut at the cap). */
+  payloadBytes: z.number().int().nonnegative().optional(),
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;

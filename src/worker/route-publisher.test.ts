@@ -20,7 +20,7 @@ const topology = topologySchema.parse({
 const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
 const TRACE = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
-function setup(fail?: Error) {
+function setup(fail?: Error, payloadBytes?: number) {
   const published: PublishRequest[] = [];
   const events: JobEvent[] = [];
   const publisher = {
@@ -30,7 +30,7 @@ function setup(fail?: Error) {
     },
   };
   const submitter = createSubmitter({ routes: compileRoutes(topology, BUILTIN_PAYLOAD_SCHEMAS), publisher, appId: 'warren-worker' });
-  const routes = createRoutePublisher({ submitter, publisher, events: { emit: async (e) => void events.push(e as JobEvent) } });
+  const routes = createRoutePublisher({ submitter, publisher, events: { emit: async (e) => void events.push(e as JobEvent) }, ...(payloadBytes === undefined ? {} : { payloadBytes }) });
   return { routes, published, events };
 }
 
@@ -44,6 +44,14 @@ describe('ctx.publish (publishJob) goes through the submit use case', () => {
     expect(m?.properties?.timestamp).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
     expect(JSON.parse(String(m?.content))).toMatchObject({ priority: 'realtime' });
     expect(events).toEqual([{ jobId: id, status: 'queued', route: 'chat', attempt: 1 }]);
+  });
+
+  it("writes the follow-up's body on its queued event up to jobEvents.payloadBytes, as the API does for its jobs", async () => {
+    const { routes, published, events } = setup(undefined, 32);
+    const id = await routes.publishJob('chat', chat);
+    const body = String(published[0]?.content);
+    expect(body.length).toBeGreaterThan(32);
+    expect(events).toEqual([{ jobId: id, status: 'queued', route: 'chat', attempt: 1, payload: body.slice(0, 32), payloadBytes: body.length }]);
   });
 
   it('a follow-up that can never be valid fails the parent job permanently, naming the route', async () => {

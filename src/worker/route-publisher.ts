@@ -6,6 +6,7 @@ import { headerString } from '../jobs/header-values.ts';
 import { HEADERS } from '../jobs/headers.ts';
 import { newJobId } from '../jobs/job-id.ts';
 import type { JobEventPublisher } from '../jobs/job-event-publisher.ts';
+import { eventPayload } from '../jobs/job-event-payload.ts';
 import type { AmqpHeaders } from '../jobs/job-headers.ts';
 import { forwardProperties } from '../jobs/message-properties.ts';
 import type { CompiledRoute } from '../jobs/route-catalog.ts';
@@ -27,6 +28,8 @@ export interface RoutePublisherDeps {
   publisher: { publish(request: PublishRequest): Promise<void> };
   /** Where a follow-up job's `queued` event goes (as the API emits one for its jobs). */
   events?: JobEventPublisher;
+  /** Bytes of a follow-up job's body its `queued` event carries (topology `jobEvents.payloadBytes`). @default 0: none */
+  payloadBytes?: number;
 }
 
 /**
@@ -47,13 +50,14 @@ export function createRoutePublisher(deps: RoutePublisherDeps): RoutePublisher {
     async publishJob(name, payload, parentHeaders) {
       const id = newJobId();
       const traceparent = headerString(parentHeaders?.[HEADERS.traceparent]);
+      let content: Buffer;
       try {
-        await deps.submitter.submit(name, payload, { id, correlationId: id, traceparent: traceparent === '' ? undefined : traceparent });
+        ({ content } = await deps.submitter.submit(name, payload, { id, correlationId: id, traceparent: traceparent === '' ? undefined : traceparent }));
       } catch (err) {
         throw asJobFailure(name, 'follow-up job', err);
       }
       // The job is stored; its status event is observability and must not fail the parent job.
-      await deps.events?.emit({ jobId: id, status: 'queued', route: name, attempt: 1 }).catch(() => undefined);
+      await deps.events?.emit({ jobId: id, status: 'queued', route: name, attempt: 1, ...eventPayload(content, deps.payloadBytes ?? 0) }).catch(() => undefined);
       return id;
     },
     async forward(name, msg, payload) {

@@ -169,7 +169,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
   configureProviderBudgets(limiter, topology.providers);
   const clients = createOpenAiClients(topology.providers);
   const submitter = createSubmitter({ routes: compileRoutes(topology, schemas), publisher, appId: 'warren-worker' });
-  const routes = createRoutePublisher({ submitter, publisher, events });
+  const routes = createRoutePublisher({ submitter, publisher, events, payloadBytes: topology.jobEvents.payloadBytes });
   const secrets = [...Object.values(topology.providers).map((p) => p.apiKey).filter((k) => k !== ''), ...passwordsOf([...topology.connection.urls, topology.connection.management])];
 
   // Live replies to front-door clients: one unconfirmed channel for the whole worker.

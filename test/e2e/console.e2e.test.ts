@@ -126,6 +126,10 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     await expect.poll(() => page.locator('#job-status').innerText(), { timeout: 15_000 }).toBe('succeeded');
     expect(await page.locator('#live-log').innerText()).toContain('succeeded');
     expect(await page.locator('#job-usage').innerText()).toMatch(/\d+ prompt \+ \d+ completion/);
+    // The payload is read from the job-events stream when the page is rendered: opened right after the submit it may
+    // not be there yet (the card says so); a reload shows it.
+    await page.reload();
+    expect(await page.locator('#job-payload pre').innerText()).toContain('"content": "Write a haiku about queues [[delay:1500]]"');
     await shot(page, 'job');
 
     await page.goto(`${h.api.url}/console/jobs?route=chat`);
@@ -151,6 +155,11 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     const attempts = page.locator('#job-attempts tbody tr');
     await expect.poll(() => attempts.count()).toBe(3);
     expect(await page.locator('#job-attempts').innerText()).toContain('server-error');
+    // The payload it was submitted with, pretty-printed, with a download of it.
+    expect(await page.locator('#job-payload pre').innerText()).toContain('"content": "This one keeps failing [[fail:500]]"');
+    const href = await page.locator('#payload-download').getAttribute('href');
+    const downloaded = await page.evaluate(async (h) => (await fetch(h as string)).text(), href);
+    expect(JSON.parse(downloaded)).toMatchObject({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'This one keeps failing [[fail:500]]' }] });
     await page.context().close();
   });
 
@@ -238,6 +247,17 @@ describe('warren console (headless chromium, real API + worker + broker)', () =>
     const whole = await page.evaluate(async (href) => (await fetch(href as string)).text(), download);
     expect(JSON.parse(whole.trim()).body).toContain('lorem ipsum '.repeat(60_000));
     await shot(page, 'dead-letter-phone');
+    // The job page shows the same payload from the job history: escaped, cut for display, and only its first
+    // 64 KiB kept (jobEvents.payloadBytes), which the page says.
+    await page.goto(`${h.api.url}/console/jobs/${id}`);
+    expect(await page.locator('#job-payload pre').innerText()).toContain('<script>window.__pwned = 1</script>');
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(await page.locator('#job-payload script, #job-payload img').count()).toBe(0);
+    expect(await page.locator('#payload-shown').innerText()).toContain('Showing the first 16,384');
+    expect(await page.locator('#payload-truncated').innerText()).toContain('the job history keeps its first 65,536 bytes');
+    const part = await page.evaluate(async (h) => (await fetch(h as string)).text(), await page.locator('#payload-download').getAttribute('href'));
+    expect(Buffer.byteLength(part)).toBe(65_536);
+    expect(part).toContain('<script>window.__pwned = 1</script>');
     await page.goto(`${h.api.url}/console/dlq/llm.dead`);
     expect(await page.locator('.dlq-group').count()).toBeGreaterThan(0);
     await shot(page, 'dead-letters-phone');

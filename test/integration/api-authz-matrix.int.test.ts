@@ -81,6 +81,13 @@ const ROWS: Row[] = [
     request: (s) => ({ method: 'GET', path: `/v1/jobs/${s.rawJob}` }),
     expect: { ...AUTHN, otherRoute: 404, exchangeOnly: 200, otherTenant: 404, admin: 200, owner: 404 },
   },
+  { route: 'GET /v1/jobs/:id/payload', what: "the owner's job's payload", request: (s) => ({ method: 'GET', path: `/v1/jobs/${s.ownerJob}/payload` }), expect: OWNER_ONLY },
+  {
+    route: 'GET /v1/jobs/:id/payload',
+    what: "a raw publish's payload",
+    request: (s) => ({ method: 'GET', path: `/v1/jobs/${s.rawJob}/payload` }),
+    expect: { ...AUTHN, otherRoute: 404, exchangeOnly: 200, otherTenant: 404, admin: 200, owner: 404 },
+  },
   { route: 'GET /v1/jobs/:id/events', what: "SSE of the owner's job", request: (s) => ({ method: 'GET', path: `/v1/jobs/${s.ownerJob}/events` }), expect: OWNER_ONLY },
   {
     route: 'POST /v1/publish/:exchange',
@@ -197,6 +204,9 @@ describe('authorisation matrix: every registered route x every kind of caller (r
     const raw = await as(api, 'exchangeOnly', { method: 'POST', path: '/v1/publish/documents', body: { headers: { format: 'pdf' }, payload: { n: 1 } } });
     expect(raw.status).toBe(202);
     subjects.rawJob = raw.body.id;
+    // Both payloads are in the stream (their queued events are batched for up to 100 ms): a cell's 404 is then the rule, not a race.
+    await eventually(async () => (await as(api, 'owner', { method: 'GET', path: `/v1/jobs/${subjects.ownerJob}/payload` })).status === 200);
+    await eventually(async () => (await as(api, 'exchangeOnly', { method: 'GET', path: `/v1/jobs/${subjects.rawJob}/payload` })).status === 200);
   });
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { html } from 'hono/html';
 import type { JobStatusView } from '../status/job-status.ts';
 import { ago, qs, statusLabel, type Html } from './console-html.ts';
+import { payloadSection, type PayloadView } from './job-payload-section.ts';
 import { preValue } from './render-value.ts';
 
 /** One row of GET /v1/jobs. */
@@ -92,11 +93,11 @@ ${job.result === undefined
   : html`<div class="card"><h2>Result</h2>${preValue(job.result, `/console/jobs/${encodeURIComponent(job.id)}/raw`)}</div>`}`;
 }
 
-/** The job page: the panel, followed live over the job's SSE stream until the job ends. */
-export function jobPage(job: JobStatusView, now: number): Html {
+/** The job page: the panel, followed live over the job's SSE stream until the job ends, and the job's payload (it does not change). */
+export function jobPage(job: JobStatusView, payload: PayloadView, now: number): Html {
   return html`<h1>Job <code>${job.id}</code></h1>
 <p class="muted"><span id="live-state">${['succeeded', 'failed', 'dead-lettered'].includes(job.status) ? 'ended' : 'live: connecting'}</span> · <a href="/console/jobs/${encodeURIComponent(job.id)}/raw">status JSON</a></p>
 <div data-live-job="${job.id}">${jobPanel(job, now)}</div>
-<div class="card"><h2>Live events</h2><ul id="live-log" class="muted"></ul></div>
-<p class="muted">The status index keeps a job's outcome, attempts and usage, not its payload: a dead-lettered job's payload is on the Dead letters page.</p>`;
+${payloadSection(job.id, job.status, payload)}
+<div class="card"><h2>Live events</h2><ul id="live-log" class="muted"></ul></div>`;
 }

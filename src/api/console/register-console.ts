@@ -14,6 +14,8 @@ import { endSession, isSameOriginRequest, isSameSiteAction, sessionOf, startSess
 import { CONSOLE_CSS } from './console-style.ts';
 import { dlqGroupsPage, dlqIndexPage, dlqMessagePage, dlqMessagesPage } from './dlq-pages.ts';
 import { jobPage, jobPanel, jobsPage, type JobFilters, type JobRow } from './jobs-pages.ts';
+import type { PayloadView } from './job-payload-section.ts';
+import { PAYLOAD_HEADERS } from '../routes/job-status.ts';
 import { overviewPage, type OverviewData } from './overview-page.ts';
 import { topologyPage } from './topology-page.ts';
 
@@ -191,11 +193,34 @@ ${message === undefined ? '' : html`<p class="result err" role="alert">${message
   });
 
   const jobPath = (c: Context) => `/v1/jobs/${encodeURIComponent(c.req.param('id') ?? '')}`;
+  /** The job's stored payload, through GET /v1/jobs/{id}/payload (the same key, the same rules). */
+  const payloadOf = async (c: Context<ConsoleEnv>): Promise<PayloadView> => {
+    const res = await api.request(c.get('session'), `${jobPath(c)}/payload`);
+    const text = await res.text();
+    if (res.ok) {
+      return {
+        stored: true,
+        text,
+        storedBytes: Buffer.byteLength(text, 'utf8'),
+        totalBytes: Number(res.headers.get(PAYLOAD_HEADERS.bytes) ?? Buffer.byteLength(text, 'utf8')),
+        truncated: res.headers.get(PAYLOAD_HEADERS.truncated) === 'true',
+      };
+    }
+    let e: { code?: unknown; message?: unknown } | undefined;
+    try {
+      e = (JSON.parse(text) as { error?: typeof e }).error;
+    } catch {
+      e = undefined;
+    }
+    return { stored: false, code: typeof e?.code === 'string' ? e.code : `HTTP_${res.status}`, message: typeof e?.message === 'string' ? e.message : 'the payload could not be read' };
+  };
   app.get('/console/jobs/:id', async (c) => {
     const r = await api.json<JobStatusView>(c.get('session'), jobPath(c));
     if (!r.ok) return page(c, 'jobs', 'Job', html`<h1>Job <code>${c.req.param('id')}</code></h1><div class="banner" role="alert">${errText(r.error)}</div>`, r.status === 404 ? 404 : r.status === 503 ? 503 : 200);
-    return page(c, 'jobs', `Job ${r.body.id}`, jobPage(r.body, Date.now()));
+    return page(c, 'jobs', `Job ${r.body.id}`, jobPage(r.body, await payloadOf(c), Date.now()));
   });
+  // The stored payload as a download, as the API serves it (its type, size and cut headers, attachment).
+  app.get('/console/jobs/:id/payload', async (c) => api.request(c.get('session'), `${jobPath(c)}/payload`));
   app.get('/console/jobs/:id/panel', async (c) => {
     const r = await api.json<JobStatusView>(c.get('session'), jobPath(c));
     if (!r.ok) return c.html(html`<div class="banner" role="alert">${errText(r.error)}</div>`, r.status === 404 ? 404 : 200);

@@ -1,6 +1,7 @@
 import type { PublishRequest } from '../../broker/confirm-publisher.ts';
 import { isWarrenError } from '../../errors/index.ts';
 import type { JobEvent } from '../../jobs/job-event.ts';
+import { eventPayload } from '../../jobs/job-event-payload.ts';
 import type { CompiledRoute } from '../../jobs/route-catalog.ts';
 import type { JobMeta, PlainMessage, PreparedJob, Submitter } from '../../submit/submitter.ts';
 import type { ApiMetrics, PublishOutcome } from '../metrics/api-metrics.ts';
@@ -51,6 +52,8 @@ export interface JobSubmitterDeps {
   events: JobEventSink;
   index: JobStatusIndex;
   metrics: ApiMetrics;
+  /** Bytes of each job's body its `queued` event carries to the batcher, which writes them beside it (topology `jobEvents.payloadBytes`; 0: none). */
+  payloadBytes: number;
 }
 
 let isoMs = 0;
@@ -104,6 +107,12 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       const event: JobEvent = { jobId: job.id, status: 'queued', attempt: 1, at: nowIso(), source: 'api', owner: job.meta.owner };
       if (job.route !== undefined) event.route = job.route;
       if (job.meta.reservedTokens !== undefined) event.reservedTokens = job.meta.reservedTokens;
+      // The body as published (already serialised): the history reads it back for the job page, the index ignores it.
+      const payload = eventPayload(job.content, deps.payloadBytes);
+      if (payload !== undefined) {
+        event.payload = payload.payload;
+        event.payloadBytes = payload.payloadBytes;
+      }
       // This replica answers GET /v1/jobs/{id} at once; the others learn it from the stream.
       deps.index.apply(event);
       // Prompt for budgeted jobs too: other replicas count their reservation from this event.

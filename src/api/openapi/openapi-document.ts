@@ -146,6 +146,32 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
   });
   r.registerPath({
     method: 'get',
+    path: '/v1/jobs/{id}/payload',
+    tags: ['jobs'],
+    summary: 'The payload the job was submitted with (a download)',
+    description:
+      "The message body the job was published with, as the job-events stream stored it beside its `queued` event: whole, or its first `jobEvents.payloadBytes` bytes (64 KiB by default) when longer. Same keys as GET /v1/jobs/{id}: a key reads its own jobs' payloads, `read-all` / `admin` every job's. Read from the stream on each call (the status cache holds no payloads). A dead-lettered job's whole message is also in its dead-letter queue (GET /v1/dlq/{queue}, admin).",
+    security: secured,
+    request: { params: jobId },
+    responses: {
+      200: {
+        description: 'The stored payload, byte for byte: `application/json` when whole, `text/plain` when cut at the cap (the first part of a JSON text is not JSON).',
+        headers: z.object({
+          'x-warren-payload-bytes': z.string().meta({ description: 'Size in bytes of the whole payload the job was published with.' }),
+          'x-warren-payload-truncated': z.enum(['true', 'false']).meta({ description: '`true` when the history kept only the first part (the body here) of a longer payload.' }),
+          'content-disposition': z.string().meta({ description: '`attachment; filename="<id>.payload.json"` (`.payload.part.json` when cut).' }),
+        }),
+        content: { 'application/json': { schema: z.unknown() }, 'text/plain': { schema: z.string() } },
+      },
+      ...lookupErrors,
+      404: err(
+        "JOB_EXPIRED / JOB_NOT_FOUND as for GET /v1/jobs/{id} (another key's job included). PAYLOAD_NOT_STORED: the history holds no payload of the job (submitted while `jobEvents.payloadBytes` was 0, or before warren kept payloads).",
+      ),
+      503: err('As for GET /v1/jobs/{id}; and PAYLOAD_PENDING: a job of the last few seconds whose payload is not in the stream yet (see Retry-After).'),
+    },
+  });
+  r.registerPath({
+    method: 'get',
     path: '/v1/jobs/{id}/events',
     tags: ['jobs'],
     summary: 'The job status as Server-Sent Events, until the job ends',

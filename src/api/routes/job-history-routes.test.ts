@@ -4,9 +4,10 @@ import { chatJob, createTestApp, get, post } from '../api-test-kit.test-support.
 import { JobHistoryError } from '../status/history-errors.ts';
 import type { FindResult, HistoryState, JobHistory } from '../status/job-history.ts';
 import type { ListPage, ListQuery } from '../status/job-listing.ts';
+import type { StoredPayload } from '../../jobs/job-event-payload.ts';
 
 /** A job history that answers from a table (the real one is tested against the broker). */
-function fakeHistory(answer: (id: string) => FindResult | Error, page?: (q: ListQuery) => ListPage): JobHistory & { asked: string[]; queries: ListQuery[] } {
+function fakeHistory(answer: (id: string) => FindResult | Error, page?: (q: ListQuery) => ListPage, stored?: (id: string) => StoredPayload | undefined): JobHistory & { asked: string[]; queries: ListQuery[] } {
   const asked: string[] = [];
   const queries: ListQuery[] = [];
   return {
@@ -21,6 +22,9 @@ function fakeHistory(answer: (id: string) => FindResult | Error, page?: (q: List
     async list(q) {
       queries.push(q);
       return page?.(q) ?? { jobs: [] };
+    },
+    async payload(id) {
+      return stored?.(id);
     },
     state: () => ({ stream: true, indexed: true, checkpoints: true }) as HistoryState,
     waitUntilIndexed: async () => true,
@@ -140,5 +144,54 @@ describe('GET /v1/jobs', () => {
     const err = (await json(res)).error;
     expect(err.code).toBe('INVALID_QUERY');
     expect(err.message).toMatch(message);
+  });
+});
+
+describe('GET /v1/jobs/{id}/payload', () => {
+  const whole: StoredPayload = { text: '{"messages":[{"role":"user","content":"<script>x</script>"}]}', storedBytes: 61, totalBytes: 61, truncated: false };
+
+  it("gives the owner (and read-all keys) the stored payload as a download; another key gets the unknown job's 404", async () => {
+    const id = newJobId();
+    const t = createTestApp({ history: fakeHistory(() => ({ found: true, view: view(id), owner: 'env#1' }), undefined, () => whole) });
+    const mine = await t.app.request(`/v1/jobs/${id}/payload`, get('chat-key-0123456789'));
+    expect(mine.status).toBe(200);
+    expect(await mine.text()).toBe(whole.text);
+    expect(mine.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(mine.headers.get('content-disposition')).toBe(`attachment; filename="${id}.payload.json"`);
+    expect(mine.headers.get('x-warren-payload-bytes')).toBe('61');
+    expect(mine.headers.get('x-warren-payload-truncated')).toBe('false');
+    expect(mine.headers.get('cache-control')).toBe('private, no-store');
+    const theirs = await t.app.request(`/v1/jobs/${id}/payload`, get('all-key-0123456789'));
+    expect(theirs.status).toBe(404);
+    expect((await json(theirs)).error.code).toBe('JOB_NOT_FOUND');
+    expect((await t.app.request(`/v1/jobs/${id}/payload`, get('admin-key-0123456789'))).status).toBe(200);
+  });
+
+  it('says when the stored payload was cut at the cap (plain text: the first part of a JSON body is not JSON)', async () => {
+    const id = newJobId();
+    const cut: StoredPayload = { text: '{"messages":[{"role":"user","content":"aaaa', storedBytes: 43, totalBytes: 1_048_600, truncated: true };
+    const t = createTestApp({ history: fakeHistory(() => ({ found: true, view: view(id), owner: 'env#1' }), undefined, () => cut) });
+    const res = await t.app.request(`/v1/jobs/${id}/payload`, get('chat-key-0123456789'));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(cut.text);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${id}.payload.part.json"`);
+    expect(res.headers.get('x-warren-payload-bytes')).toBe('1048600');
+    expect(res.headers.get('x-warren-payload-truncated')).toBe('true');
+  });
+
+  it('answers 503 for a young job whose queued event is not read yet, 404 PAYLOAD_NOT_STORED for an older one without a payload', async () => {
+    const young = newJobId();
+    const old = newJobId();
+    const t = createTestApp({
+      history: fakeHistory((id) => ({ found: true, view: { ...view(id), createdAt: id === young ? new Date().toISOString() : '2026-01-01T00:00:00.000Z' }, owner: 'env#1' }), undefined, () => undefined),
+    });
+    const pending = await t.app.request(`/v1/jobs/${young}/payload`, get('chat-key-0123456789'));
+    expect(pending.status).toBe(503);
+    expect(pending.headers.get('retry-after')).toBe('1');
+    expect((await json(pending)).error.code).toBe('PAYLOAD_PENDING');
+    const none = await t.app.request(`/v1/jobs/${old}/payload`, get('chat-key-0123456789'));
+    expect(none.status).toBe(404);
+    expect((await json(none)).error.code).toBe('PAYLOAD_NOT_STORED');
   });
 });

@@ -47,11 +47,48 @@ async function lookup(ctx: AppContext, c: Context<ApiEnv>): Promise<JobStatusVie
   );
 }
 
-/** GET /v1/jobs/{id} and GET /v1/jobs/{id}/events (Server-Sent Events until the job ends). */
+/** A job younger than this whose payload is not found may still have it on the way (the API batches its `queued` events and payloads). */
+const PAYLOAD_PENDING_MS = 10_000;
+
+/** Response headers of GET /v1/jobs/{id}/payload (see the OpenAPI document). */
+export const PAYLOAD_HEADERS = { bytes: 'x-warren-payload-bytes', truncated: 'x-warren-payload-truncated' } as const;
+
+/**
+ * GET /v1/jobs/{id}/payload: the body the job was published with, as its
+ * payload record stored it, read from the stream (jobEvents.payloadBytes);
+ * same tenant rules and 404s as GET /v1/jobs/{id}. A download: the stored text
+ * exactly, JSON when whole, plain text when cut at the cap (the headers say so).
+ */
+async function payload(ctx: AppContext, c: Context<ApiEnv>): Promise<Response> {
+  const job = await lookup(ctx, c);
+  const cap = ctx.deps.topology.jobEvents?.payloadBytes;
+  const stored = await ctx.deps.history?.payload(job.id);
+  if (stored === undefined) {
+    if (ctx.deps.history !== undefined && cap !== 0 && Date.now() - Date.parse(job.createdAt) < PAYLOAD_PENDING_MS) {
+      throw new ApiError(503, 'PAYLOAD_PENDING', `the payload of job '${job.id}' is not in the job history yet (it is on the way); retry shortly`, { headers: { 'retry-after': '1' } });
+    }
+    throw new ApiError(
+      404,
+      'PAYLOAD_NOT_STORED',
+      `the job history holds no payload for job '${job.id}': ${cap === 0 ? 'this deployment keeps none (jobEvents.payloadBytes: 0)' : 'it was submitted while payloads were off (jobEvents.payloadBytes: 0) or before warren kept them'}; a dead-lettered job's message, payload included, is in its dead-letter queue`,
+    );
+  }
+  return c.body(stored.text, 200, {
+    'content-type': stored.truncated ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-disposition': `attachment; filename="${job.id}.payload${stored.truncated ? '.part' : ''}.json"`,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'private, no-store',
+    [PAYLOAD_HEADERS.bytes]: String(stored.totalBytes),
+    [PAYLOAD_HEADERS.truncated]: String(stored.truncated),
+  });
+}
+
+/** GET /v1/jobs/{id}, GET /v1/jobs/{id}/payload and GET /v1/jobs/{id}/events (Server-Sent Events until the job ends). */
 export function registerJobStatusRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   const { limits, deps } = ctx;
 
   app.get('/v1/jobs/:id', async (c) => c.json(await lookup(ctx, c), 200));
+  app.get('/v1/jobs/:id/payload', async (c) => payload(ctx, c));
 
   app.get('/v1/jobs/:id/events', async (c) => {
     const first = await lookup(ctx, c);

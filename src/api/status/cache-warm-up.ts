@@ -5,6 +5,7 @@ import type { HistoryReads } from './history-reads.ts';
 import type { HistorySegment } from './history-segment.ts';
 import { hashId } from './id-filter.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
+import { JOB_PAYLOADS_TYPE } from '../../jobs/job-event-payload.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
 import type { StreamReader } from './stream-reader.ts';
 
@@ -90,7 +91,7 @@ export function createCacheWarmUp(options: CacheWarmUpOptions): CacheWarmUp {
             from,
             (msg, offset) => {
               if (mine !== generation || offset > to) return false;
-              if (msg.properties.type !== INDEX_MARKER_TYPE && options.reads.accept(msg, offset)) {
+              if (msg.properties.type !== INDEX_MARKER_TYPE && msg.properties.type !== JOB_PAYLOADS_TYPE && options.reads.accept(msg, offset)) {
                 segmentOf(offset);
                 const decoded = decodeJobEvents(msg.content).events;
                 for (const e of decoded) {

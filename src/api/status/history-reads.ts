@@ -6,6 +6,7 @@ import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-sig
 import { JobHistoryError, StreamMissingError } from './history-errors.ts';
 import { extractJobIds, messageAnchor, timestampMs, type ExtractedMessage } from './history-segment.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
+import { JOB_PAYLOADS_TYPE, decodePayloadRecords, payloadFromFields, storedPayload, type StoredPayload } from '../../jobs/job-event-payload.ts';
 import type { PlacedEvent } from './job-listing.ts';
 import type { StreamReader } from './stream-reader.ts';
 
@@ -29,9 +30,13 @@ export interface HistoryReads {
   probeFirst(end: number | undefined): Promise<{ offset: number; ts: number | undefined }>;
   /** The content fingerprint of the message at `offset`, or undefined when none came back. */
   anchorAt(offset: number): Promise<string | undefined>;
-  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
+  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order (payload messages skipped unread). */
   readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void>;
+  /** The payloads of `id` stored in [start, end] (payload messages, and `queued` events that carry one), in stream order. */
+  readPayloads(start: number, end: number, id: string, out: (p: StoredPayload) => void): Promise<void>;
 }
+
+const PAYLOAD_KEY = Buffer.from('"payload"');
 
 /** Options of {@link createHistoryReads}. */
 export interface HistoryReadsOptions {
@@ -63,10 +68,13 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
 
   function extract(msg: ConsumeMessage, offset: number, accepted: boolean): ExtractedMessage {
     const marker = msg.properties.type === INDEX_MARKER_TYPE;
+    // A payloads message names no job in the filters: status lookups never read a segment for a payload (a payload
+    // lookup reads the segments of the job's events and their neighbours, where the API wrote its payload).
+    const payloads = msg.properties.type === JOB_PAYLOADS_TYPE;
     return {
       offset,
       bytes: msg.content.length,
-      ids: accepted && !marker ? extractJobIds(msg.content) : [],
+      ids: accepted && !marker && !payloads ? extractJobIds(msg.content) : [],
       ts: accepted && !marker ? timestampMs(msg.properties.timestamp) : undefined,
       anchor: messageAnchor(msg.content),
     };
@@ -139,25 +147,25 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
   }
 
   /**
-   * The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order.
-   * A read that fails (its channel closed under it, the stream went quiet before `end`) is tried once
-   * more before the error reaches the caller: ranges are immutable, so a second read is the same read,
-   * and events reach `out` only from a read that got through. A missing stream is not retried.
+   * Reads [start, end] and hands each accepted message that names `id` to `take`: markers never, `job.payloads`
+   * messages only when `payloads`. A read that fails (its channel closed under it, the stream went quiet before
+   * `end`) is tried once more before the error reaches the caller: ranges are immutable, so a second read is the
+   * same read, and messages reach `take` only from a read that got through. A missing stream is not retried.
    */
-  async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
-    let got: PlacedEvent[] = [];
+  async function readMessages(start: number, end: number, id: string | undefined, payloads: boolean, take: (msg: ConsumeMessage, offset: number) => void): Promise<void> {
+    let got: [ConsumeMessage, number][] = [];
     try {
-      await readRangeOnce(start, end, id, (p) => got.push(p));
+      await readMessagesOnce(start, end, id, payloads, (msg, offset) => got.push([msg, offset]));
     } catch (err) {
       if (err instanceof StreamMissingError) throw err;
       options.onReadRetry?.(err);
       got = [];
-      await readRangeOnce(start, end, id, (p) => got.push(p));
+      await readMessagesOnce(start, end, id, payloads, (msg, offset) => got.push([msg, offset]));
     }
-    for (const p of got) out(p);
+    for (const [msg, offset] of got) take(msg, offset);
   }
 
-  async function readRangeOnce(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
+  async function readMessagesOnce(start: number, end: number, id: string | undefined, payloads: boolean, take: (msg: ConsumeMessage, offset: number) => void): Promise<void> {
     const needle = id === undefined ? undefined : Buffer.from(`"${id}"`);
     let reached = false;
     const how = await options.reader.read(
@@ -168,13 +176,8 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
           reached = true;
           return false;
         }
-        if (offset >= start && msg.properties.type !== INDEX_MARKER_TYPE && (needle === undefined || msg.content.includes(needle)) && accept(msg, offset)) {
-          const { events } = decodeJobEvents(msg.content);
-          for (let i = 0; i < events.length; i++) {
-            const event = events[i]!;
-            if (id === undefined || event.jobId === id) out({ offset, idx: i, event });
-          }
-        }
+        const type = msg.properties.type;
+        if (offset >= start && type !== INDEX_MARKER_TYPE && (payloads || type !== JOB_PAYLOADS_TYPE) && (needle === undefined || msg.content.includes(needle)) && accept(msg, offset)) take(msg, offset);
         if (offset >= end) reached = true;
         return !reached;
       },
@@ -183,5 +186,31 @@ export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
     if (how === 'idle' && !reached) throw new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `the job-events stream ended before offset ${end}`);
   }
 
-  return { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange };
+  /** The accepted events of `id` (or of every job, without `id`) in [start, end], in stream order. */
+  async function readRange(start: number, end: number, id: string | undefined, out: (p: PlacedEvent) => void): Promise<void> {
+    await readMessages(start, end, id, false, (msg, offset) => {
+      const { events } = decodeJobEvents(msg.content);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        if (id === undefined || event.jobId === id) out({ offset, idx: i, event });
+      }
+    });
+  }
+
+  async function readPayloads(start: number, end: number, id: string, out: (p: StoredPayload) => void): Promise<void> {
+    await readMessages(start, end, id, true, (msg) => {
+      if (msg.properties.type === JOB_PAYLOADS_TYPE) {
+        for (const r of decodePayloadRecords(msg.content)) if (r.jobId === id) out(payloadFromFields(r));
+        return;
+      }
+      // Only a handler's follow-up job carries its payload on the event itself: most event messages need no decoding.
+      if (!msg.content.includes(PAYLOAD_KEY)) return;
+      for (const e of decodeJobEvents(msg.content).events) {
+        const p = e.jobId === id ? storedPayload(e) : undefined;
+        if (p !== undefined) out(p);
+      }
+    });
+  }
+
+  return { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange, readPayloads };
 }

@@ -21,6 +21,8 @@ describe('extractJobIds', () => {
     expect(extractJobIds(Buffer.from('{"marker":"m"}'))).toEqual([]);
     // A key inside a string value is escaped in JSON, so it is not a key.
     expect(extractJobIds(Buffer.from(JSON.stringify({ jobId: 'a', status: 'failed', error: { class: 'x', message: '"jobId":"fake"' } })))).toEqual(['a']);
+    // Nor in a payload, which a queued event carries as a string: a tenant can't plant ids in the segment filters.
+    expect(extractJobIds(Buffer.from(JSON.stringify({ jobId: 'a', status: 'queued', at: 'x', payload: JSON.stringify({ jobId: 'planted' }), payloadBytes: 20 })))).toEqual(['a']);
   });
 
   it('falls back to the decoder for an escaped id', () => {

@@ -9,6 +9,7 @@ import type { JobEventKeyring, SignatureVerdict } from '../../jobs/job-event-sig
 import type { Logger } from '../../observability/logger.ts';
 import type { StreamStart } from './stream-reader.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
+import { JOB_PAYLOADS_TYPE } from '../../jobs/job-event-payload.ts';
 import type { JobStatusIndex } from './job-status-index.ts';
 
 /** Reads the job-events stream into the status index, from the first retained event on boot. */
@@ -265,7 +266,8 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
           } else {
             const own = options.replicaId !== undefined && msg.properties.headers?.[HEADERS.replica] === options.replicaId;
             const accepted = own || check(msg, offset) === 'valid';
-            if (accepted && !own) {
+            // Payloads (job-event-payload.ts) are read on demand only: the tail counts them into the history, unread.
+            if (accepted && !own && msg.properties.type !== JOB_PAYLOADS_TYPE) {
               const { events, invalid } = decodeJobEvents(msg.content);
               if (invalid > 0) {
                 malformed += invalid;

@@ -28,6 +28,8 @@ import type { JobStatusView } from './job-status.ts';
 import { retentionWarning, type RetentionConfig } from './retention-check.ts';
 import { createCacheWarmUp } from './cache-warm-up.ts';
 import { createHistoryReads } from './history-reads.ts';
+import { findStoredPayload } from './job-payload.ts';
+import { JOB_PAYLOADS_TYPE, type StoredPayload } from '../../jobs/job-event-payload.ts';
 import { createStreamReader, type StreamReader } from './stream-reader.ts';
 import { planTailStart } from './tail-start-plan.ts';
 
@@ -71,6 +73,8 @@ export interface JobHistory {
   find(id: string): Promise<FindResult>;
   /** A page of jobs over the whole retention (see job-listing.ts). */
   list(query: ListQuery): Promise<ListPage>;
+  /** The payload the job's `queued` event stored, read from the stream (never cached; see job-payload.ts). Throws JobHistoryError when it can't tell now. */
+  payload(id: string): Promise<StoredPayload | undefined>;
   state(): HistoryState;
   /** Resolves true once every retained offset is indexed, false after `timeoutMs`. */
   waitUntilIndexed(timeoutMs: number): Promise<boolean>;
@@ -151,7 +155,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
   const retryMs = options.retryMs ?? 2_000;
   const reader: StreamReader = createStreamReader({ connection: options.connection });
   const catalog: HistoryCatalog = createHistoryCatalog();
-  const { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange } = createHistoryReads({
+  const { verdictOf, accept, extract, publishIndexMarker, probeEnd, probeFirst, anchorAt, readRange, readPayloads } = createHistoryReads({
     reader,
     publisher: options.publisher,
     keys: options.keys,
@@ -453,7 +457,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
                 }
                 const x = extract(msg, offset, accepted);
                 // A message of ours that names no job is not a job-events message (the tail, which decodes, counts each bad entry).
-                if (accepted && x.ids.length === 0) {
+                if (accepted && x.ids.length === 0 && msg.properties.type !== JOB_PAYLOADS_TYPE) {
                   backfillMalformed++;
                   options.onMalformed?.(1);
                 }
@@ -521,6 +525,22 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
     if (mode === 'live' && builder !== undefined && builder.open.has(id)) ranges.push({ start: builder.open.start, end: builder.open.last });
     if (mode === 'provisional' && provisional !== undefined && provisional.ids.has(id)) ranges.push({ start: provisional.from, end: provisional.last });
     return ranges;
+  }
+
+  /**
+   * Where a job's payload may be: the API writes a batch's payloads in a message right beside the batch's events
+   * message (job-event-payload.ts), which the id filters do not name, so around each range that holds the job's
+   * events: that range with the segments (or the open part) right before and after it.
+   */
+  function payloadRangesOf(id: string): { start: number; end: number }[] {
+    const around = (offset: number): { start: number; end: number } | undefined => {
+      const s = catalog.at(offset);
+      if (s !== undefined) return { start: s.start, end: s.end };
+      if (mode === 'live' && builder !== undefined && offset >= builder.open.start && offset <= builder.open.last) return { start: builder.open.start, end: builder.open.last };
+      if (mode === 'provisional' && provisional !== undefined && offset >= provisional.from && offset <= provisional.last) return { start: provisional.from, end: provisional.last };
+      return undefined;
+    };
+    return rangesOf(id).map((r) => ({ start: around(r.start - 1)?.start ?? r.start, end: around(r.end + 1)?.end ?? r.end }));
   }
 
   async function lookup(id: string): Promise<FindResult> {
@@ -645,6 +665,20 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       } catch (err) {
         throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
       }
+    },
+    async payload(id) {
+      if (!index.isCaughtUp() || mode === 'booting') throw new JobHistoryError('STATUS_INDEX_REPLAYING', 'this API replica is still reading the job history; retry shortly');
+      lookups++;
+      const unsure = uncertain(id);
+      let found: StoredPayload | undefined;
+      try {
+        found = await findStoredPayload(payloadRangesOf(id), readPayloads, id);
+      } catch (err) {
+        throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+      }
+      // Its `queued` event may lie in the part still being indexed.
+      if (found === undefined && unsure) throw new JobHistoryError('STATUS_HISTORY_INDEXING', 'this part of the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+      return found;
     },
     state() {
       const stats = catalog.stats();
