@@ -4,10 +4,10 @@
  * 10,000,000 signed events (3,340,000 jobs x queued / running / succeeded with
  * a short LLM answer; every tenth job an Idempotency-Key (v5) id, the rest
  * time-ordered (v7) ids), spread over 7 days as warren's writers would have
- * written them: beside each message of events, the ~1 KB payloads of its
- * `queued` jobs in a `job.payloads` message, as the API writes them
- * (jobEvents.payloadBytes; `--payload-bytes 0` writes none, as warren did
- * before payloads were kept). Then, each replica in its own process:
+ * written them, with no payloads (jobEvents.payloadBytes' default, 0); with
+ * `--payload-bytes N` (e.g. 1024), beside each message of events the payloads
+ * of its `queued` jobs in a `job.payloads` message, as an API that keeps
+ * payloads writes them (their cost on lookups is measured that way). Then, each replica in its own process:
  *   1. a first start without checkpoints (an upgrade): ready, and the
  *      background indexing of the history, which writes the checkpoints;
  *   2. a restart (what every deploy does): time to ready and RSS, then GET of
@@ -49,7 +49,7 @@ const TARGETS = { readyS: 5, rssMb: 256, getP99Ms: 250 } as const;
 export interface StatusBenchOptions {
   /** Events written to the stream (3 per job). @default 10,000,000 (quick: 1,000,000) */
   events?: number;
-  /** Size of each job's payload on its `queued` event (0: none). @default 1024, the API bench's job size */
+  /** Size of each job's payload beside its `queued` event (0: none, jobEvents.payloadBytes' default). @default 0 */
   payloadBytes?: number;
   quick?: boolean;
   log?: (line: string) => void;
@@ -246,7 +246,7 @@ export async function startReplica(vhost: string): Promise<Replica> {
 export async function run(options: StatusBenchOptions = {}): Promise<StatusBenchResult> {
   const quick = options.quick ?? false;
   const events = options.events ?? (quick ? 1_000_000 : 10_000_000);
-  const payloadBytes = options.payloadBytes ?? 1024;
+  const payloadBytes = options.payloadBytes ?? 0;
   const log = options.log ?? ((s: string) => console.log(s));
   const management = createManagementClient({ url: MANAGEMENT_URL, timeoutMs: 120_000 });
   const user = new URL(AMQP_BASE).username || 'guest';

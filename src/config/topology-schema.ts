@@ -237,12 +237,16 @@ export const consumerSchema = z
  * Job events and the job status kept from them. The defaults hold `maxAge` at
  * about 25 jobs/s averaged over the week (~1.2 KB of stream per job: a
  * `queued` event, a `succeeded` one with a 500-character answer, message
- * overhead), plus each job's payload up to `payloadBytes` (~14 jobs/s with 1 KB
+ * overhead); with `payloadBytes` on, each job's payload too (~14 jobs/s with 1 KB
  * payloads); above that, `maxLengthBytes` cuts history sooner, and the API
  * warns at start-up with the rate it sees (README, "Job status").
  */
-/** Default of `jobEvents.payloadBytes`. */
-export const DEFAULT_EVENT_PAYLOAD_BYTES = 64 * 1024;
+/**
+ * Default of `jobEvents.payloadBytes`: off. Payloads share the job-events stream with the events, so
+ * a history segment holds fewer jobs and status lookups of old jobs read more (bench/status-bench.ts
+ * --quick, 1 KB payloads: GET p50 30 -> 91 ms, p99 284 -> 350 ms); a deployment opts in.
+ */
+export const DEFAULT_EVENT_PAYLOAD_BYTES = 0;
 
 export const jobEventsSchema = z
   .object({
@@ -270,8 +274,9 @@ export const jobEventsSchema = z
      * Bytes of each job's payload written with its `queued` event, for the
      * console's job page and `GET /v1/jobs/{id}/payload`: a longer payload
      * keeps its first `payloadBytes` and is marked cut. The stream holds them
-     * (counted in `maxLengthBytes`); the status index never does. 0 turns
-     * payloads off. @default 64KiB
+     * (counted in `maxLengthBytes`); the status index never does. 0 (the
+     * default) keeps none: opt in, e.g. 64KiB, knowing it slows status lookups
+     * of old jobs (see DEFAULT_EVENT_PAYLOAD_BYTES). @default 0
      */
     payloadBytes: byteSizeSchema.pipe(z.number().int().nonnegative().max(16 * 1024 * 1024, 'at most 16MiB: each payload rides in a job-events stream message')).default(DEFAULT_EVENT_PAYLOAD_BYTES),
   })

@@ -120,6 +120,8 @@ function matrixTopology(vh: TestVhost): Topology {
   return topologySchema.parse({
     version: 1,
     connection: { urls: [TEST_AMQP_BASE], management: TEST_MANAGEMENT_URL, vhost: vh.vhost },
+    // Payloads kept (off by default), so the payload route answers its owner.
+    jobEvents: { payloadBytes: 64 * 1024 },
     exchanges: { 'llm.jobs': { type: 'topic' }, documents: { type: 'headers' }, dlx: { type: 'direct' } },
     queues: {
       'llm.standard': { type: 'quorum', deadLetter: { exchange: 'dlx', routingKey: 'dead' } },

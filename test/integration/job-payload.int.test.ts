@@ -14,16 +14,16 @@ const OWNER = 'payload-owner-key-0123456789';
 const OTHER = 'payload-other-key-0123456789';
 const ADMIN = 'payload-admin-key-0123456789';
 const KEYS = `${OWNER}:chat::tenant-a;${OTHER}:chat::tenant-b;${ADMIN}:*:admin:ops`;
-/** jobEvents.payloadBytes as deployed by default. */
+/** jobEvents.payloadBytes as the shipped topology.yaml sets it (the schema's default is 0: off). */
 const CAP = 64 * 1024;
 
-function topology(vh: TestVhost, payloadBytes?: number): Topology {
+function topology(vh: TestVhost, payloadBytes: number = CAP): Topology {
   return topologySchema.parse({
     version: 1,
     connection: { urls: [vh.amqpUrl], vhost: vh.vhost },
     exchanges: { 'llm.jobs': { type: 'topic' } },
     routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
-    jobEvents: { exchange: 'warren.events', stream: 'warren.events.log', ...(payloadBytes === undefined ? {} : { payloadBytes }) },
+    jobEvents: { exchange: 'warren.events', stream: 'warren.events.log', payloadBytes },
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newJobId } from '../../jobs/job-id.ts';
-import { chatJob, createTestApp, get, post } from '../api-test-kit.test-support.ts';
+import { chatJob, createTestApp, get, post, testTopology } from '../api-test-kit.test-support.ts';
 import { JobHistoryError } from '../status/history-errors.ts';
 import type { FindResult, HistoryState, JobHistory } from '../status/job-history.ts';
 import type { ListPage, ListQuery } from '../status/job-listing.ts';
@@ -183,7 +183,10 @@ describe('GET /v1/jobs/{id}/payload', () => {
   it('answers 503 for a young job whose queued event is not read yet, 404 PAYLOAD_NOT_STORED for an older one without a payload', async () => {
     const young = newJobId();
     const old = newJobId();
+    const topology = testTopology();
     const t = createTestApp({
+      // Payloads on (the schema's default is off): a young job's payload may still be on its way.
+      topology: { ...topology, jobEvents: { ...topology.jobEvents!, payloadBytes: 64 * 1024 } },
       history: fakeHistory((id) => ({ found: true, view: { ...view(id), createdAt: id === young ? new Date().toISOString() : '2026-01-01T00:00:00.000Z' }, owner: 'env#1' }), undefined, () => undefined),
     });
     const pending = await t.app.request(`/v1/jobs/${young}/payload`, get('chat-key-0123456789'));

@@ -22,6 +22,8 @@ export function llmTopology(llmUrl: string): Record<string, unknown> {
     retryPolicies: { standard: { attempts: 3, backoff: ['200ms'] } },
     routes: { chat: { exchange: 'llm.jobs', routingKey: 'llm.{priority}.chat', schema: 'chat-completion', defaults: { priority: 'standard' } } },
     providers: { fake: { baseURL: llmUrl, timeout: '5s' } },
+    // As the shipped topology.yaml: job pages show payloads (off by default).
+    jobEvents: { payloadBytes: 64 * 1024 },
     consumers: {
       'llm-standard': { queue: 'llm.standard', handler: 'chat-completion', route: 'chat', provider: 'fake', prefetch: 10, timeout: '10s', results: { exchange: 'llm.results' } },
     },
