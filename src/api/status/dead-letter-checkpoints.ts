@@ -1,13 +1,13 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { ConfirmPublisher } from '../../broker/confirm-publisher.ts';
 import { toAmqpTimestamp } from '../../jobs/amqp-timestamp.ts';
-import { HEADERS } from '../../jobs/headers.ts';
 import { INDEX_MARKER_TYPE, decodeJobEvents } from '../../jobs/job-event-codec.ts';
 import { signedEventProperties } from '../../jobs/job-event-publisher.ts';
 import type { JobEventKeyring } from '../../jobs/job-event-signature.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { checkpointProperties, encodeMarker, DEAD_LETTERS_CHECKPOINT_TYPE } from './checkpoint-codec.ts';
 import { decodeDeadLetterCheckpoint, type DeadLetterCheckpoint, type DeadLetterStore } from './dead-letter-store.ts';
+import { storedMessageVerdict } from './history-reads.ts';
 import { messageAnchor } from './history-segment.ts';
 import type { StreamReader } from './stream-reader.ts';
 
@@ -68,10 +68,7 @@ export function createDeadLetterCheckpoints(options: DeadLetterCheckpointsOption
   let run = 0;
   let restored: { fromCheckpoint: boolean; replayed: number; deadLetters: number; ms: number; loadMs: number } | undefined;
 
-  function accepted(msg: ConsumeMessage, offset: number): boolean {
-    const verdict = keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
-    return verdict === 'valid' || (verdict === 'unsigned' && options.unsignedBefore !== undefined && offset < options.unsignedBefore);
-  }
+  const accepted = (msg: ConsumeMessage, offset: number): boolean => storedMessageVerdict(keys, options.unsignedBefore, msg, offset) === 'valid';
 
   async function write(): Promise<void> {
     const stream = options.checkpointStream;

@@ -53,14 +53,19 @@ export interface HistoryReadsOptions {
   onReadRetry?: (err: unknown) => void;
 }
 
+/**
+ * The tail's rule for a job-events stream message read back: `valid` when signed by this deployment,
+ * or unsigned history below the cut-off (WARREN_EVENT_UNSIGNED_BEFORE).
+ */
+export function storedMessageVerdict(keys: JobEventKeyring, unsignedBefore: number | undefined, msg: ConsumeMessage, offset: number): SignatureVerdict {
+  const verdict = keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
+  if (verdict === 'unsigned' && unsignedBefore !== undefined && offset < unsignedBefore) return 'valid';
+  return verdict;
+}
+
 /** Creates the reads. */
 export function createHistoryReads(options: HistoryReadsOptions): HistoryReads {
-  /** Same rule as the tail: signed by this deployment, or unsigned history below the cut-off. */
-  function verdictOf(msg: ConsumeMessage, offset: number): SignatureVerdict {
-    const verdict = options.keys.verify(msg.properties.type as string | undefined, msg.content, msg.properties.headers?.[HEADERS.eventSignature]);
-    if (verdict === 'unsigned' && options.unsignedBefore !== undefined && offset < options.unsignedBefore) return 'valid';
-    return verdict;
-  }
+  const verdictOf = (msg: ConsumeMessage, offset: number): SignatureVerdict => storedMessageVerdict(options.keys, options.unsignedBefore, msg, offset);
 
   function accept(msg: ConsumeMessage, offset: number): boolean {
     return verdictOf(msg, offset) === 'valid';
