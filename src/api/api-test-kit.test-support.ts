@@ -110,7 +110,8 @@ export interface ServedTestApp {
 /** Serves {@link createTestApp} over real HTTP, so a route reads its body from Node's request stream. */
 export async function serveTestApp(): Promise<ServedTestApp> {
   const t = createTestApp();
-  const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+  // As `warren start` serves the API (start-api.ts).
+  const server = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1', autoCleanupIncoming: false });
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -302,7 +302,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   );
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: serverTimeoutOptions(timeouts) }, () => resolve(s));
+    // autoCleanupIncoming: false: a body the API refused unread is not read at full speed for half a second
+    // after the answer (the adapter's default); the error handler stops reading it instead (http/unread-body.ts).
+    const s = serve({ fetch: app.fetch, port, hostname: host, serverOptions: serverTimeoutOptions(timeouts), autoCleanupIncoming: false }, () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'EADDRINUSE'

@@ -213,6 +213,8 @@ describe('a noisy tenant (issue #10 load isolation)', () => {
         ATTACK_MALFORMED_PER_SECOND: '20',
         ATTACK_EXCHANGE: 'uploads',
         ATTACK_BATCH_ROUTE: 'bulk',
+        // Diagnostics: WARREN_CHAOS_ATTACK_<NAME> overrides the attacker's ATTACK_<NAME> (e.g. WARREN_CHAOS_ATTACK_BATCH_SENDERS=0).
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('WARREN_CHAOS_ATTACK_')).map(([k, v]) => [k.slice('WARREN_CHAOS_'.length), v])),
       },
     });
     await attacker.waitForOutput(/ATTACK READY .*/, 20_000);

@@ -2,10 +2,12 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import type { Logger } from '../../observability/logger.ts';
 import { ApiError, errorBody } from '../api-error.ts';
 import { toApiError } from './to-api-error.ts';
+import { lingerUnreadBody } from './unread-body.ts';
 
 /** Writes an ApiError as the JSON error response. */
 export function errorResponse(c: Context, err: ApiError): Response {
   for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+  lingerUnreadBody(c);
   return c.json(errorBody(err), err.status);
 }
 

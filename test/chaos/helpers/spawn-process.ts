@@ -65,7 +65,10 @@ export function readRssBytes(pid: number): number | undefined {
 /** Spawns `node --import tsx <args>` and keeps its output. */
 export function spawnNode(options: SpawnNodeOptions): ManagedProcess {
   const echo = options.echo ?? process.env.WARREN_CHAOS_VERBOSE === '1';
-  const child = spawn(process.execPath, ['--import', 'tsx', ...options.args], {
+  // WARREN_CHAOS_NODE_ARGS: extra node flags for every spawned process (diagnostics: `--cpu-prof --cpu-prof-dir=/tmp/p`,
+  // which NODE_OPTIONS refuses).
+  const nodeArgs = (process.env.WARREN_CHAOS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...options.args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
