@@ -32,7 +32,7 @@ function expected(bytes: Buffer): { value: unknown } | { code: string; message: 
 /** The body read a job at a time; job bytes as text, to compare. */
 async function read(bytes: Buffer, cuts: number[], sliceMs = 4): Promise<{ value: unknown; itemTexts: string[] | undefined } | { code: string; message: string }> {
   try {
-    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), sliceMs);
+    const { bytes: read, value, itemBytes } = await readBatchBody(contextOf(bytes, cuts), { sliceMs });
     expect(read).toBe(bytes.length);
     return { value, itemTexts: itemBytes?.map((b) => b.toString('utf8')) };
   } catch (err) {
@@ -105,6 +105,27 @@ describe('batch body read a job at a time', () => {
     expect(await read(Buffer.from(escaped), [5])).toEqual({ value: { jobs: [{ a: 1 }] }, itemTexts: ['{"a":1}'] });
     const notArray = '{"jobs":[1],"jobs":5}';
     expect(await read(Buffer.from(notArray), [])).toEqual({ value: { jobs: 5 }, itemTexts: undefined });
+  });
+
+  it('applies mapItem to each job as it is parsed, in place of the job, and never to a body it parses whole or to too many jobs', async () => {
+    const seen: [unknown, string, number][] = [];
+    const mapItem = (value: unknown, text: string, index: number) => {
+      seen.push([value, text, index]);
+      return { mapped: index };
+    };
+    const object = await readBatchBody(contextOf(Buffer.from('{"mode":"m","jobs":[{"a":1}, [2] ]}'), [9, 20]), { mapItem });
+    expect(object).toMatchObject({ mapped: true, value: { mode: 'm', jobs: [{ mapped: 0 }, { mapped: 1 }] } });
+    expect(seen).toEqual([[{ a: 1 }, '{"a":1}', 0], [[2], '[2]', 1]]);
+    const array = await readBatchBody(contextOf(Buffer.from('[1,2,3]'), []), { mapItem, maxItems: 3 });
+    expect(array).toMatchObject({ mapped: true, value: [{ mapped: 0 }, { mapped: 1 }, { mapped: 2 }] });
+    seen.length = 0;
+    // Over maxItems, and a body the scan does not follow (a job array that is not the last `jobs`): parsed as usual.
+    expect(await readBatchBody(contextOf(Buffer.from('[1,2,3]'), []), { mapItem, maxItems: 2 })).toMatchObject({ mapped: false, value: [1, 2, 3] });
+    expect(await readBatchBody(contextOf(Buffer.from('{"jobs":[1],"jobs":5}'), []), { mapItem })).toMatchObject({ mapped: false, value: { jobs: 5 } });
+    expect(await readBatchBody(contextOf(Buffer.from('[]'), []), { mapItem })).toMatchObject({ mapped: false, value: [] });
+    expect(seen).toEqual([]);
+    // A job array that turns out malformed after mapped jobs: the whole-body read's error, as without mapItem.
+    await expect(readBatchBody(contextOf(Buffer.from('[1,2,}'), []), { mapItem })).rejects.toMatchObject({ code: 'MALFORMED_JSON' });
   });
 
   it('answers malformed, empty, too deep and non-JSON bodies exactly as the whole-body read', async () => {

@@ -33,6 +33,11 @@ export interface BatchItemResult {
  */
 const PUBLISH_WINDOW: Window<ApiJob | ApiError> = { count: 256, weight: 256 * 1024, weigh: (p) => (p instanceof ApiError ? 0 : p.content.length) };
 
+/** A job of a batch that could not be built into a message: what was thrown. */
+class PrepareFailure {
+  constructor(readonly error: unknown) {}
+}
+
 function itemError(err: ApiError): NonNullable<BatchItemResult['error']> {
   return { code: err.code, message: err.message, details: err.details ?? null };
 }
@@ -61,7 +66,21 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
   async function publishBatch(c: RouteContext, route: CompiledRoute, charge: (bytes: number) => void): Promise<Response> {
     const queryMode = c.req.query('mode');
     const key = parseIdempotencyKey(header(c, 'idempotency-key'));
-    const { value: body, itemBytes, bytes } = await readBatchBody(c);
+    const principalId = c.get('principal').id;
+    // Each job is validated and built into its message as soon as it is parsed (see ReadBatchOptions.mapItem);
+    // its error, if any, is kept as thrown until the mode (which may come last in the body) is known.
+    const prepareJob = (payload: unknown, i: number, text: string | undefined): ApiJob | PrepareFailure => {
+      const id = key === undefined ? newJobId() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
+      try {
+        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), text);
+      } catch (err) {
+        return new PrepareFailure(err);
+      }
+    };
+    const { value: body, itemBytes, bytes, mapped } = await readBatchBody(c, {
+      maxItems: limits.maxBatchItems,
+      mapItem: (payload, text, i) => prepareJob(payload, i, text),
+    });
     charge(bytes);
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
@@ -79,18 +98,10 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
       throw new ApiError(400, 'INVALID_MODE', `mode is '${bodyMode}' in the body but '${fromQuery.data}' in the query`);
     }
     const mode: BatchMode = bodyMode ?? fromQuery?.data ?? 'all-or-nothing';
-    const principalId = c.get('principal').id;
 
-    // 1. Validate everything before publishing anything.
-    const prepared: (ApiJob | ApiError)[] = await mapTimeSliced(jobs, (payload, i) => {
-      const id = key === undefined ? newJobId() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
-      try {
-        const text = itemBytes?.[i]?.toString('utf8');
-        return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), text);
-      } catch (err) {
-        return toApiError(err, { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] });
-      }
-    });
+    // 1. Validate everything before publishing anything (done while reading, unless the body was parsed whole).
+    const built = mapped ? (jobs as (ApiJob | PrepareFailure)[]) : await mapTimeSliced(jobs, (payload, i) => prepareJob(payload, i, itemBytes?.[i]?.toString('utf8')));
+    const prepared: (ApiJob | ApiError)[] = built.map((p, i) => (p instanceof PrepareFailure ? toApiError(p.error, { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] }) : p));
     const invalid = prepared.flatMap((p, i) => (p instanceof ApiError ? [{ index: i, error: p }] : []));
     if (mode === 'all-or-nothing' && invalid.length > 0) {
       throw new ApiError(400, 'VALIDATION_FAILED', `${invalid.length} of ${jobs.length} jobs are invalid; nothing was published`, {
