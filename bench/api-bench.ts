@@ -29,6 +29,7 @@ import { createJobEventKeyring } from '../src/jobs/job-event-signature.ts';
 import { BENCH_EVENT_KEY, BENCH_KEY } from './api-bench-server.ts';
 import { brokerCpuMs } from './broker-cpu.ts';
 import type { BenchFigure } from './figures.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** warren's default status index size (topology `jobEvents.indexSize`), which the bench server keeps. */
@@ -411,7 +412,7 @@ export async function run(options: ApiBenchOptions = {}): Promise<ApiBenchResult
     for (const child of servers) child.kill('SIGTERM');
     await Promise.all(servers.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
     for (const conn of amqpConnections) await conn.close().catch(() => undefined);
-    for (const vhost of vhosts) await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+    for (const vhost of vhosts) await deleteVhostWithEventKey(management, vhost);
   }
 }
 

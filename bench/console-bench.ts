@@ -44,6 +44,7 @@ import { newJobId } from '../src/jobs/job-id.ts';
 import { createSilentLogger } from '../src/observability/logger.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import type { BenchFigure } from './figures.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MANAGEMENT_URL = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -399,7 +400,7 @@ export async function run(options: { quick?: boolean; log?: (s: string) => void 
     await api?.close().catch(() => undefined);
     await conn.close().catch(() => undefined);
     rmSync(stateDir, { recursive: true, force: true });
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch(() => undefined);
+    await deleteVhostWithEventKey(management, vhost).catch(() => undefined);
   }
 }
 

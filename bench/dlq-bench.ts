@@ -31,6 +31,7 @@ import { createManagementClient, seg, type ManagementClient } from '../src/broke
 import { parseTopology } from '../src/config/load-topology.ts';
 import type { Topology } from '../src/config/topology-schema.ts';
 import { createDlqService, createFileJournal, type DlqDeps, type DlqService } from '../src/dlq/index.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const AMQP = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MANAGEMENT = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -258,7 +259,7 @@ bindings:
     return { name: 'dlq-requeue', messages: n, rounds, queueType: 'quorum', shovel, warren, bare, baseline, ratio, target: 0.5, pass: ratio >= 0.5 };
   } finally {
     await conn.close().catch(() => undefined);
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+    await deleteVhostWithEventKey(management, vhost);
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

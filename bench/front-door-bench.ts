@@ -27,6 +27,7 @@ import { createManagementClient, seg } from '../src/broker/management-client.ts'
 import { loadTopology } from '../src/config/load-topology.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import type { BenchFigure } from './figures.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -314,7 +315,7 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
     await llm.close();
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+    await deleteVhostWithEventKey(management, vhost);
   }
 }
 

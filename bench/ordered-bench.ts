@@ -26,6 +26,7 @@ import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import type { JobHandler } from '../src/worker/handler-contract.ts';
 import { startWorker, type Worker } from '../src/worker/start-worker.ts';
 import { percentOf, type BenchFigure } from './figures.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONSUMERS_DIR = join(ROOT, 'consumers');
@@ -252,7 +253,7 @@ export async function run(options: { quick?: boolean } = {}): Promise<OrderedBen
     };
   } finally {
     await fake.stop().catch(() => undefined);
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch((err: unknown) => console.error(`warning: could not delete vhost ${vhost}: ${(err as Error).message}`));
+    await deleteVhostWithEventKey(management, vhost).catch((err: unknown) => console.error(`warning: could not delete vhost ${vhost}: ${(err as Error).message}`));
   }
 }
 

@@ -37,6 +37,7 @@ import { createJobEventKeyring } from '../src/jobs/job-event-signature.ts';
 import { createLogger, createSilentLogger } from '../src/observability/logger.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
 import type { BenchFigure } from './figures.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MANAGEMENT_URL = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -390,7 +391,7 @@ export async function run(options: StatusBenchOptions = {}): Promise<StatusBench
     };
   } finally {
     for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    for (const v of vhosts) await management.delete(`/vhosts/${seg(v)}`, { ignoreNotFound: true }).catch(() => undefined);
+    for (const v of vhosts) await deleteVhostWithEventKey(management, v).catch(() => undefined);
   }
 }
 

@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
 import { captureIo } from '../src/cli/cli-test-io.test-support.ts';
 import { runCli } from '../src/cli/program.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 /** Figures of one run, in milliseconds unless named otherwise. */
 export interface TopologyBenchResult {
@@ -123,7 +124,7 @@ export async function run(): Promise<TopologyBenchResult> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     // A failed cleanup must not hide the error that stopped the run.
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch((err: unknown) => {
+    await deleteVhostWithEventKey(management, vhost).catch((err: unknown) => {
       console.error(`warning: could not delete vhost ${vhost}: ${(err as Error).message}`);
     });
   }

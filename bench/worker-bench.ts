@@ -38,6 +38,7 @@ import { startWorker, type Worker } from '../src/worker/start-worker.ts';
 import { createTracing } from '../src/observability/tracing.ts';
 import { brokerCpuMs } from './broker-cpu.ts';
 import type { BenchFigure } from './figures.ts';
+import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONSUMERS_DIR = join(ROOT, 'consumers');
@@ -553,7 +554,7 @@ export async function run(options: WorkerBenchOptions = {}): Promise<WorkerBench
   } finally {
     await llmFake.stop().catch(() => undefined);
     if (pacedFake.child.exitCode === null) await pacedFake.stop().catch(() => undefined);
-    await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch((err: unknown) => {
+    await deleteVhostWithEventKey(management, vhost).catch((err: unknown) => {
       console.error(`warning: could not delete vhost ${vhost}: ${(err as Error).message}`);
     });
   }

@@ -139,3 +139,14 @@ export async function loadJobEventKeyring(options: LoadJobEventKeyringOptions): 
     throw unavailable(`could not read the job-event key '${name}' from the broker at ${management.displayUrl}: ${(err as Error).message}`, err);
   }
 }
+
+/**
+ * Deletes `vhost` and the job-event key kept for it in the global parameter
+ * `warren-job-events-key@<vhost>`, which is broker-wide: deleting the vhost
+ * alone leaves it behind (every test and benchmark vhost left one). Both may
+ * already be gone.
+ */
+export async function deleteVhostWithEventKey(management: ManagementClient, vhost: string): Promise<void> {
+  await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+  await management.delete(`/global-parameters/${seg(eventKeyParameterName(vhost))}`, { ignoreNotFound: true });
+}

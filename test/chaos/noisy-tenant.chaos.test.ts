@@ -13,6 +13,7 @@ import { SINGLE_BROKER } from './helpers/scenario.ts';
 import { REPO_ROOT } from './helpers/scenario-topology.ts';
 import { spawnNode, type ManagedProcess } from './helpers/spawn-process.ts';
 import { freePort, startApiProcess, type ApiProcess } from './helpers/warren-processes.ts';
+import { deleteVhostWithEventKey } from '../../src/jobs/job-event-key.ts';
 
 // Issue #10's load-isolation bar: one key's route jobs, measured alone and then while another key
 // sends reserved headers and malformed publishes, 16 MiB batches and 500 SSE connections. The
@@ -139,7 +140,7 @@ describe('a noisy tenant (issue #10 load isolation)', () => {
   afterAll(async () => {
     await attacker?.stop(5_000);
     await api?.proc.stop(5_000);
-    await management?.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch(() => undefined);
+    if (management) await deleteVhostWithEventKey(management, vhost).catch(() => undefined);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,7 +6,7 @@ import { createManagementClient, seg } from '../../src/broker/management-client.
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { LoadedTopology } from '../../src/config/load-topology.ts';
 import type { Topology } from '../../src/config/topology-schema.ts';
-import { eventKeyParameterName, loadJobEventKeyring } from '../../src/jobs/job-event-key.ts';
+import { deleteVhostWithEventKey, eventKeyParameterName, loadJobEventKeyring } from '../../src/jobs/job-event-key.ts';
 import { createSilentLogger } from '../../src/observability/logger.ts';
 import { startWorker } from '../../src/worker/start-worker.ts';
 import { eventually } from './helpers/api-fixture.ts';
@@ -44,6 +44,19 @@ describe('the job-event key (real broker)', () => {
   afterAll(async () => {
     for (const u of users) await h?.vh.management.delete(`/users/${seg(u.name)}`, { ignoreNotFound: true });
     await h?.close();
+  });
+
+  it('deleteVhostWithEventKey removes the vhost and the broker-wide parameter holding its key, which deleting the vhost alone leaves behind', async () => {
+    const vhost = `${h.vh.vhost}-gone`;
+    await h.vh.management.put(`/vhosts/${seg(vhost)}`, {});
+    await loadJobEventKeyring({ vhost, management: h.vh.management, logger });
+    const parameter = `/global-parameters/${seg(eventKeyParameterName(vhost))}`;
+    await expect(h.vh.management.get(parameter)).resolves.toBeDefined();
+    await deleteVhostWithEventKey(h.vh.management, vhost);
+    await expect(h.vh.management.get(`/vhosts/${seg(vhost)}`)).rejects.toMatchObject({ status: 404 });
+    await expect(h.vh.management.get(parameter)).rejects.toMatchObject({ status: 404 });
+    // Both already gone: nothing to do, no error.
+    await deleteVhostWithEventKey(h.vh.management, vhost);
   });
 
   it('eight processes starting at once on a vhost without a key all end up with the one key stored in the broker', async () => {

@@ -5,6 +5,7 @@ import type { Topology } from '../../src/config/topology-schema.ts';
 import { applyPlan, desiredState, ensureTopology, exportDefinitions, readActualState, summarizePlan } from '../../src/topology/index.ts';
 import { createTestVhost, type TestVhost } from './helpers/test-vhost.ts';
 import { planOn, queueView, shippedTopology, waitFor } from './helpers/topology.ts';
+import { deleteVhostWithEventKey } from '../../src/jobs/job-event-key.ts';
 
 describe('topology apply of the shipped topology.yaml against the real broker', () => {
   let vh: TestVhost;
@@ -102,7 +103,7 @@ describe('topology apply of the shipped topology.yaml against the real broker', 
       await applyPlan(vh.management, plan);
       expect((await planOn(fresh, vh.management)).steps).toEqual([]);
     } finally {
-      await vh.management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+      await deleteVhostWithEventKey(vh.management, vhost);
     }
   });
 

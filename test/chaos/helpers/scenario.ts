@@ -14,6 +14,7 @@ import { recordScenario } from './scenario-report.ts';
 import { SCENARIO, writeScenarioTopology, type ScenarioTopologyOptions } from './scenario-topology.ts';
 import type { ManagedProcess } from './spawn-process.ts';
 import { startApiProcess, startWorkerProcess, type ApiProcess } from './warren-processes.ts';
+import { deleteVhostWithEventKey } from '../../../src/jobs/job-event-key.ts';
 
 /** Where a scenario's broker is: one node (CI) or the local cluster. */
 export interface ScenarioBroker {
@@ -264,7 +265,7 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
       await Promise.all(procs.map((p) => p.stop(5_000)));
       await observer.close();
       await llm.close();
-      await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true }).catch(() => undefined);
+      await deleteVhostWithEventKey(management, vhost).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };

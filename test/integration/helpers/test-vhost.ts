@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createManagementClient, seg, type ManagementClient } from '../../../src/broker/management-client.ts';
 import { eventKeyParameterName } from '../../../src/jobs/job-event-key.ts';
 import { TEST_AMQP_BASE, TEST_MANAGEMENT_URL } from './broker-env.ts';
+import { deleteVhostWithEventKey } from '../../../src/jobs/job-event-key.ts';
 
 /** A freshly created vhost on the real broker, owned by one test file. */
 export interface TestVhost {
@@ -27,7 +28,7 @@ export async function createTestVhost(prefix: string): Promise<TestVhost> {
     managementUrl: TEST_MANAGEMENT_URL,
     management,
     cleanup: async () => {
-      await management.delete(`/vhosts/${seg(vhost)}`, { ignoreNotFound: true });
+      await deleteVhostWithEventKey(management, vhost);
       // The job-event key warren created for the vhost lives outside it (a global parameter).
       await management.delete(`/global-parameters/${seg(eventKeyParameterName(vhost))}`, { ignoreNotFound: true });
     },
