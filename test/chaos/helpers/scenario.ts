@@ -83,7 +83,11 @@ export interface Scenario {
   clientLoad(apiUrls: () => readonly string[], options: ClientLoadOptions): { done: Promise<LoadSummary>; split: RetryTracker['split']; unknownOutcomes: RetryTracker['unknownOutcomes'] };
   /** Waits until every accepted job finished, then returns the report (printed and recorded). */
   finish(options?: { settleTimeoutMs?: number; notes?: string | ((report: LedgerReport) => string) }): Promise<LedgerReport>;
-  /** Jobs whose `GET /v1/jobs/{id}` is not terminal on the given API (the status view must show each job once, finished). */
+  /**
+   * Jobs whose `GET /v1/jobs/{id}` is not terminal on the given API (the status view must show each job once,
+   * finished). The API reads the job events on its own, behind the scenario's observer: jobs not terminal yet are
+   * asked again for up to 30 s (a lost event stays lost, and is returned).
+   */
   nonTerminalInStatusView(apiUrl: string, ids: readonly string[]): Promise<string[]>;
   /** Ready messages in a queue of the vhost (management API, lags a few seconds). */
   queueDepth(queue: string): Promise<number>;
@@ -244,18 +248,27 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
       return report;
     },
     async nonTerminalInStatusView(apiUrl, ids) {
-      const bad: string[] = [];
-      let i = 0;
-      const worker = async () => {
-        while (i < ids.length) {
-          const id = ids[i++] as string;
-          const res = await fetch(`${apiUrl}/v1/jobs/${id}`, { signal: AbortSignal.timeout(10_000) });
-          const view = res.ok ? ((await res.json()) as { id?: string; status?: string }) : undefined;
-          if (!view || view.id !== id || (view.status !== 'succeeded' && view.status !== 'dead-lettered')) bad.push(`${id}:${view?.status ?? res.status}`);
-        }
+      const check = async (toCheck: readonly string[]): Promise<{ id: string; seen: string }[]> => {
+        const bad: { id: string; seen: string }[] = [];
+        let i = 0;
+        const worker = async () => {
+          while (i < toCheck.length) {
+            const id = toCheck[i++] as string;
+            const res = await fetch(`${apiUrl}/v1/jobs/${id}`, { signal: AbortSignal.timeout(10_000) });
+            const view = res.ok ? ((await res.json()) as { id?: string; status?: string }) : undefined;
+            if (!view || view.id !== id || (view.status !== 'succeeded' && view.status !== 'dead-lettered')) bad.push({ id, seen: `${view?.status ?? res.status}` });
+          }
+        };
+        await Promise.all(Array.from({ length: 16 }, worker));
+        return bad;
       };
-      await Promise.all(Array.from({ length: 16 }, worker));
-      return bad;
+      const deadline = Date.now() + 30_000;
+      let bad = await check(ids);
+      while (bad.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        bad = await check(bad.map((b) => b.id));
+      }
+      return bad.map((b) => `${b.id}:${b.seen}`);
     },
     async queueDepth(queue) {
       const q = (await management.get(`/queues/${seg(vhost)}/${seg(queue)}`)) as { messages?: number };
