@@ -150,7 +150,7 @@ export function buildOpenApiDocument(ctx: AppContext): unknown {
     tags: ['jobs'],
     summary: 'The payload the job was submitted with (a download)',
     description:
-      "The message body the job was published with, as the job-events stream stored it beside its `queued` event: whole, or its first `jobEvents.payloadBytes` bytes (64 KiB by default) when longer. Same keys as GET /v1/jobs/{id}: a key reads its own jobs' payloads, `read-all` / `admin` every job's. Read from the stream on each call (the status cache holds no payloads). A dead-lettered job's whole message is also in its dead-letter queue (GET /v1/dlq/{queue}, admin).",
+      "The message body the job was published with, as the job-events stream stored it beside its `queued` event: whole, or its first `jobEvents.payloadBytes` bytes when longer (0 by default: no payloads are kept; the shipped topology.yaml sets 64 KiB). Same keys as GET /v1/jobs/{id}: a key reads its own jobs' payloads, `read-all` / `admin` every job's. Read from the stream on each call (the status cache holds no payloads). A dead-lettered job's whole message is also in its dead-letter queue (GET /v1/dlq/{queue}, admin).",
     security: secured,
     request: { params: jobId },
     responses: {

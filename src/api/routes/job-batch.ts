@@ -69,7 +69,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const principalId = c.get('principal').id;
     // Each job is validated and built into its message as soon as it is parsed (see ReadBatchOptions.mapItem);
     // its error, if any, is kept as thrown until the mode (which may come last in the body) is known.
-    const prepareJob = (payload: unknown, i: number, text: string | undefined): ApiJob | PrepareFailure => {
+    const prepareJob = (payload: unknown, text: string | undefined, i: number): ApiJob | PrepareFailure => {
       const id = key === undefined ? newJobId() : idempotentJobId(principalId, `route:${route.name}`, `${key}#${i}`);
       try {
         return submitter.prepareRouteJob(route, payload, requestMeta(c, id, key !== undefined), text);
@@ -77,10 +77,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
         return new PrepareFailure(err);
       }
     };
-    const { value: body, itemBytes, bytes, mapped } = await readBatchBody(c, {
-      maxItems: limits.maxBatchItems,
-      mapItem: (payload, text, i) => prepareJob(payload, i, text),
-    });
+    const { value: body, itemBytes, bytes, mapped } = await readBatchBody(c, { maxItems: limits.maxBatchItems, mapItem: prepareJob });
     charge(bytes);
     const parsed = bodySchema.safeParse(body);
     if (!parsed.success) {
@@ -100,7 +97,7 @@ export function registerBatchRoutes(app: Hono<ApiEnv>, ctx: AppContext): void {
     const mode: BatchMode = bodyMode ?? fromQuery?.data ?? 'all-or-nothing';
 
     // 1. Validate everything before publishing anything (done while reading, unless the body was parsed whole).
-    const built = mapped ? (jobs as (ApiJob | PrepareFailure)[]) : await mapTimeSliced(jobs, (payload, i) => prepareJob(payload, i, itemBytes?.[i]?.toString('utf8')));
+    const built = mapped ? (jobs as (ApiJob | PrepareFailure)[]) : await mapTimeSliced(jobs, (payload, i) => prepareJob(payload, itemBytes?.[i]?.toString('utf8'), i));
     const prepared: (ApiJob | ApiError)[] = built.map((p, i) => (p instanceof PrepareFailure ? toApiError(p.error, { pathPrefix: mode === 'all-or-nothing' ? ['jobs', i] : [] }) : p));
     const invalid = prepared.flatMap((p, i) => (p instanceof ApiError ? [{ index: i, error: p }] : []));
     if (mode === 'all-or-nothing' && invalid.length > 0) {

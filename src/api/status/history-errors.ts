@@ -32,3 +32,13 @@ export class StreamMissingError extends WarrenError {
     this.stream = stream;
   }
 }
+
+/** A failed read of the job-events stream as the history's answer: a JobHistoryError as it is, anything else STATUS_HISTORY_UNAVAILABLE. */
+export function streamReadError(err: unknown): JobHistoryError {
+  return err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+}
+
+/** The job may be in the part of the history not indexed yet. */
+export function partStillIndexing(): JobHistoryError {
+  return new JobHistoryError('STATUS_HISTORY_INDEXING', 'this part of the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+}

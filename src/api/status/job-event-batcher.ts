@@ -64,6 +64,12 @@ export interface JobEventBatcherOptions {
   replicaId?: string;
 }
 
+/** The event without its payload fields. */
+function withoutPayload(event: JobEvent): JobEvent {
+  const { payload: _payload, payloadBytes: _bytes, ...rest } = event;
+  return rest;
+}
+
 /**
  * Coalesces job events into few stream messages: one event alone is published
  * exactly as createJobEventPublisher would (a JobEvent object, type
@@ -99,7 +105,7 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
   let dropped = 0;
   let lastDropLog = 0;
 
-  /** Publishes one message, retried; false when it was given up on (logged by the caller). */
+  /** Publishes one message, retried; resolves with the last error when it was given up on (logged by the caller), else undefined. */
   async function publishMessage(type: string, content: Buffer, correlationId: string | undefined): Promise<unknown> {
     const properties = jobEventProperties(options.signer, type, content, correlationId);
     if (options.replicaId !== undefined) properties.headers[HEADERS.replica] = options.replicaId;
@@ -129,8 +135,7 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
         status = events.slice();
       }
       records.push({ jobId: e.jobId, payload: e.payload, payloadBytes: e.payloadBytes ?? Buffer.byteLength(e.payload) });
-      const { payload: _payload, payloadBytes: _bytes, ...rest } = e;
-      status[i] = rest;
+      status[i] = withoutPayload(e);
     }
     const single = status.length === 1 ? status[0] : undefined;
     const sent = [publishMessage(single ? `job.${single.status}` : JOB_EVENT_BATCH_TYPE, Buffer.from(JSON.stringify(single ?? status)), single?.jobId)];
@@ -149,7 +154,6 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
 
   /** How many of the buffer's first events make one message: at most `maxBatch`, and at most `maxBatchPayload` of payload (at least one event). */
   function nextBatchSize(): { count: number; payload: number } {
-    if (bufferPayload <= maxBatchPayload) return { count: Math.min(buffer.length, maxBatch), payload: buffer.length <= maxBatch ? bufferPayload : sumPayload(0, maxBatch) };
     let payload = 0;
     let count = 0;
     while (count < buffer.length && count < maxBatch) {
@@ -159,12 +163,6 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
       count++;
     }
     return { count, payload };
-  }
-
-  function sumPayload(from: number, to: number): number {
-    let n = 0;
-    for (let i = from; i < to && i < buffer.length; i++) n += buffer[i]!.payload?.length ?? 0;
-    return n;
   }
 
   function flushNow(): void {
@@ -196,8 +194,7 @@ export function createJobEventBatcher(options: JobEventBatcherOptions): JobEvent
       lastPayloadDropLog = now;
       options.logger.warn({ payloadsDropped }, 'job event payloads held in memory reached their cap (broker slow or away); queued events go without their payload');
     }
-    const { payload: _payload, payloadBytes: _bytes, ...rest } = event;
-    return rest;
+    return withoutPayload(event);
   }
 
   return {

@@ -10,7 +10,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { createCheckpointStore, type CheckpointStore } from './checkpoint-store.ts';
 import { hashId } from './id-filter.ts';
 import { CLOCK_SKEW_MS, createHistoryCatalog, type HistoryCatalog } from './history-catalog.ts';
-import { JobHistoryError, StreamMissingError } from './history-errors.ts';
+import { JobHistoryError, StreamMissingError, partStillIndexing, streamReadError } from './history-errors.ts';
 import {
   DEFAULT_SEGMENT_LIMITS,
   createSegmentBuilder,
@@ -557,12 +557,12 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       history = found.filter((p, i) => i === 0 || p.offset !== found[i - 1]!.offset || p.idx !== found[i - 1]!.idx).map((p) => p.event);
     } catch (err) {
       index.finishLookup(id, undefined);
-      throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+      throw streamReadError(err);
     }
     const view = index.finishLookup(id, history, !unsure);
     const held = index.peek(id);
     if (view !== undefined && held !== undefined) return { found: true, view: held.view, owner: held.owner };
-    if (unsure) throw new JobHistoryError('STATUS_HISTORY_INDEXING', 'this part of the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+    if (unsure) throw partStillIndexing();
     return absent(id);
   }
 
@@ -663,7 +663,7 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
           query,
         );
       } catch (err) {
-        throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+        throw streamReadError(err);
       }
     },
     async payload(id) {
@@ -674,10 +674,10 @@ export function createJobHistory(options: JobHistoryOptions): JobHistory {
       try {
         found = await findStoredPayload(payloadRangesOf(id), readPayloads, id);
       } catch (err) {
-        throw err instanceof JobHistoryError ? err : new JobHistoryError('STATUS_HISTORY_UNAVAILABLE', `could not read the job-events stream: ${(err as Error).message}`, { cause: err, retryAfterS: 2 });
+        throw streamReadError(err);
       }
       // Its `queued` event may lie in the part still being indexed.
-      if (found === undefined && unsure) throw new JobHistoryError('STATUS_HISTORY_INDEXING', 'this part of the job history is still being indexed (first start after an upgrade); retry shortly', { retryAfterS: 5 });
+      if (found === undefined && unsure) throw partStillIndexing();
       return found;
     },
     state() {
