@@ -202,7 +202,9 @@ describe('worker dispositions (real broker, fake LLM through the openai SDK)', (
     const id = await h.publish('chat', chat(`[[fail-first:1:422]] ${Date.now()}`));
     const r = await resultOf(id);
     expect(r.attempt).toBe(2);
-    expect(h.events.forJob(id).find((e) => e.status === 'retrying')?.error?.class).toBe('unprocessable');
+    // The events come through the job-events stream, which may reach this observer after the result.
+    const [retrying] = await h.events.waitFor((e) => e.jobId === id && e.status === 'retrying');
+    expect(retrying?.error?.class).toBe('unprocessable');
   });
 
   it('onError override: context-length forwards the job to its fallback route', async () => {
@@ -211,7 +213,7 @@ describe('worker dispositions (real broker, fake LLM through the openai SDK)', (
     const r = await resultOf(id);
     expect(r.consumer).toBe('chat-large');
     expect(r.attempt).toBe(1);
-    const forwarded = h.events.forJob(id).find((e) => e.status === 'retrying');
+    const [forwarded] = await h.events.waitFor((e) => e.jobId === id && e.status === 'retrying');
     expect(forwarded?.route).toBe('chat-large');
     expect(forwarded?.error?.class).toBe('context-length');
   });
