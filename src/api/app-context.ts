@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Topology } from '../config/topology-schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Authenticator } from './auth/authenticator.ts';
+import type { BatchThread } from './batch-thread/batch-thread.ts';
 import type { ConsoleBroker } from './console/console-broker.ts';
 import type { DlqOperations } from './dlq-operations.ts';
 import type { BodyBudget } from './http/body-budget.ts';
@@ -83,6 +84,11 @@ export interface ApiDeps {
    * queued in the broker's channel process ahead of single jobs. @default publisher
    */
   batchPublisher?: PublisherLike;
+  /**
+   * Where batches are read, validated, built and published off the request thread (start-api gives
+   * one); its publisher then publishes batch jobs, and `batchPublisher` is not used. @default none: in the request thread
+   */
+  batchThread?: BatchThread;
   index: JobStatusIndex;
   /**
    * Every job the job-events stream still holds (the index is its cache):

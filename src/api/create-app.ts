@@ -52,7 +52,7 @@ export function createApp(deps: ApiDeps, options: CreateAppOptions = {}): Warren
     routes,
     submitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
     exchangeSubmitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.exchangePublisher ?? deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
-    batchSubmitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.batchPublisher ?? deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
+    batchSubmitter: createJobSubmitter({ submitter: createSubmitter({ routes, publisher: deps.batchThread?.publisher ?? deps.batchPublisher ?? deps.publisher, appId: 'warren-api' }), ...submitterDeps }),
     guard: createIdempotencyGuard(deps.index, deps.history),
     batchSlots: createKeyLimiter({ perKey: limits.maxBatchesPerKey, code: 'TOO_MANY_BATCHES', what: 'batch requests in progress' }),
     batchRate: createByteRate({ bytesPerSecond: limits.batchBytesPerSecondPerKey, burstBytes: limits.maxBatchBodyBytes, code: 'BATCH_RATE_EXCEEDED', what: 'batch bytes' }),

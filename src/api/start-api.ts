@@ -24,6 +24,7 @@ import { DEFAULT_API_LIMITS, type ApiLimits } from './app-context.ts';
 import { loadAuthConfig, parseApiKeysEnv, type AuthConfig } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createApp, type WarrenApp } from './create-app.ts';
+import { createBatchThread } from './batch-thread/batch-thread.ts';
 import { createConsoleBroker } from './console/console-broker.ts';
 import type { DlqOperationsFactory } from './dlq-operations.ts';
 import { createApiMetrics } from './metrics/api-metrics.ts';
@@ -83,6 +84,11 @@ export interface StartApiOptions {
   dlq?: DlqOperationsFactory;
   /** Settings loaded once at start (src/config). @default the declared defaults (defaultConfig()) */
   config?: WarrenConfig;
+  /**
+   * Batches in a worker thread with a broker connection of its own (src/api/batch-thread). Needs the API's own
+   * connection and payload schemas the thread can load itself (none given here). @default config.apiBatchThread (WARREN_API_BATCH_THREAD)
+   */
+  batchThread?: boolean;
 }
 
 /** A running API server. */
@@ -189,8 +195,30 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   // unconfirmed: the API refuses every header the broker is known to choke on, and if the broker still
   // closes a channel over a message, the publish that caused it is the only one that fails.
   const exchangePublisher = createConfirmPublisher({ connection: bulkConnection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
-  // Batches on a channel of their own: the broker handles a channel's messages in order, one at a time.
-  const batchPublisher = createConfirmPublisher({ connection: bulkConnection, channels: 1, logger });
+  // Batches in a thread of their own, with a connection of its own (api/batch-thread), when the thread can build the same
+  // routes (it loads the payload schemas itself); else on a channel of their own: the broker handles a channel's messages in order.
+  const batchThread =
+    (options.batchThread ?? config.apiBatchThread) && ownsConnection && options.payloadSchemas === undefined
+      ? createBatchThread({
+          topology,
+          consumersDir,
+          payloadBytes: topology.jobEvents.payloadBytes,
+          logLevel: logger.level,
+          logFormat: config.logFormat,
+          logger,
+          bytesPerSecond: config.apiBatchPace,
+        })
+      : undefined;
+  if (batchThread !== undefined) {
+    try {
+      await batchThread.waitUntilConnected(options.connectTimeoutMs ?? 15_000);
+    } catch (err) {
+      await batchThread.close().catch(() => undefined);
+      await Promise.all([connection.close(), bulkConnection.close()]).catch(() => undefined);
+      throw err;
+    }
+  }
+  const batchPublisher = batchThread === undefined ? createConfirmPublisher({ connection: bulkConnection, channels: 1, logger }) : undefined;
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.
   const replicaId = randomUUID();
@@ -282,14 +310,15 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
       topology,
       publisher,
       exchangePublisher,
-      batchPublisher,
+      ...(batchPublisher === undefined ? {} : { batchPublisher }),
+      ...(batchThread === undefined ? {} : { batchThread }),
       index,
       history,
       events,
       auth: createAuthenticator(auth),
       metrics,
       logger,
-      isBrokerConnected: () => connection.isConnected() && bulkConnection.isConnected(),
+      isBrokerConnected: () => connection.isConnected() && bulkConnection.isConnected() && (batchThread?.isConnected() ?? true),
       isTopologyApplied,
       payloadSchemas,
       limits,
@@ -320,7 +349,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
     probe?.close();
     await dlqPublisher?.close();
     await exchangePublisher.close();
-    await batchPublisher.close();
+    await batchPublisher?.close();
+    await batchThread?.close();
     await publisher.close();
     if (ownsConnection) await Promise.all([connection.close(), bulkConnection.close()]).catch(() => undefined);
     throw err;
@@ -359,7 +389,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
         probe?.close();
         await dlqPublisher?.close();
         await exchangePublisher.close();
-        await batchPublisher.close();
+        await batchPublisher?.close();
+        await batchThread?.close();
         await publisher.close();
         if (ownsConnection) await Promise.all([connection.close(), bulkConnection.close()]);
         logger.info('API stopped');

@@ -150,6 +150,23 @@ export const ENV_SETTINGS = {
     usedBy: '`warren start`',
     doc: 'serve `/openapi.json` and `/docs` without a key',
   }),
+  apiBatchThread: setting({
+    env: 'WARREN_API_BATCH_THREAD',
+    type: 'boolean',
+    schema: boolean,
+    default: true,
+    usedBy: '`warren start`',
+    doc: 'read, validate and publish `POST /v1/jobs/{route}/batch` bodies in a worker thread with its own broker connection, so a 16 MiB batch never holds other requests; `false`: in the request thread',
+  }),
+  apiBatchPace: setting({
+    env: 'WARREN_API_BATCH_PACE',
+    type: 'size',
+    schema: size,
+    default: 8 * 1024 * 1024,
+    defaultText: '`8MiB`',
+    usedBy: '`warren start`',
+    doc: 'batch body bytes the batch thread reads, and publishes, per second (all keys together; each batch step rests so parsing takes a quarter of a core): batches are background work',
+  }),
   apiBatchesPerKey: setting({
     env: 'WARREN_API_BATCHES_PER_KEY',
     type: 'integer >= 1',

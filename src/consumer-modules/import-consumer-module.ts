@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { WarrenError } from '../errors/index.ts';
 
 let tsLoader: Promise<void> | undefined;
@@ -16,25 +17,49 @@ function isUnknownExtension(err: unknown): boolean {
  * Once per process.
  */
 function registerTsLoader(file: string): Promise<void> {
-  tsLoader ??= (async () => {
-    let loader: string;
-    try {
-      loader = createRequire(file).resolve('tsx/esm');
-    } catch {
-      try {
-        loader = createRequire(import.meta.url).resolve('tsx/esm');
-      } catch (err) {
-        tsLoader = undefined;
-        throw new WarrenError(
-          'TS_LOADER_MISSING',
-          `${file} is TypeScript, and no TypeScript loader is installed: add tsx to your project (npm install tsx) or compile the handler to .js beside it`,
-          { cause: err },
-        );
-      }
-    }
-    await import(pathToFileURL(loader).href);
-  })();
+  tsLoader ??= (isMainThread ? registerInMainThread(file) : registerInWorkerThread(file)).catch((err: unknown) => {
+    tsLoader = undefined;
+    throw err;
+  });
   return tsLoader;
+}
+
+function loaderMissing(file: string, cause: unknown): WarrenError {
+  return new WarrenError(
+    'TS_LOADER_MISSING',
+    `${file} is TypeScript, and no TypeScript loader is installed: add tsx to your project (npm install tsx) or compile the handler to .js beside it`,
+    { cause },
+  );
+}
+
+async function registerInMainThread(file: string): Promise<void> {
+  let loader: string;
+  try {
+    loader = createRequire(file).resolve('tsx/esm');
+  } catch {
+    try {
+      loader = createRequire(import.meta.url).resolve('tsx/esm');
+    } catch (err) {
+      throw loaderMissing(file, err);
+    }
+  }
+  await import(pathToFileURL(loader).href);
+}
+
+/**
+ * In a worker thread (the API's batch thread loads payload schemas) `tsx/esm` registers nothing;
+ * tsx's register API does. Resolved from warren's own files, which finds the project's tsx when
+ * warren is installed in the project.
+ */
+async function registerInWorkerThread(file: string): Promise<void> {
+  let api: string;
+  try {
+    api = import.meta.resolve('tsx/esm/api');
+  } catch (err) {
+    throw loaderMissing(file, err);
+  }
+  const { register } = (await import(api)) as { register: () => unknown };
+  register();
 }
 
 /**

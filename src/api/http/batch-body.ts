@@ -30,6 +30,8 @@ export interface BatchBody {
 export interface ReadBatchOptions {
   /** Work done at a time before other requests get their turn (ms). @default 4 */
   sliceMs?: number;
+  /** Pause after each slice of parsing (ms): the share of a core a batch takes is sliceMs / (sliceMs + restMs). @default sliceMs */
+  restMs?: number;
   /**
    * Applied to each job as soon as it is parsed, with the text it was parsed from; its result takes
    * the job's place and the parsed job is dropped. A batch's 1000 parsed jobs (16 MiB of strings)
@@ -276,6 +278,22 @@ function decode(bytes: Buffer): string {
 }
 
 /**
+ * The stream a batch body arrives on, after the content type is checked (415 otherwise): on
+ * @hono/node-server, Node's request stream itself (no web-stream adapter per chunk), unless
+ * the body limit already read a chunked body into a new Request. Null for no body.
+ */
+export function batchBodySource(c: Context): AsyncIterable<Uint8Array> | null {
+  requireJsonType(c);
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming !== undefined && header(c, 'transfer-encoding') === undefined && !incoming.readableEnded ? incoming : (c.req.raw.body as AsyncIterable<Uint8Array> | null);
+}
+
+/** The error a body stream that fails while being read answers with (the body limit's own 413 as it is). */
+export function bodyReadError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
+}
+
+/**
  * Reads a batch body as it arrives and parses it a job at a time, giving the
  * event loop back between slices: a 16 MiB batch parsed in one `JSON.parse`
  * (after one 16 MiB decode and copy) held every other request of the API for
@@ -285,8 +303,13 @@ function decode(bytes: Buffer): string {
  * any body whose structure the scan does not follow is parsed whole, as before.
  */
 export async function readBatchBody(c: Context, options: ReadBatchOptions = {}): Promise<BatchBody> {
+  return parseBatchBody(batchBodySource(c), options);
+}
+
+/** {@link readBatchBody} of a body's bytes from any source (the batch thread gets them from the request's thread). */
+export async function parseBatchBody(source: AsyncIterable<Uint8Array> | null, options: ReadBatchOptions = {}): Promise<BatchBody> {
   const sliceMs = options.sliceMs ?? 4;
-  requireJsonType(c);
+  const restMs = options.restMs ?? sliceMs;
   const chunks = new Chunks();
   const scanner = new LayoutScanner((span) => {
     const key = chunks.slice(span[0], span[1]);
@@ -299,11 +322,6 @@ export async function readBatchBody(c: Context, options: ReadBatchOptions = {}):
       return false;
     }
   });
-  // On @hono/node-server, Node's request stream itself (no web-stream adapter per chunk), unless
-  // the body limit already read a chunked body into a new Request.
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const source: AsyncIterable<Uint8Array> | null =
-    incoming !== undefined && header(c, 'transfer-encoding') === undefined && !incoming.readableEnded ? incoming : (c.req.raw.body as AsyncIterable<Uint8Array> | null);
   if (source !== null) {
     let sliceEnd = performance.now() + sliceMs;
     try {
@@ -318,8 +336,7 @@ export async function readBatchBody(c: Context, options: ReadBatchOptions = {}):
         }
       }
     } catch (err) {
-      if (err instanceof ApiError) throw err; // the body limit cut a chunked body off
-      throw new ApiError(400, 'BODY_UNREADABLE', 'could not read the request body', { cause: err });
+      throw bodyReadError(err);
     }
   }
   const layout = scanner.result();
@@ -348,7 +365,7 @@ export async function readBatchBody(c: Context, options: ReadBatchOptions = {}):
     values[i] = mapItem === undefined ? value : mapItem(value, text, i);
     itemBytes[i] = bytes;
     if (performance.now() > sliceEnd) {
-      await stepAside(sliceMs);
+      await stepAside(restMs);
       sliceEnd = performance.now() + sliceMs;
     }
   }

@@ -1,7 +1,7 @@
 import type { PublishRequest } from '../../broker/confirm-publisher.ts';
 import { isWarrenError } from '../../errors/index.ts';
 import type { JobEvent } from '../../jobs/job-event.ts';
-import { eventPayload } from '../../jobs/job-event-payload.ts';
+import { eventPayload, type EventPayloadFields } from '../../jobs/job-event-payload.ts';
 import type { CompiledRoute } from '../../jobs/route-catalog.ts';
 import type { JobMeta, PlainMessage, PreparedJob, Submitter } from '../../submit/submitter.ts';
 import type { ApiMetrics, PublishOutcome } from '../metrics/api-metrics.ts';
@@ -23,6 +23,8 @@ export interface MessageMeta extends JobMeta {
   idempotent?: boolean;
   /** Tokens reserved against the key's budget (front door): written on the `queued` event for every replica's usage ledger. */
   reservedTokens?: number;
+  /** The `queued` event's payload fields, computed where the body is (the batch thread) when the job here has none. */
+  eventPayload?: EventPayloadFields;
 }
 
 /** A job the API validated, ready to publish. */
@@ -108,7 +110,7 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
       if (job.route !== undefined) event.route = job.route;
       if (job.meta.reservedTokens !== undefined) event.reservedTokens = job.meta.reservedTokens;
       // The body as published (already serialised): the history reads it back for the job page, the index ignores it.
-      const payload = eventPayload(job.content, deps.payloadBytes);
+      const payload = job.meta.eventPayload ?? eventPayload(job.content, deps.payloadBytes);
       if (payload !== undefined) {
         event.payload = payload.payload;
         event.payloadBytes = payload.payloadBytes;
