@@ -195,6 +195,40 @@ async function plainRun(client: OpenAI, rate: number, durationMs: number, prompt
 }
 
 /**
+ * Diagnostics (WARREN_BENCH_FD_HOPS=1): where warren's added latency of a non-streaming call goes, from
+ * the job's own events (millisecond times stamped by each process on this machine's clock): the API until
+ * the `queued` event (validation, publish, confirm), the broker and the worker until the attempt starts,
+ * the attempt itself beyond the fake LLM's latency, and from the attempt's end until the client has the
+ * answer (reply, API, HTTP). Medians over `count` calls at 5 per second.
+ */
+async function hopsRun(client: OpenAI, apiUrl: string, count: number, prompt: string, llmLatencyMs: number): Promise<string> {
+  const rows: { sent: number; received: number; id: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const sent = Date.now();
+    const { response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] }).withResponse();
+    rows.push({ sent, received: Date.now(), id: response.headers.get('x-warren-job-id') ?? '' });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const hops = { api: [] as number[], toWorker: [] as number[], attemptOverLlm: [] as number[], back: [] as number[], total: [] as number[] };
+  for (const r of rows) {
+    const res = await fetch(`${apiUrl}/v1/jobs/${r.id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    const view = (await res.json()) as { createdAt: string; attempts: { startedAt?: string; endedAt?: string }[] };
+    const queued = Date.parse(view.createdAt);
+    const a = view.attempts[0];
+    if (a?.startedAt === undefined || a.endedAt === undefined) continue;
+    const started = Date.parse(a.startedAt);
+    const ended = Date.parse(a.endedAt);
+    hops.api.push(queued - r.sent);
+    hops.toWorker.push(started - queued);
+    hops.attemptOverLlm.push(ended - started - llmLatencyMs);
+    hops.back.push(r.received - ended);
+    hops.total.push(r.received - r.sent - llmLatencyMs);
+  }
+  const med = (xs: number[]) => percentiles(xs).p50;
+  return `hops (median ms over ${hops.total.length} calls): client -> queued ${med(hops.api)}, queued -> attempt starts ${med(hops.toWorker)}, attempt beyond the LLM's ${llmLatencyMs} ms ${med(hops.attemptOverLlm)}, attempt ends -> client ${med(hops.back)}; added in all ${med(hops.total)}`;
+}
+
+/**
  * Runs `direct` and `warren` in alternating slices of `sliceMs` for `durationMs` each, so both meet the same
  * machine (the box is shared: a burst of other work lands on both figures, not on one of them).
  */
@@ -288,6 +322,7 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     const pd = percentiles(plain.direct);
     const pw = percentiles(plain.warren);
     log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${errors.direct + errors.warren}; load average ${loadAverage()}`);
+    if (process.env.WARREN_BENCH_FD_HOPS === '1') log(`  ${await hopsRun(warren, `http://127.0.0.1:${portA}`, 40, prompt, 50)}`);
 
     log(`front-door bench: (c) a ${budgetTokens}-token daily budget across two API replicas`);
     await llm.setConfig({ latencyMs: 20 });
