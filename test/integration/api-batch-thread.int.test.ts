@@ -92,6 +92,20 @@ describe('the API batch thread against the real broker', () => {
     expect((await ch.checkQueue('llm.standard')).messageCount).toBe(1);
   }, 60_000);
 
+  it('an Idempotency-Key batch sent twice is published once (the guard stays in the request thread)', async () => {
+    const running = await start();
+    await ch.purgeQueue('llm.standard');
+    const jobs = Array.from({ length: 50 }, () => chatBody(500));
+    const first = await postJson(`${running.url}/v1/jobs/chat/batch`, jobs, { 'idempotency-key': 'batch-thread-once' });
+    expect(first.status).toBe(202);
+    expect(first.body.jobs.some((j: { replayed?: boolean }) => j.replayed === true)).toBe(false);
+    const again = await postJson(`${running.url}/v1/jobs/chat/batch`, jobs, { 'idempotency-key': 'batch-thread-once' });
+    expect(again.status).toBe(202);
+    expect(again.body.jobs.every((j: { replayed?: boolean }) => j.replayed === true)).toBe(true);
+    expect(again.body.jobs.map((j: { id: string }) => j.id)).toEqual(first.body.jobs.map((j: { id: string }) => j.id));
+    expect((await ch.checkQueue('llm.standard')).messageCount).toBe(50);
+  }, 60_000);
+
   it('WARREN_API_BATCH_PACE bounds how fast a batch goes through', async () => {
     const running = await start({ apiBatchPace: 1024 * 1024 });
     await ch.purgeQueue('llm.standard');
