@@ -40,17 +40,3 @@ describe('job submitter: the message body', () => {
     expect(t.publisher.published[0]!.content.toString('utf8')).toBe('{"input":{"meta":{"stamped":true}}}');
   });
 });
-
-describe("job submitter: this replica's record of a job it published", () => {
-  it('is complete for a new job, and starts incomplete for an Idempotency-Key job (an earlier publish of it may have run unseen)', async () => {
-    const t = appWith('loose', { loose: z.object({ a: z.number() }) });
-    const plain = await t.app.request('/v1/jobs/r', post('{"a": 1}'));
-    const keyed = await t.app.request('/v1/jobs/r', post('{"a": 2}', undefined, { 'idempotency-key': 'resend-after-503' }));
-    expect([plain.status, keyed.status]).toEqual([202, 202]);
-    const plainId = ((await plain.json()) as { id: string }).id;
-    const keyedId = ((await keyed.json()) as { id: string }).id;
-    expect(t.index.peek(plainId)?.complete).toBe(true);
-    expect(t.index.peek(keyedId)?.complete).toBe(false);
-    expect(t.index.peek(keyedId)?.view.status).toBe('queued');
-  });
-});

@@ -115,11 +115,8 @@ export function createJobSubmitter(deps: JobSubmitterDeps): JobSubmitter {
         event.payload = payload.payload;
         event.payloadBytes = payload.payloadBytes;
       }
-      // This replica answers GET /v1/jobs/{id} at once; the others learn it from the stream. An Idempotency-Key job
-      // may have been published before (a re-send after an answer that left the outcome unknown) and run already,
-      // its events written where this replica's tail never read them (it re-attached past them after a broker
-      // restart): its record starts incomplete, so the first lookup completes it from the stream.
-      deps.index.apply(event, job.meta.idempotent === true ? { complete: false } : undefined);
+      // This replica answers GET /v1/jobs/{id} at once; the others learn it from the stream.
+      deps.index.apply(event);
       // Prompt for budgeted jobs too: other replicas count their reservation from this event.
       deps.events.emit(event, job.meta.idempotent === true || job.meta.reservedTokens !== undefined);
     },
