@@ -195,8 +195,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   // unconfirmed: the API refuses every header the broker is known to choke on, and if the broker still
   // closes a channel over a message, the publish that caused it is the only one that fails.
   const exchangePublisher = createConfirmPublisher({ connection: bulkConnection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
-  // Batches in a thread of their own, with a connection of its own (api/batch-thread), when the thread can build the same
-  // routes (it loads the payload schemas itself); else on a channel of their own: the broker handles a channel's messages in order.
+  // Batches in a thread of their own, with a connection of its own (api/batch-thread, started with the first batch), when the
+  // thread can build the same routes (it loads the payload schemas itself); else on a channel of their own: the broker handles
+  // a channel's messages in order.
   const batchThread =
     (options.batchThread ?? config.apiBatchThread) && ownsConnection && options.payloadSchemas === undefined
       ? createBatchThread({
@@ -209,15 +210,6 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
           bytesPerSecond: config.apiBatchPace,
         })
       : undefined;
-  if (batchThread !== undefined) {
-    try {
-      await batchThread.waitUntilConnected(options.connectTimeoutMs ?? 15_000);
-    } catch (err) {
-      await batchThread.close().catch(() => undefined);
-      await Promise.all([connection.close(), bulkConnection.close()]).catch(() => undefined);
-      throw err;
-    }
-  }
   const batchPublisher = batchThread === undefined ? createConfirmPublisher({ connection: bulkConnection, channels: 1, logger }) : undefined;
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.

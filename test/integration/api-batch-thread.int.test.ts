@@ -57,9 +57,15 @@ describe('the API batch thread against the real broker', () => {
     );
   }
 
-  it("a batch's jobs are published by the batch thread on a connection of its own, and stored", async () => {
+  it("a batch's jobs are published by the batch thread on a connection of its own, started with the first batch, and stored", async () => {
     const running = await start();
     await ch.purgeQueue('llm.standard');
+    // No batch yet: no thread, no connection for it (the API's own are there).
+    const before = await eventually(async () => {
+      const all = await connections();
+      return all.some((c) => c.connectionName === `warren-api-${process.pid}`) ? all : undefined;
+    }, 20_000, 250);
+    expect(before.some((c) => c.connectionName.startsWith('warren-api-batch-'))).toBe(false);
     const res = await postJson(`${running.url}/v1/jobs/chat/batch`, Array.from({ length: 300 }, () => chatBody(1000)));
     expect(res.status).toBe(202);
     expect(res.body.accepted).toBe(300);

@@ -42,9 +42,9 @@ export interface BatchThread {
   prepare(route: CompiledRoute, request: BatchRequest, source: AsyncIterable<Uint8Array> | null, hooks?: PrepareHooks): Promise<RemoteBatch>;
   /** Publishes a prepared batch's job (the stand-ins only) and resolves on the broker's confirm. */
   publisher: PublisherLike;
-  /** The thread's broker connection is up. */
+  /** The thread's broker connection is up, or the thread has not been needed yet (it starts with the first batch). */
   isConnected(): boolean;
-  /** Resolves once the thread is connected; rejects with BrokerUnavailableError after `timeoutMs`. */
+  /** Starts the thread if it has not started yet and resolves once it is connected; rejects with BrokerUnavailableError after `timeoutMs`. */
   waitUntilConnected(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -117,7 +117,11 @@ function spawnWorker(data: BatchThreadData): Worker {
   return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: data });
 }
 
-/** Starts the batch thread (it connects in the background: see waitUntilConnected). */
+/**
+ * The batch thread, started with the first batch (a replica that never gets one has no thread and no
+ * connection for it); it connects in the background, and what the first batch hands over waits in the
+ * thread meanwhile.
+ */
 export function createBatchThread(options: BatchThreadOptions): BatchThread {
   const { logger } = options;
   const data: BatchThreadData = {
@@ -138,7 +142,8 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   let nextBatch = 1;
   let connected = false;
   let closing = false;
-  let worker: Worker;
+  let worker: Worker | undefined;
+  let started = false;
   let closed: (() => void) | undefined;
 
   function start(): void {
@@ -169,7 +174,13 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   }
 
   function post(message: ToBatchThread, transfer?: ArrayBuffer[]): void {
-    worker.postMessage(message, transfer);
+    worker?.postMessage(message, transfer);
+  }
+
+  function ensureStarted(): void {
+    if (started || closing) return;
+    started = true;
+    start();
   }
 
   function onMessage(message: FromBatchThread): void {
@@ -273,10 +284,9 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
     return bytes;
   }
 
-  start();
-
   return {
     async prepare(route, request, source, hooks) {
+      ensureStarted();
       const batch = nextBatch++;
       let prepared!: Waiter<RemoteBatch>;
       const result = new Promise<RemoteBatch>((resolve, reject) => {
@@ -317,9 +327,10 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
       },
     },
 
-    isConnected: () => connected,
+    isConnected: () => !started || connected,
 
     waitUntilConnected(timeoutMs) {
+      ensureStarted();
       if (connected) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const settle = (err?: unknown) => {
@@ -337,14 +348,16 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
     async close() {
       if (closing) return;
       closing = true;
+      const running = worker;
+      if (running === undefined) return;
       const stopped = new Promise<void>((resolve) => {
         closed = resolve;
       });
       post({ t: 'close' });
-      const force = setTimeout(() => void worker.terminate(), 5_000);
+      const force = setTimeout(() => void running.terminate(), 5_000);
       await stopped;
       clearTimeout(force);
-      await worker.terminate();
+      await running.terminate();
     },
   };
 }
