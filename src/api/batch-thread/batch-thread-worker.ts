@@ -18,9 +18,9 @@ import { createSubmitter } from '../../submit/submitter.ts';
 import { createPace } from '../../util/pace.ts';
 import { ApiError } from '../api-error.ts';
 import { toApiError } from '../http/to-api-error.ts';
-import { prepareBatch } from '../jobs/batch-preparation.ts';
+import { prepareBatch, type BatchRequest } from '../jobs/batch-preparation.ts';
 import type { ApiJob } from '../jobs/job-submitter.ts';
-import { apiErrorData, errorData, type BuiltJobData, type FromBatchThread, type ToBatchThread } from './batch-thread-protocol.ts';
+import { apiErrorData, errorData, type ApiErrorData, type BuiltJobData, type ErrorData, type FromBatchThread, type ToBatchThread } from './batch-thread-protocol.ts';
 
 /** What the request thread starts the batch thread with (plain data). */
 export interface BatchThreadData {
@@ -118,8 +118,8 @@ async function main(): Promise<void> {
   const batches = new Map<number, Batch>();
   const paced = createPace(data.bytesPerSecond, 256 * 1024);
   /** Outcomes per batch not sent yet: sent together once the confirms that arrived together are handled. */
-  const outcomes = new Map<number, [number, ReturnType<typeof errorData> | null][]>();
-  const report = (batch: number, index: number, error: ReturnType<typeof errorData> | null) => {
+  const outcomes = new Map<number, [number, ErrorData | null][]>();
+  const report = (batch: number, index: number, error: ErrorData | null) => {
     let list = outcomes.get(batch);
     if (list === undefined) {
       list = [];
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     list.push([index, error]);
   };
 
-  async function prepare(batch: number, routeName: string, request: Extract<ToBatchThread, { t: 'batch' }>['request'], body: ChunkQueue): Promise<void> {
+  async function prepare(batch: number, routeName: string, request: BatchRequest, body: ChunkQueue): Promise<void> {
     let invalid = 0;
     try {
       const route = submitter.route(routeName);
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       const state = batches.get(batch);
       if (state === undefined) return; // aborted meanwhile
       state.jobs = prepared.items.map((p) => (p instanceof ApiError ? undefined : p));
-      const items = prepared.items.map((p): BuiltJobData | { error: ReturnType<typeof apiErrorData> } => {
+      const items = prepared.items.map((p): BuiltJobData | { error: ApiErrorData } => {
         if (p instanceof ApiError) return { error: apiErrorData(p) };
         const payload = eventPayload(p.content, data.payloadBytes);
         return payload === undefined ? { id: p.id, routingKey: p.routingKey, bytes: p.content.length } : { id: p.id, routingKey: p.routingKey, bytes: p.content.length, eventPayload: payload };

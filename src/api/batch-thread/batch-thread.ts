@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Topology } from '../../config/topology-schema.ts';
-import { BrokerUnavailableError, WarrenError } from '../../errors/index.ts';
+import { BrokerUnavailableError } from '../../errors/index.ts';
 import type { CompiledRoute } from '../../jobs/route-catalog.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { ApiError } from '../api-error.ts';
@@ -44,8 +44,6 @@ export interface BatchThread {
   publisher: PublisherLike;
   /** The thread's broker connection is up, or the thread has not been needed yet (it starts with the first batch). */
   isConnected(): boolean;
-  /** Starts the thread if it has not started yet and resolves once it is connected; rejects with BrokerUnavailableError after `timeoutMs`. */
-  waitUntilConnected(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -138,7 +136,6 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   const readPace = createPace(data.bytesPerSecond, HANDOVER_BYTES);
   const batches = new Map<number, BatchState>();
   const jobs = new WeakMap<object, { batch: number; index: number; bytes: number }>();
-  const connectWaiters = new Set<Waiter<void>>();
   let nextBatch = 1;
   let connected = false;
   let closing = false;
@@ -149,12 +146,8 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   function start(): void {
     worker = spawnWorker(data);
     worker.on('message', onMessage);
-    worker.on('error', (err) => {
-      logger.error({ err }, 'batch thread failed');
-      // Failing before it ever connected (a payload schema that does not load, say): the start fails, saying why.
-      const failed = new WarrenError('BATCH_THREAD_FAILED', `the API batch thread failed: ${err.message}`, { cause: err });
-      for (const w of connectWaiters) w.reject(failed);
-    });
+    // Followed by 'exit', which answers what the thread held and starts it again.
+    worker.on('error', (err) => logger.error({ err }, 'batch thread failed'));
     worker.on('exit', (code) => {
       connected = false;
       closed?.();
@@ -187,7 +180,6 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
     switch (message.t) {
       case 'state':
         connected = message.connected;
-        if (connected) for (const w of connectWaiters) w.resolve();
         return;
       case 'closed':
         closed?.();
@@ -328,22 +320,6 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
     },
 
     isConnected: () => !started || connected,
-
-    waitUntilConnected(timeoutMs) {
-      ensureStarted();
-      if (connected) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const settle = (err?: unknown) => {
-          clearTimeout(timer);
-          connectWaiters.delete(waiter);
-          if (err === undefined) resolve();
-          else reject(err);
-        };
-        const waiter: Waiter<void> = { resolve: () => settle(), reject: settle };
-        const timer = setTimeout(() => settle(new BrokerUnavailableError(`the API batch thread could not connect to the broker within ${timeoutMs} ms`)), timeoutMs);
-        connectWaiters.add(waiter);
-      });
-    },
 
     async close() {
       if (closing) return;
