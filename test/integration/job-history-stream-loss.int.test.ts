@@ -7,6 +7,8 @@ import { createConfirmPublisher, type ConfirmPublisher } from '../../src/broker/
 import { topologySchema, type Topology } from '../../src/config/topology-schema.ts';
 import { newJobId } from '../../src/jobs/job-id.ts';
 import { createJobEventPublisher } from '../../src/jobs/job-event-publisher.ts';
+import { createJobEventsTailer } from '../../src/api/status/job-events-tailer.ts';
+import { createJobStatusIndex } from '../../src/api/status/job-status-index.ts';
 import { ensureTopology } from '../../src/topology/ensure-topology.ts';
 import { brokerEventKeys, chatBody, eventually, testLogger } from './helpers/api-fixture.ts';
 import { TEST_MANAGEMENT_URL } from './helpers/broker-env.ts';
@@ -111,5 +113,56 @@ describe('job-events stream deleted under a running API (real broker)', () => {
     // The segments of the deleted stream were dropped, not read at the new stream's offsets: an old job is simply gone.
     expect(api.history.state()).toMatchObject({ stream: true, segments: 0 });
     expect(await status(old[1]!)).toBe(404);
+  });
+
+  it("a tail refused after startAt (the stream not back yet) offers the same position to the next startAt, not none", async () => {
+    // The tail's own stream, so the API's tail is not involved. While a cluster restarts, the stream can take the
+    // marker that startAt appends and still refuse the consume (NOT_FOUND): the tail then tries again, and must
+    // offer the position it held when it lost the stream, or startAt re-attaches it without one.
+    const amqp = await amqplib.connect(vh.amqpUrl);
+    const ch = await amqp.createChannel();
+    const declare = async () => {
+      await ch.assertExchange('own.events', 'fanout', { durable: true });
+      await ch.assertQueue('own.events.log', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+      await ch.bindQueue('own.events.log', 'own.events', '');
+    };
+    await declare();
+    const offered: (number | undefined)[] = [];
+    const index = createJobStatusIndex({ capacity: 100 });
+    const tailer = createJobEventsTailer({
+      connection: conn,
+      publisher,
+      index,
+      exchange: 'own.events',
+      stream: 'own.events.log',
+      keys: await brokerEventKeys(vh),
+      logger: testLogger(),
+      retryMs: 100,
+      // Attaches at the first message each time; while the stream is missing its consume is refused.
+      startAt: async (resumeAfter) => {
+        offered.push(resumeAfter);
+        return { offset: 'first' };
+      },
+    });
+    try {
+      // The tail's own catch-up marker is the message it reads.
+      await eventually(async () => index.isCaughtUp() && tailer.lastOffset() !== undefined, 10_000);
+      const held = tailer.lastOffset();
+      expect(offered).toEqual([undefined]);
+
+      await vh.management.delete(`/queues/${seg(vh.vhost)}/${seg('own.events.log')}`);
+      // Lost: the next startAt gets the position; its consume is refused (no stream), and so is the one after.
+      await eventually(async () => offered.length >= 3, 10_000);
+      expect(tailer.isAttached()).toBe(false);
+      expect(offered.slice(1, 3)).toEqual([held, held]);
+
+      await declare();
+      await eventually(async () => tailer.isAttached(), 10_000);
+      expect(offered.every((o, i) => i === 0 || o === held)).toBe(true);
+    } finally {
+      await tailer.close();
+      await ch.close().catch(() => undefined);
+      await amqp.close();
+    }
   });
 });

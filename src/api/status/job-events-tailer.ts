@@ -233,8 +233,10 @@ export function createJobEventsTailer(options: JobEventsTailerOptions): JobEvent
       let offset: StreamStart;
       if (last !== undefined) offset = last + 1;
       else if (options.startAt) {
+        // `resumeAfter` stays until the tail has read again (streamLost replaces it then): a consume refused after
+        // this (NOT_FOUND while a cluster restarts) must offer the same position to the next startAt, or the tail
+        // re-attaches without it. startAt goes on after it only when the stream still holds that very message.
         const start = await options.startAt(resumeAfter);
-        resumeAfter = undefined;
         offset = start.offset;
         if (start.markerId !== undefined) {
           markerId = start.markerId;
