@@ -86,7 +86,8 @@ export interface Scenario {
   /**
    * Jobs whose `GET /v1/jobs/{id}` is not terminal on the given API (the status view must show each job once,
    * finished). The API reads the job events on its own, behind the scenario's observer: jobs not terminal yet are
-   * asked again for up to 30 s (a lost event stays lost, and is returned).
+   * asked again for up to 30 s (a lost event stays lost, and is returned, with the refusal's code and the replica's
+   * /readyz when any is left).
    */
   nonTerminalInStatusView(apiUrl: string, ids: readonly string[]): Promise<string[]>;
   /** Ready messages in a queue of the vhost (management API, lags a few seconds). */
@@ -255,8 +256,10 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
           while (i < toCheck.length) {
             const id = toCheck[i++] as string;
             const res = await fetch(`${apiUrl}/v1/jobs/${id}`, { signal: AbortSignal.timeout(10_000) });
-            const view = res.ok ? ((await res.json()) as { id?: string; status?: string }) : undefined;
-            if (!view || view.id !== id || (view.status !== 'succeeded' && view.status !== 'dead-lettered')) bad.push({ id, seen: `${view?.status ?? res.status}` });
+            const body = (await res.json().catch(() => undefined)) as { id?: string; status?: string; error?: { code?: string } } | undefined;
+            const view = res.ok ? body : undefined;
+            // A refusal says which (STATUS_HISTORY_INDEXING, STATUS_INDEX_REPLAYING, ...): a failure must tell why.
+            if (!view || view.id !== id || (view.status !== 'succeeded' && view.status !== 'dead-lettered')) bad.push({ id, seen: `${view?.status ?? `${res.status}:${body?.error?.code ?? '?'}`}` });
           }
         };
         await Promise.all(Array.from({ length: 16 }, worker));
@@ -268,7 +271,12 @@ export async function createScenario(name: string, options: ScenarioOptions = {}
         await new Promise((r) => setTimeout(r, 1_000));
         bad = await check(bad.map((b) => b.id));
       }
-      return bad.map((b) => `${b.id}:${b.seen}`);
+      if (bad.length > 0) {
+        // What the replica says about its history (indexed or not, checkpoints) goes with the failure.
+        const ready = await fetch(`${apiUrl}/readyz`).then((r) => r.text(), (err: unknown) => String(err));
+        return [...bad.map((b) => `${b.id}:${b.seen}`), `readyz: ${ready.slice(0, 600)}`];
+      }
+      return [];
     },
     async queueDepth(queue) {
       const q = (await management.get(`/queues/${seg(vhost)}/${seg(queue)}`)) as { messages?: number };
