@@ -89,6 +89,11 @@ export interface StartApiOptions {
    * connection and payload schemas the thread can load itself (none given here). @default config.apiBatchThread (WARREN_API_BATCH_THREAD)
    */
   batchThread?: boolean;
+  /**
+   * When the batch thread starts: with the API (`boot`), or with the first batch (`first-batch`: a replica that never
+   * gets one has no thread and no connection for it). @default config.apiBatchThreadStart (WARREN_API_BATCH_THREAD_START)
+   */
+  batchThreadStart?: 'boot' | 'first-batch';
 }
 
 /** A running API server. */
@@ -195,9 +200,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
   // unconfirmed: the API refuses every header the broker is known to choke on, and if the broker still
   // closes a channel over a message, the publish that caused it is the only one that fails.
   const exchangePublisher = createConfirmPublisher({ connection: bulkConnection, channels: options.exchangePublisherChannels ?? 8, maxInFlightPerChannel: 1, logger });
-  // Batches in a thread of their own, with a connection of its own (api/batch-thread, started with the first batch), when the
-  // thread can build the same routes (it loads the payload schemas itself); else on a channel of their own: the broker handles
-  // a channel's messages in order.
+  // Batches in a thread of their own, with a connection of its own (api/batch-thread, started now or with the first batch),
+  // when the thread can build the same routes (it loads the payload schemas itself); else on a channel of their own: the
+  // broker handles a channel's messages in order.
   const batchThread =
     (options.batchThread ?? config.apiBatchThread) && ownsConnection && options.payloadSchemas === undefined
       ? createBatchThread({
@@ -210,6 +215,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
           bytesPerSecond: config.apiBatchPace,
         })
       : undefined;
+  // Started with the API, its start-up (loading and compiling warren in the thread) is paid at boot, not while the first
+  // batch's key and every other key are being served. Readiness waits for its connection once it runs.
+  if ((options.batchThreadStart ?? config.apiBatchThreadStart) === 'boot') batchThread?.start();
   const batchPublisher = batchThread === undefined ? createConfirmPublisher({ connection: bulkConnection, channels: 1, logger }) : undefined;
   const index = createJobStatusIndex({ capacity: topology.jobEvents.indexSize });
   // This process's id on its own job-event messages: it applied them to its index already, its tail skips them.

@@ -158,6 +158,14 @@ export const ENV_SETTINGS = {
     usedBy: '`warren start`',
     doc: 'read, validate and publish `POST /v1/jobs/{route}/batch` bodies in a worker thread with its own broker connection, so a 16 MiB batch never holds other requests; `false`: in the request thread',
   }),
+  apiBatchThreadStart: setting({
+    env: 'WARREN_API_BATCH_THREAD_START',
+    type: 'boot \\| first-batch',
+    schema: oneOf(['boot', 'first-batch'] as const),
+    default: 'boot',
+    usedBy: '`warren start`',
+    doc: 'when the batch thread starts: `boot` (with the API, so its start-up, a third of a second of a core, is never paid while other keys are served); `first-batch`: only once a batch comes (no thread and no connection for a replica that never gets one)',
+  }),
   apiBatchPace: setting({
     env: 'WARREN_API_BATCH_PACE',
     type: 'size',

@@ -57,8 +57,8 @@ describe('the API batch thread against the real broker', () => {
     );
   }
 
-  it("a batch's jobs are published by the batch thread on a connection of its own, started with the first batch, and stored", async () => {
-    const running = await start();
+  it("a batch's jobs are published by the batch thread on a connection of its own, started with the first batch (WARREN_API_BATCH_THREAD_START=first-batch), and stored", async () => {
+    const running = await start({ apiBatchThreadStart: 'first-batch' });
     await ch.purgeQueue('llm.standard');
     // No batch yet: no thread, no connection for it (the API's own are there).
     const before = await eventually(async () => {
@@ -80,6 +80,24 @@ describe('the API batch thread against the real broker', () => {
     expect(others.length).toBeGreaterThan(0);
     // The API's own connections carried the `queued` events (a message per many events), not the jobs.
     for (const c of others) expect(c.published).toBeLessThan(300);
+  }, 60_000);
+
+  it('by default (WARREN_API_BATCH_THREAD_START=boot) the thread starts and connects with the API, before any batch, and that one thread serves the batches', async () => {
+    const running = await start();
+    const thread = await eventually(async () => {
+      const all = await connections();
+      return all.find((c) => c.connectionName === `warren-api-batch-${process.pid}`);
+    }, 20_000, 250);
+    expect(thread.published).toBe(0);
+    const res = await postJson(`${running.url}/v1/jobs/chat/batch`, Array.from({ length: 5 }, () => chatBody()));
+    expect(res.status).toBe(202);
+    expect(res.body.accepted).toBe(5);
+    // The thread started at boot published them (the broker's figures lag a few seconds), and no other thread started.
+    const threads = await eventually(async () => {
+      const all = (await connections()).filter((c) => c.connectionName.startsWith('warren-api-batch-'));
+      return all.some((c) => c.published >= 5) ? all : undefined;
+    }, 20_000, 500);
+    expect(threads.map((c) => c.name)).toEqual([thread.name]);
   }, 60_000);
 
   it('invalid jobs, the mode and the body are judged in the thread as in the request thread', async () => {

@@ -42,8 +42,10 @@ export interface BatchThread {
   prepare(route: CompiledRoute, request: BatchRequest, source: AsyncIterable<Uint8Array> | null, hooks?: PrepareHooks): Promise<RemoteBatch>;
   /** Publishes a prepared batch's job (the stand-ins only) and resolves on the broker's confirm. */
   publisher: PublisherLike;
-  /** The thread's broker connection is up, or the thread has not been needed yet (it starts with the first batch). */
+  /** The thread's broker connection is up, or the thread has not started yet (see start()). */
   isConnected(): boolean;
+  /** Starts the thread now rather than with the first batch (it connects in the background); a no-op once started. */
+  start(): void;
   close(): Promise<void>;
 }
 
@@ -116,9 +118,9 @@ function spawnWorker(data: BatchThreadData): Worker {
 }
 
 /**
- * The batch thread, started with the first batch (a replica that never gets one has no thread and no
- * connection for it); it connects in the background, and what the first batch hands over waits in the
- * thread meanwhile.
+ * The batch thread, started by `start()` (startApi calls it at boot by default) or else with the first
+ * batch (a replica that never gets one then has no thread and no connection for it); it connects in the
+ * background, and what a batch hands over before that waits in the thread meanwhile.
  */
 export function createBatchThread(options: BatchThreadOptions): BatchThread {
   const { logger } = options;
@@ -320,6 +322,8 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
     },
 
     isConnected: () => !started || connected,
+
+    start: ensureStarted,
 
     async close() {
       if (closing) return;
