@@ -26,6 +26,7 @@ import { createFakeLlmServer, type FakeLlmServer } from '../fake-llm/index.ts';
 import { createManagementClient, seg } from '../src/broker/management-client.ts';
 import { loadTopology } from '../src/config/load-topology.ts';
 import { ensureTopology } from '../src/topology/ensure-topology.ts';
+import { measureBrokerFloor, type BrokerFloor } from './broker-floor.ts';
 import type { BenchFigure } from './figures.ts';
 import { deleteVhostWithEventKey } from '../src/jobs/job-event-key.ts';
 
@@ -50,6 +51,8 @@ export interface FrontDoorBenchResult {
   ttft: { direct: Percentiles; warren: Percentiles; streams: number };
   plain: { direct: Percentiles; warren: Percentiles; rate: number; errors: number };
   budget: { budget: number; used: number; admitted: number; refused: number };
+  /** This machine's floor for the broker trips the front door's path makes (informational: no target). */
+  floor: BrokerFloor;
   figures: BenchFigure[];
   pass: boolean;
 }
@@ -323,6 +326,10 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
     const pw = percentiles(plain.warren);
     log(`  direct p50 ${pd.p50} p99 ${pd.p99}; warren p50 ${pw.p50} p99 ${pw.p99}; errors ${errors.direct + errors.warren}; load average ${loadAverage()}`);
     if (process.env.WARREN_BENCH_FD_HOPS === '1') log(`  ${await hopsRun(warren, `http://127.0.0.1:${portA}`, 40, prompt, 50)}`);
+    // Beside (b): what the broker trips alone cost here. A non-streaming call crosses the broker twice (the job, committed to a
+    // quorum queue, to the worker; the worker's reply to the API) and makes one more HTTP hop than the direct call.
+    const floor = await measureBrokerFloor(`${AMQP_BASE.replace(/\/$/, '')}/${seg(vhost)}`);
+    log(`  machine floor (bare amqplib, calls 100 ms apart, medians): broker hop ${floor.hopMs} ms, quorum publish -> confirm ${floor.quorumConfirmMs} ms`);
 
     log(`front-door bench: (c) a ${budgetTokens}-token daily budget across two API replicas`);
     await llm.setConfig({ latencyMs: 20 });
@@ -343,6 +350,7 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
       ttft: { direct: ttftDirect, warren: ttftWarren, streams: STREAMS },
       plain: { direct: pd, warren: pw, rate: RATE, errors: plainWarren.errors },
       budget: { budget: budgetTokens, ...b },
+      floor,
       figures,
       pass: figures.every((f) => f.pass),
     };
@@ -356,6 +364,6 @@ export async function run(options: { quick?: boolean; log?: (line: string) => vo
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await run({ quick: process.argv.includes('--quick') });
-  process.stdout.write(`${JSON.stringify({ ttft: r.ttft, plain: r.plain, budget: r.budget, pass: r.pass }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ ttft: r.ttft, plain: r.plain, budget: r.budget, floor: r.floor, pass: r.pass }, null, 2)}\n`);
   process.exitCode = r.pass ? 0 : 1;
 }
