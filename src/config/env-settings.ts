@@ -164,7 +164,7 @@ export const ENV_SETTINGS = {
     schema: oneOf(['boot', 'first-batch'] as const),
     default: 'boot',
     usedBy: '`warren start`',
-    doc: 'when the batch thread starts: `boot` (with the API, so its start-up, a third of a second of a core, is never paid while other keys are served); `first-batch`: only once a batch comes (no thread and no connection for a replica that never gets one)',
+    doc: 'when the batch thread starts: `boot` (with the API, so its start-up, up to half a second of a core, is never paid while other keys are served); `first-batch`: only once a batch comes (no thread and no connection for a replica that never gets one)',
   }),
   apiBatchPace: setting({
     env: 'WARREN_API_BATCH_PACE',
