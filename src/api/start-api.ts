@@ -94,6 +94,8 @@ export interface StartApiOptions {
    * gets one has no thread and no connection for it). @default config.apiBatchThreadStart (WARREN_API_BATCH_THREAD_START)
    */
   batchThreadStart?: 'boot' | 'first-batch';
+  /** A batch thread that exited is started again after this long (batches meanwhile are answered 503 at once). @default 1000 */
+  batchThreadRestartMs?: number;
 }
 
 /** A running API server. */
@@ -213,6 +215,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<RunningAp
           logFormat: config.logFormat,
           logger,
           bytesPerSecond: config.apiBatchPace,
+          ...(options.batchThreadRestartMs === undefined ? {} : { restartMs: options.batchThreadRestartMs }),
         })
       : undefined;
   // Started with the API, its start-up (loading and compiling warren in the thread) is paid at boot, not while the first

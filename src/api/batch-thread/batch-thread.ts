@@ -78,6 +78,8 @@ export interface BatchThreadOptions {
    * WARREN_API_BATCH_BYTES_PER_SECOND anyway. @default 8 MiB
    */
   bytesPerSecond?: number;
+  /** A thread that exited is started again after this long; batches sent meanwhile are answered 503 at once. @default 1000 */
+  restartMs?: number;
 }
 
 /** Body bytes handed over at a time (each hand-over is one copy and one message). */
@@ -87,8 +89,6 @@ const HANDOVER_BYTES = 256 * 1024;
  */
 const PARSE_SLICE_MS = 4;
 const PARSE_REST_MS = 12;
-/** A thread that stopped is started again after this long. */
-const RESTART_MS = 1_000;
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -136,6 +136,7 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
     bytesPerSecond: options.bytesPerSecond ?? 8 * 1024 * 1024,
   };
   const readPace = createPace(data.bytesPerSecond, HANDOVER_BYTES);
+  const restartMs = options.restartMs ?? 1_000;
   const batches = new Map<number, BatchState>();
   const jobs = new WeakMap<object, { batch: number; index: number; bytes: number }>();
   let nextBatch = 1;
@@ -143,14 +144,18 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   let closing = false;
   let worker: Worker | undefined;
   let started = false;
+  /** False from the thread's exit until it is started again (restartMs): nothing may be handed to the one that is gone. */
+  let alive = false;
   let closed: (() => void) | undefined;
 
   function start(): void {
     worker = spawnWorker(data);
+    alive = true;
     worker.on('message', onMessage);
     // Followed by 'exit', which answers what the thread held and starts it again.
     worker.on('error', (err) => logger.error({ err }, 'batch thread failed'));
     worker.on('exit', (code) => {
+      alive = false;
       connected = false;
       closed?.();
       // Whatever the thread held is gone: the requests waiting on it answer 503 (a job may or may not be stored).
@@ -161,10 +166,10 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
       }
       batches.clear();
       if (closing) return;
-      logger.error({ code }, `batch thread exited; starting it again in ${RESTART_MS} ms`);
+      logger.error({ code }, `batch thread exited; starting it again in ${restartMs} ms`);
       setTimeout(() => {
         if (!closing) start();
-      }, RESTART_MS).unref();
+      }, restartMs).unref();
     });
   }
 
@@ -281,6 +286,8 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   return {
     async prepare(route, request, source, hooks) {
       ensureStarted();
+      // A message to an exited thread goes nowhere: the batch would wait for an answer that never comes.
+      if (!alive) throw new BrokerUnavailableError('the API batch thread stopped and is starting again; retry shortly');
       const batch = nextBatch++;
       let prepared!: Waiter<RemoteBatch>;
       const result = new Promise<RemoteBatch>((resolve, reject) => {
