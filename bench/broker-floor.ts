@@ -5,6 +5,7 @@
  * publish to a quorum queue until its confirm (the job's commit). Calls are spaced the way a lightly
  * loaded gateway sees them (each finds the broker and both processes idle and pays their wake-up).
  */
+import { setTimeout as pause } from 'node:timers/promises';
 import amqplib from 'amqplib';
 
 /** Medians (ms) of the two trips. */
@@ -20,8 +21,6 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round((s[Math.floor(s.length / 2)] ?? 0) * 100) / 100;
 }
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Measures both trips in `amqpUrl`'s vhost (its queues are removed afterwards). */
 export async function measureBrokerFloor(amqpUrl: string, options: { samples?: number; gapMs?: number } = {}): Promise<BrokerFloor> {

@@ -142,8 +142,8 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   let nextBatch = 1;
   let connected = false;
   let closing = false;
+  /** Undefined until the thread is first started (start() or the first batch). */
   let worker: Worker | undefined;
-  let started = false;
   /** False from the thread's exit until it is started again (restartMs): nothing may be handed to the one that is gone. */
   let alive = false;
   let closed: (() => void) | undefined;
@@ -178,9 +178,7 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
   }
 
   function ensureStarted(): void {
-    if (started || closing) return;
-    started = true;
-    start();
+    if (worker === undefined && !closing) start();
   }
 
   function onMessage(message: FromBatchThread): void {
@@ -328,7 +326,7 @@ export function createBatchThread(options: BatchThreadOptions): BatchThread {
       },
     },
 
-    isConnected: () => !started || connected,
+    isConnected: () => worker === undefined || connected,
 
     start: ensureStarted,
 
